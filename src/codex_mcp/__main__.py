@@ -1,0 +1,3 @@
+from codex_mcp.cli import main
+
+main()

@@ -1,0 +1,70 @@
+"""Command line: ``codex-mcp`` serves MCP on stdio. Logs go to stderr; stdout is the protocol."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from pathlib import Path
+
+import anyio
+
+from . import __version__
+from .config import Settings
+from .server import create_server
+
+log = logging.getLogger("codex_mcp")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(
+        prog="codex-mcp",
+        description="MCP stdio server for live, multi-turn conversations with the OpenAI Codex CLI.",
+    )
+    parser.add_argument("--codex-bin", help="Codex executable (default: $CODEX_MCP_CODEX_BIN, else `codex` on PATH)")
+    parser.add_argument("--state-dir", type=Path, help="server state (default: $CODEX_MCP_STATE_DIR, else the user state dir)")
+    parser.add_argument("--max-sessions", type=int, help="cap on live Codex sessions (default 32)")
+    parser.add_argument("--timeout", type=float, dest="default_timeout_s", help="default tool timeout in seconds (default 50)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging on stderr (-vv for debug)")
+    parser.add_argument("--version", action="version", version=f"codex-mcp {__version__}")
+    return parser.parse_args(argv)
+
+
+async def serve(settings: Settings) -> None:
+    """Serve MCP on stdio until stdin closes or SIGTERM/SIGINT arrives; either way every Codex session
+    is ended by the lifespan before we return."""
+    server = create_server(settings)
+    async with anyio.create_task_group() as tg:
+
+        async def watch_signals() -> None:
+            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+                async for signum in signals:
+                    log.info("received %s, shutting down", signal.Signals(signum).name)
+                    tg.cancel_scope.cancel()
+                    return
+
+        async def run() -> None:
+            await server.run_stdio_async()
+            tg.cancel_scope.cancel()  # stdin closed: stop watching signals too
+
+        tg.start_soon(watch_signals)
+        tg.start_soon(run)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``codex-mcp`` console script."""
+    args = parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose + 1, 2)
+    logging.basicConfig(stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env(
+        codex_bin=args.codex_bin,
+        state_dir=args.state_dir,
+        max_sessions=args.max_sessions,
+        default_timeout_s=args.default_timeout_s,
+    )
+    try:
+        anyio.run(serve, settings)
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,248 @@
+"""How Codex is launched and read: argv for new sessions, ``-c`` overrides, prompt encoding, and what the
+TUI's screen says (ready, thread id, blocking dialogs). Facts verified against Codex 0.169.0
+(see docs/architecture.md and tests/test_codex_contract.py, which notices when Codex changes)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import re
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .errors import CodexNotFound, InvalidInput
+
+TESTED_VERSIONS = ("0.169.0",)
+
+Sandbox = Literal["read-only", "workspace-write", "danger-full-access"]
+ApprovalPolicy = Literal["on-request", "never"]
+JsonValue = str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
+
+UUID_RE = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
+_CONFIG_KEY_RE = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+
+# The footer shows the full thread UUID and the run state from start-up; that is how we learn
+# Codex's own thread id before the rollout file exists.
+STATUS_LINE_OVERRIDE = 'tui.status_line=["thread-id","model-name","run-state"]'
+
+# Keys we set ourselves; a client override of these would break how we drive Codex.
+RESERVED_CONFIG_KEYS = ("tui.status_line", "projects")
+
+
+@dataclass(frozen=True)
+class LaunchOptions:
+    """The per-conversation settings a client may choose."""
+
+    cwd: str
+    model: str | None = None
+    profile: str | None = None
+    sandbox: Sandbox | None = None
+    approval_policy: ApprovalPolicy | None = None
+    config: Mapping[str, JsonValue] = field(default_factory=dict)
+
+
+def resolve_binary(codex_bin: str) -> str:
+    """An absolute path to an executable Codex, or CodexNotFound saying how to get one."""
+    if os.sep in codex_bin or (os.altsep and os.altsep in codex_bin):
+        path = os.path.abspath(os.path.expanduser(codex_bin))
+        if not os.path.isfile(path):
+            raise CodexNotFound(f"{path} does not exist")
+        if not os.access(path, os.X_OK):
+            raise CodexNotFound(f"{path} is not executable")
+        return path
+    found = shutil.which(codex_bin)
+    if found is None:
+        raise CodexNotFound(f"{codex_bin!r} is not on PATH")
+    return found
+
+
+async def codex_version(binary: str, env: Mapping[str, str] | None = None) -> str:
+    """The version Codex reports (e.g. '0.169.0'), or 'unknown'."""
+    proc = await asyncio.create_subprocess_exec(
+        binary,
+        "--version",
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        env=dict(env) if env is not None else None,
+    )
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), 15)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        return "unknown"
+    m = re.search(r"(\d+\.\d+\.\d+\S*)", out.decode(errors="replace"))
+    return m.group(1) if m else "unknown"
+
+
+def toml_value(value: JsonValue) -> str:
+    """Render a JSON value as the TOML that ``codex -c key=value`` parses."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidInput("config values must be finite numbers")
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid TOML basic string
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k)} = {toml_value(v)}" for k, v in value.items()) + "}"
+    raise InvalidInput("config values cannot be null; leave the key out instead")
+
+
+def config_overrides(config: Mapping[str, JsonValue]) -> list[str]:
+    """Validated ``-c`` arguments for the client's config overrides."""
+    args: list[str] = []
+    for key, value in config.items():
+        if not _CONFIG_KEY_RE.match(key):
+            raise InvalidInput(
+                f"config key {key!r} is not a dotted Codex config path (letters, digits, _ and - "
+                "separated by dots), e.g. 'model_reasoning_effort'"
+            )
+        if any(key == r or key.startswith(r + ".") for r in RESERVED_CONFIG_KEYS):
+            raise InvalidInput(f"config key {key!r} is set by codex-mcp itself and cannot be overridden")
+        args += ["-c", f"{key}={toml_value(value)}"]
+    return args
+
+
+def session_args(options: LaunchOptions) -> list[str]:
+    """The flags every Codex session of ours gets, new or resumed (no shell quoting: argv items)."""
+    args = ["--no-daemon"]
+    if options.model:
+        args += ["-m", options.model]
+    if options.profile:
+        args += ["-p", options.profile]
+    if options.sandbox:
+        args += ["-s", options.sandbox]
+    if options.approval_policy:
+        args += ["-a", options.approval_policy]
+    args += config_overrides(options.config)
+    trust = {options.cwd: {"trust_level": "trusted"}}
+    args += [
+        "-c",
+        STATUS_LINE_OVERRIDE,
+        # Trust the requested folder for this session only, so the trust dialog never shows; the
+        # inline-table form merges with config.toml and works for any path.
+        "-c",
+        f"projects={toml_value(trust)}",
+        "-c",
+        "check_for_update_on_startup=false",
+        "-C",
+        options.cwd,
+    ]
+    return args
+
+
+def new_session_argv(binary: str, options: LaunchOptions) -> list[str]:
+    """argv for a new interactive Codex session."""
+    return [binary, *session_args(options)]
+
+
+def codex_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for Codex: ours passed through (CODEX_HOME, API keys...), with a terminal type
+    the TUI knows."""
+    env = dict(os.environ if base is None else base)
+    env["TERM"] = "xterm-256color"
+    env.pop("COLUMNS", None)
+    env.pop("LINES", None)
+    return env
+
+
+# --- prompts ---------------------------------------------------------------------------------
+
+PASTE_START = b"\x1b[200~"
+PASTE_END = b"\x1b[201~"
+_CONTROL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")
+
+
+def sanitize_prompt(text: str) -> str:
+    """The prompt as Codex will receive it: line breaks normalised, control characters (ESC, C0, DEL,
+    C1) removed, surrounding whitespace trimmed (as Codex does). Raises InvalidInput if nothing is left."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _CONTROL_RE.sub("", text).strip()
+    if not text:
+        raise InvalidInput("prompt is empty (after removing whitespace and control characters): send some text")
+    return text
+
+
+def encode_prompt(text: str) -> bytes:
+    """Bytes that submit text as one bracketed paste, so it is data and never keystrokes.
+
+    - no ESC or control byte survives, so nothing can end the paste early or press a key;
+    - a leading space keeps a leading ``/`` or ``!`` from running a slash command or a shell command;
+    - a trailing newline keeps the cursor out of a trailing ``$skill`` / ``@file`` mention, whose popup
+      would otherwise take the Enter;
+    Codex trims the added whitespace before sending, so the model gets exactly sanitize_prompt(text).
+    """
+    clean = sanitize_prompt(text)
+    if clean[0] in "/!":
+        clean = " " + clean
+    return PASTE_START + (clean + "\n").encode("utf-8") + PASTE_END + b"\r"
+
+
+QUIT_KEYS = PASTE_START + b"/quit" + PASTE_END + b"\r"
+"""Codex's own way out: /quit exits in well under 0.1 s."""
+
+INTERRUPT_KEY = b"\x1b"
+
+
+# --- reading the screen ------------------------------------------------------------------------
+
+RunState = Literal["idle", "working", "done", "blocked", "error"]
+
+
+def parse_run_state(osc_data: str) -> tuple[str, dict[str, str]]:
+    """Split OSC 7501 data like 'state=blocked:app=codex:kind=permission' into ('blocked', {...})."""
+    fields: dict[str, str] = {}
+    for part in osc_data.split(":"):
+        key, _, value = part.partition("=")
+        fields[key] = value
+    return fields.get("state", ""), fields
+
+
+@dataclass(frozen=True)
+class ScreenFacts:
+    """What the TUI shows right now."""
+
+    ready: bool
+    thread_id: str | None
+    footer_state: str | None
+    blocker: str | None
+
+
+_BLOCKERS = (
+    ("trust this folder", "Codex asks whether to trust this folder"),
+    ("do you trust", "Codex asks whether to trust this folder"),
+    ("sign in with chatgpt", "Codex is not logged in: run `codex login` or configure an API key"),
+    ("open in another app", "this conversation is open in another Codex window"),
+    ("welcome to codex", "Codex shows its first-run onboarding: run `codex` once by hand"),
+)
+
+
+def read_screen(lines: Sequence[str]) -> ScreenFacts:
+    """Find the composer, the status-line footer (thread id, run state) and any blocking dialog."""
+    composer = any(line.startswith("› ") or line == "›" for line in lines)
+    thread_id = None
+    footer_state = None
+    for line in reversed(lines):
+        m = UUID_RE.search(line)
+        if m and "·" in line:
+            thread_id = m.group(0)
+            footer_state = line.rsplit("·", 1)[-1].strip() or None
+            break
+    blocker = None
+    lowered = "\n".join(lines).lower()
+    for needle, meaning in _BLOCKERS:
+        if needle in lowered:
+            blocker = meaning
+            break
+    return ScreenFacts(composer and thread_id is not None, thread_id, footer_state, blocker)

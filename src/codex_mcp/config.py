@@ -1,0 +1,44 @@
+"""Server settings: where Codex is, where our state lives, sizes, timeouts and limits."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+from pydantic import BaseModel, Field
+
+DEFAULT_TIMEOUT_S = 50.0
+"""Default bound on one tool call. Chosen to return before the 60 s request timeout that many MCP clients
+(including Codex's own MCP client) apply; a longer turn keeps running and codex_status collects it."""
+
+MAX_TIMEOUT_S = 3600.0
+
+
+class Settings(BaseModel):
+    """Everything the server can be configured with (command line, then environment, then defaults)."""
+
+    codex_bin: str = Field(default="codex", description="Codex executable: a path or a name on PATH")
+    state_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_state_dir("codex-mcp")))
+    default_timeout_s: float = DEFAULT_TIMEOUT_S
+    start_timeout_s: float = Field(default=45.0, description="How long Codex may take to show its composer")
+    end_grace_s: float = Field(default=2.0, description="How long Codex gets to exit by itself on end")
+    max_sessions: int = 32
+    rows: int = 50
+    cols: int = 160
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        """Build settings from CODEX_MCP_* variables; explicit (non-None) overrides win."""
+        values: dict[str, object] = {}
+        env = os.environ
+        if env.get("CODEX_MCP_CODEX_BIN"):
+            values["codex_bin"] = env["CODEX_MCP_CODEX_BIN"]
+        if env.get("CODEX_MCP_STATE_DIR"):
+            values["state_dir"] = Path(env["CODEX_MCP_STATE_DIR"])
+        if env.get("CODEX_MCP_MAX_SESSIONS"):
+            values["max_sessions"] = int(env["CODEX_MCP_MAX_SESSIONS"])
+        if env.get("CODEX_MCP_TIMEOUT_S"):
+            values["default_timeout_s"] = float(env["CODEX_MCP_TIMEOUT_S"])
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.model_validate(values)

@@ -1,0 +1,70 @@
+"""Typed errors. Each carries a message that tells the caller what to do next; server.py maps them to
+MCP tool errors in one place."""
+
+from __future__ import annotations
+
+
+class CodexMcpError(Exception):
+    """Base class for every error a tool call can report to the client."""
+
+
+class InvalidInput(CodexMcpError):
+    """A tool argument is unusable (empty prompt, bad cwd, malformed id, bad config key)."""
+
+
+class UnknownConversation(CodexMcpError):
+    """No conversation with this id is known to the server."""
+
+    def __init__(self, conversation_id: str) -> None:
+        self.conversation_id = conversation_id
+        super().__init__(
+            f"unknown conversationId {conversation_id!r}: call codex_list to see the known conversations, "
+            "or codex_start to begin a new one"
+        )
+
+
+class ConversationEnded(CodexMcpError):
+    """The conversation's Codex session is no longer running."""
+
+    def __init__(self, conversation_id: str, reason: str) -> None:
+        self.conversation_id = conversation_id
+        self.reason = reason
+        super().__init__(
+            f"conversation {conversation_id} has no live Codex session ({reason}); "
+            "start a new conversation with codex_start"
+        )
+
+
+class CodexNotFound(CodexMcpError):
+    """The Codex binary cannot be found or run."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            f"Codex CLI not found ({what}). Install it with `npm install -g @openai/codex@0.169.0`, "
+            "or point the server at it with --codex-bin / CODEX_MCP_CODEX_BIN"
+        )
+
+
+class CodexStartFailed(CodexMcpError):
+    """Codex exited or got stuck before its composer was ready."""
+
+    def __init__(self, reason: str, screen: list[str]) -> None:
+        self.reason = reason
+        self.screen = screen
+        shown = "\n".join(line for line in screen if line.strip())
+        super().__init__(f"Codex did not start: {reason}.\nLast screen lines:\n{shown}")
+
+
+class TerminalClosed(CodexMcpError):
+    """Writing to a terminal whose process has gone."""
+
+
+class TooManySessions(CodexMcpError):
+    """The configured cap on live Codex sessions is reached."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(
+            f"{limit} Codex sessions are already live (the server's cap); end one with codex_end "
+            "or raise --max-sessions / CODEX_MCP_MAX_SESSIONS"
+        )

@@ -1,0 +1,311 @@
+"""A loopback stand-in for the OpenAI Responses API, so Codex can run with no account and no network.
+
+Codex POSTs ``/v1/responses`` and reads server-sent events back. This server answers every request by
+echoing the user's latest message, which lets tests (and ``--fake-model`` checks) prove what the model
+actually received. A prompt can steer the answer with directives, so a test that drives the MCP server
+as a subprocess still controls the model:
+
+``[[reply:TEXT]]``   answer exactly TEXT
+``[[delay:SECONDS]]`` wait before answering (a long turn)
+``[[fail:STATUS]]``   answer with that HTTP status and an error body
+``[[drop]]``          start the event stream, then close it without completing the response
+``[[history]]``       answer with every user message of the request, joined by `` | ``
+``[[exec:COMMAND]]``  ask Codex to run COMMAND with its ``exec_command`` tool; the turn after the tool
+                      result answers with the command's output
+
+It is deliberately small and dependency-free (stdlib ``http.server`` in a thread).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import cast
+
+JsonObject = dict[str, object]
+
+TITLE_MARKER = "Generate a concise"
+_DIRECTIVE = re.compile(r"\[\[(reply|delay|fail|drop|history|exec)(?::(.*?))?\]\]", re.DOTALL)
+
+
+@dataclass
+class Answer:
+    """What the fake model does with one request."""
+
+    text: str = ""
+    delay_s: float = 0.0
+    fail_status: int | None = None
+    drop: bool = False
+    exec_command: str | None = None
+
+
+@dataclass
+class Recorded:
+    """One request as the fake model received it."""
+
+    body: JsonObject
+    user_texts: list[str]
+    is_title: bool
+    answer: Answer
+
+
+Responder = Callable[[JsonObject, list[str]], Answer | None]
+
+
+def _message_texts(body: JsonObject, role: str) -> list[str]:
+    """Texts of the request's ``message`` items of one role, in order, leaving out Codex's own
+    ``<...>`` context blocks (environment, instructions)."""
+    texts: list[str] = []
+    items = body.get("input")
+    if not isinstance(items, list):
+        return texts
+    for item in items:
+        if not isinstance(item, dict) or item.get("type") != "message" or item.get("role") != role:
+            continue
+        content = item.get("content")
+        parts: list[str] = []
+        if isinstance(content, str):
+            parts.append(content)
+        elif isinstance(content, list):
+            for c in content:
+                if isinstance(c, dict) and isinstance(c.get("text"), str):
+                    parts.append(c["text"])
+        text = "".join(parts)
+        if role == "user" and text.lstrip().startswith("<"):
+            continue
+        texts.append(text)
+    return texts
+
+
+def _function_outputs(body: JsonObject) -> list[str]:
+    """Outputs of tool calls that Codex sends back to the model, in order."""
+    items = body.get("input")
+    outputs: list[str] = []
+    if isinstance(items, list):
+        for item in items:
+            if isinstance(item, dict) and item.get("type") == "function_call_output":
+                out = item.get("output")
+                outputs.append(out if isinstance(out, str) else json.dumps(out))
+    return outputs
+
+
+def default_answer(body: JsonObject, user_texts: list[str]) -> Answer:
+    """Echo the latest user message, obeying any directives in it."""
+    last = user_texts[-1] if user_texts else ""
+    if last.startswith(TITLE_MARKER) or TITLE_MARKER in last[:200]:
+        return Answer(text="Fake title")
+    answer = Answer(text=f"ECHO: {last}")
+    # A tool result came back for this turn: report it instead of asking again.
+    items = body.get("input")
+    if isinstance(items, list) and items and isinstance(items[-1], dict):
+        if items[-1].get("type") == "function_call_output":
+            outputs = _function_outputs(body)
+            return Answer(text=f"TOOL OUTPUT: {outputs[-1] if outputs else ''}")
+    for m in _DIRECTIVE.finditer(last):
+        kind, arg = m.group(1), m.group(2) or ""
+        if kind == "reply":
+            answer.text = arg
+        elif kind == "delay":
+            answer.delay_s = float(arg or "0")
+        elif kind == "fail":
+            answer.fail_status = int(arg or "500")
+        elif kind == "drop":
+            answer.drop = True
+        elif kind == "history":
+            answer.text = " | ".join(user_texts)
+        elif kind == "exec":
+            answer.exec_command = arg
+    return answer
+
+
+@dataclass
+class FakeModel:
+    """A running fake Responses API server; use as a context manager or call start()/stop()."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    responder: Responder | None = None
+    requests: list[Recorded] = field(default_factory=list)
+    _server: ThreadingHTTPServer | None = None
+    _thread: threading.Thread | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def base_url(self) -> str:
+        """The ``base_url`` to give Codex's model provider."""
+        return f"http://{self.host}:{self.port}/v1"
+
+    def start(self) -> FakeModel:
+        """Bind and serve in a daemon thread."""
+        model = self
+
+        class Handler(_Handler):
+            fake = model
+
+        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-model", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeModel:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def user_requests(self) -> list[Recorded]:
+        """Requests for real turns (not Codex's hidden title generation)."""
+        with self._lock:
+            return [r for r in self.requests if not r.is_title]
+
+    def _answer(self, body: JsonObject) -> Answer:
+        texts = _message_texts(body, "user")
+        answer = None
+        if self.responder is not None:
+            answer = self.responder(body, texts)
+        if answer is None:
+            answer = default_answer(body, texts)
+        last = texts[-1] if texts else ""
+        with self._lock:
+            self.requests.append(Recorded(body, texts, TITLE_MARKER in last[:200], answer))
+        return answer
+
+
+def _sse(event: str, data: JsonObject) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
+
+
+def _events(answer: Answer) -> Iterator[bytes]:
+    rid = f"resp_{uuid.uuid4().hex}"
+    yield _sse("response.created", {"type": "response.created", "response": {"id": rid}})
+    if answer.drop:
+        return
+    if answer.exec_command is not None:
+        item: JsonObject = {
+            "type": "function_call",
+            "id": f"fc_{uuid.uuid4().hex}",
+            "call_id": f"call_{uuid.uuid4().hex}",
+            "name": "exec_command",
+            "arguments": json.dumps({"cmd": answer.exec_command}),
+        }
+    else:
+        item = {
+            "type": "message",
+            "role": "assistant",
+            "id": f"msg_{uuid.uuid4().hex}",
+            "content": [{"type": "output_text", "text": answer.text}],
+        }
+    yield _sse("response.output_item.done", {"type": "response.output_item.done", "item": item})
+    usage = {
+        "input_tokens": 10,
+        "input_tokens_details": None,
+        "output_tokens": 5,
+        "output_tokens_details": None,
+        "total_tokens": 15,
+    }
+    yield _sse("response.completed", {"type": "response.completed", "response": {"id": rid, "usage": usage}})
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeModel
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+        """Stay quiet: a test's stderr is for the server under test."""
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        if self.path.rstrip("/").endswith("/models"):
+            self._json(200, {"data": [], "models": []})
+        else:
+            self._json(404, {"error": {"message": "not found"}})
+
+    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        if not self.path.rstrip("/").endswith("/responses"):
+            self._json(404, {"error": {"message": "not found"}})
+            return
+        try:
+            body = cast(JsonObject, json.loads(raw or b"{}"))
+        except json.JSONDecodeError:
+            self._json(400, {"error": {"message": "bad json"}})
+            return
+        answer = self.fake._answer(body)
+        if answer.delay_s:
+            time.sleep(answer.delay_s)
+        if answer.fail_status is not None:
+            self._json(
+                answer.fail_status,
+                {"error": {"message": f"fake model failure {answer.fail_status}", "type": "server_error"}},
+            )
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        try:
+            for chunk in _events(answer):
+                self.wfile.write(chunk)
+                self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        self.close_connection = True
+
+    def _json(self, status: int, payload: JsonObject) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def codex_config_toml(base_url: str, env_key: str = "CODEX_MCP_FAKE_KEY") -> str:
+    """A ``config.toml`` that points Codex at the fake model and keeps it from retrying for long."""
+    return (
+        'model = "mock-model"\n'
+        'model_provider = "mock"\n'
+        "check_for_update_on_startup = false\n"
+        "\n[model_providers.mock]\n"
+        'name = "mock"\n'
+        f'base_url = "{base_url}"\n'
+        'wire_api = "responses"\n'
+        f'env_key = "{env_key}"\n'
+        "request_max_retries = 0\n"
+        "stream_max_retries = 0\n"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the fake model in the foreground (for manual experiments)."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    with FakeModel(port=args.port) as fake:
+        print(fake.base_url, flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()

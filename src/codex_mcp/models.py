@@ -1,0 +1,196 @@
+"""Tool results as pydantic models (they become each tool's outputSchema and structuredContent), and the
+matching human-readable text. Field names are a contract with clients: change them only additively."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from .conversation import Conversation, Turn
+
+TurnStatusName = Literal["queued", "running", "waiting_for_approval", "completed", "failed", "interrupted"]
+StateName = Literal["starting", "idle", "running", "waiting_for_approval", "ended", "exited"]
+
+
+def iso(ts: float) -> str:
+    """A UTC ISO-8601 timestamp."""
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class TurnResult(BaseModel):
+    """The outcome of sending a prompt (codex_start, codex_reply)."""
+
+    conversationId: str = Field(description="Codex's thread id; pass it to codex_reply/codex_status/codex_end")  # noqa: N815
+    status: TurnStatusName = Field(
+        description="completed: reply holds Codex's final message. running/queued: the turn goes on, "
+        "collect it with codex_status(wait_s=...). waiting_for_approval: Codex asks for a decision. "
+        "failed/interrupted: see error"
+    )
+    reply: str | None = Field(description="Codex's final agent message for this turn, when completed")
+    turn: int = Field(description="1-based number of this turn in the conversation")
+    turn_id: str | None = Field(default=None, description="Codex's own id for the turn")
+    state: StateName = Field(description="The conversation's state now")
+    error: str | None = Field(default=None, description="Why the turn failed, when it did")
+    screen: list[str] | None = Field(default=None, description="The last lines of Codex's screen, when not completed")
+    elapsed_s: float = Field(description="Seconds this call took")
+
+
+class StartResult(TurnResult):
+    """Result of codex_start."""
+
+    cwd: str
+
+
+class ReplyResult(TurnResult):
+    """Result of codex_reply."""
+
+    recovery: Literal["live", "resumed", "replayed"] = Field(
+        default="live", description="How the conversation's Codex session was reached for this turn"
+    )
+
+
+class StatusResult(BaseModel):
+    """Result of codex_status."""
+
+    conversationId: str  # noqa: N815
+    state: StateName
+    status: TurnStatusName | None = Field(description="Status of the latest turn")
+    reply: str | None = Field(description="The latest completed reply")
+    turn: int | None = Field(description="Number of the latest turn")
+    reply_turn: int | None = Field(default=None, description="Number of the turn that `reply` answers")
+    turns: int
+    error: str | None = None
+    end_reason: str | None = None
+    screen: list[str] = Field(description="The last lines of Codex's screen")
+
+
+class EndResult(BaseModel):
+    """Result of codex_end."""
+
+    conversationId: str  # noqa: N815
+    ended: bool
+    state: StateName
+    reason: str | None = None
+    exit: str | None = Field(default=None, description="How the Codex process ended")
+
+
+class ConversationInfo(BaseModel):
+    """One conversation in codex_list."""
+
+    conversationId: str  # noqa: N815
+    state: StateName
+    cwd: str
+    model: str | None
+    profile: str | None = None
+    sandbox: str | None = None
+    approval_policy: str | None = None
+    created_at: str
+    last_activity: str
+    turns: int
+    end_reason: str | None = None
+
+
+class ListResult(BaseModel):
+    """Result of codex_list."""
+
+    conversations: list[ConversationInfo]
+
+
+def turn_fields(conv: Conversation, turn: Turn, elapsed_s: float) -> dict[str, object]:
+    """The fields every TurnResult subclass shares."""
+    done = turn.status == "completed"
+    return {
+        "conversationId": conv.id,
+        "status": turn.status.value,
+        "reply": turn.reply if done else None,
+        "turn": turn.index,
+        "turn_id": turn.turn_id,
+        "state": conv.state.value,
+        "error": turn.error,
+        "screen": None if done else conv.screen_tail(),
+        "elapsed_s": round(elapsed_s, 3),
+    }
+
+
+def status_result(conv: Conversation) -> StatusResult:
+    """codex_status's view of a conversation."""
+    latest = conv.latest_turn
+    answered = conv.latest_completed
+    return StatusResult(
+        conversationId=conv.id or "",
+        state=conv.state.value,
+        status=latest.status.value if latest else None,
+        reply=answered.reply if answered else None,
+        turn=latest.index if latest else None,
+        reply_turn=answered.index if answered else None,
+        turns=len(conv.turns),
+        error=latest.error if latest else None,
+        end_reason=conv.end_reason,
+        screen=conv.screen_tail(),
+    )
+
+
+def conversation_info(conv: Conversation) -> ConversationInfo:
+    """codex_list's view of a conversation."""
+    o = conv.options
+    return ConversationInfo(
+        conversationId=conv.id or "",
+        state=conv.state.value,
+        cwd=o.cwd,
+        model=o.model,
+        profile=o.profile,
+        sandbox=o.sandbox,
+        approval_policy=o.approval_policy,
+        created_at=iso(conv.created_at),
+        last_activity=iso(conv.last_activity),
+        turns=len(conv.turns),
+        end_reason=conv.end_reason,
+    )
+
+
+_NEXT_STEP = {
+    "running": "The turn is still running: call codex_status with wait_s to collect the reply.",
+    "queued": "The turn waits behind an earlier one: call codex_status with wait_s to collect the reply.",
+    "waiting_for_approval": "Codex is waiting for an approval decision (see the screen lines).",
+}
+
+
+def render_text(result: BaseModel) -> str:
+    """The text content for a result: the reply first, then a short summary of the rest."""
+    if isinstance(result, TurnResult):
+        head = result.reply if result.reply is not None else ""
+        meta = f"[conversationId: {result.conversationId} · turn {result.turn} · status: {result.status}]"
+        parts = [head, meta] if head else [meta]
+        if result.error:
+            parts.append(f"Error: {result.error}")
+        if result.status in _NEXT_STEP:
+            parts.append(_NEXT_STEP[result.status])
+        if result.screen:
+            parts.append("Screen:\n" + "\n".join(result.screen))
+        return "\n\n".join(parts)
+    if isinstance(result, StatusResult):
+        meta = (
+            f"[conversationId: {result.conversationId} · state: {result.state} · latest turn {result.turn}: "
+            f"{result.status}]"
+        )
+        parts = [result.reply, meta] if result.reply else [meta]
+        if result.error:
+            parts.append(f"Error: {result.error}")
+        if result.end_reason:
+            parts.append(f"Ended: {result.end_reason}")
+        return "\n\n".join(parts)
+    if isinstance(result, EndResult):
+        return (
+            f"Conversation {result.conversationId} ended ({result.reason or 'no reason recorded'}; "
+            f"Codex {result.exit or 'was not running'})."
+        )
+    if isinstance(result, ListResult):
+        if not result.conversations:
+            return "No conversations yet: call codex_start."
+        return "\n".join(
+            f"{c.conversationId}  {c.state:<20} turns={c.turns}  cwd={c.cwd}  last={c.last_activity}"
+            for c in result.conversations
+        )
+    return result.model_dump_json()

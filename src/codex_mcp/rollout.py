@@ -1,0 +1,118 @@
+"""Codex's rollout files: ``$CODEX_HOME/sessions/YYYY/MM/DD/rollout-<timestamp>-<thread uuid>.jsonl``.
+
+Codex appends one JSON object per line as a thread runs. The ``event_msg`` lines with payload types
+``task_started``, ``task_complete`` (carrying ``last_agent_message`` or an ``error``) and
+``turn_aborted`` tell exactly when a turn starts and ends and what the final reply was; this is our
+source of truth for turn completion.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, cast
+
+JsonObject = dict[str, object]
+
+
+def codex_home(env: dict[str, str] | None = None) -> Path:
+    """The CODEX_HOME Codex will use: $CODEX_HOME, else ~/.codex."""
+    env = dict(os.environ) if env is None else env
+    home = env.get("CODEX_HOME")
+    return Path(home).expanduser() if home else Path.home() / ".codex"
+
+
+def find_rollout(home: Path, thread_id: str) -> Path | None:
+    """The rollout file of a thread, or None if Codex has not written one (yet)."""
+    sessions = home / "sessions"
+    if not sessions.is_dir():
+        return None
+    # Newest day folders first: a live thread's file is almost always in one of the last two.
+    for year in sorted((p for p in sessions.iterdir() if p.is_dir()), reverse=True):
+        for month in sorted((p for p in year.iterdir() if p.is_dir()), reverse=True):
+            for day in sorted((p for p in month.iterdir() if p.is_dir()), reverse=True):
+                for path in day.glob(f"rollout-*-{thread_id}.jsonl"):
+                    return path
+    return None
+
+
+@dataclass(frozen=True)
+class TurnEvent:
+    """A turn boundary as written to the rollout."""
+
+    kind: Literal["started", "complete", "aborted"]
+    turn_id: str | None
+    reply: str | None = None
+    error: str | None = None
+    reason: str | None = None
+
+
+def turn_event(record: JsonObject) -> TurnEvent | None:
+    """The turn boundary one rollout line describes, if any."""
+    if record.get("type") != "event_msg":
+        return None
+    payload = record.get("payload")
+    if not isinstance(payload, dict):
+        return None
+    payload = cast(JsonObject, payload)
+    kind = payload.get("type")
+    turn_id = payload.get("turn_id")
+    tid = turn_id if isinstance(turn_id, str) else None
+    if kind == "task_started":
+        return TurnEvent("started", tid)
+    if kind == "task_complete":
+        reply = payload.get("last_agent_message")
+        error = payload.get("error")
+        message: str | None = None
+        if isinstance(error, dict):
+            msg = error.get("message")
+            message = msg if isinstance(msg, str) else json.dumps(error)
+        elif isinstance(error, str):
+            message = error
+        return TurnEvent("complete", tid, reply=reply if isinstance(reply, str) else None, error=message)
+    if kind == "turn_aborted":
+        reason = payload.get("reason")
+        return TurnEvent("aborted", tid, reason=reason if isinstance(reason, str) else None)
+    return None
+
+
+class RolloutTail:
+    """Reads a rollout file incrementally: each call returns the complete lines appended since the last."""
+
+    def __init__(self, path: Path, offset: int = 0) -> None:
+        self.path = path
+        self.offset = offset
+        self._partial = b""
+
+    def read_new(self) -> list[JsonObject]:
+        """New complete JSON records (a half-written last line waits for the next call)."""
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return []
+        if size <= self.offset:
+            return []
+        with self.path.open("rb") as f:
+            f.seek(self.offset)
+            data = f.read(size - self.offset)
+        self.offset += len(data)
+        data = self._partial + data
+        lines = data.split(b"\n")
+        self._partial = lines.pop()
+        records: list[JsonObject] = []
+        for line in lines:
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(value, dict):
+                records.append(cast(JsonObject, value))
+        return records
+
+    def size(self) -> int:
+        """Bytes consumed so far, including any buffered partial line."""
+        return self.offset

@@ -1,0 +1,106 @@
+"""Shared fixtures: an isolated HOME/CODEX_HOME/state dir per test, the fake model, the pinned real Codex,
+and an MCP client talking to our server over stdio."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+
+from codex_mcp.fakemodel import FakeModel, codex_config_toml
+
+from .helpers import processes_with_env
+
+REPO = Path(__file__).resolve().parent.parent
+PINNED_CODEX = REPO / ".codex-cli" / "node_modules" / "@openai" / "codex-linux-x64" / "vendor"
+FAKE_KEY = "CODEX_MCP_FAKE_KEY"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _find_pinned_codex() -> Path:
+    explicit = os.environ.get("CODEX_MCP_TEST_CODEX_BIN")
+    if explicit:
+        return Path(explicit)
+    for candidate in PINNED_CODEX.glob("*/bin/codex"):
+        return candidate
+    raise RuntimeError(
+        "The pinned Codex CLI is not installed. Run `bash scripts/setup.sh` (installs @openai/codex@0.169.0 "
+        "into .codex-cli/) or set CODEX_MCP_TEST_CODEX_BIN. The real-Codex tests never skip."
+    )
+
+
+@pytest.fixture(scope="session")
+def codex_bin() -> Path:
+    """The real, pinned Codex binary (the native one: it saves a Node process per session)."""
+    path = _find_pinned_codex()
+    assert path.is_file() and os.access(path, os.X_OK), f"{path} is not an executable Codex binary"
+    return path
+
+
+@pytest.fixture(scope="session")
+def fake_model() -> Iterator[FakeModel]:
+    """One fake Responses API server for the whole run (tests tell requests apart by their prompts)."""
+    with FakeModel() as fake:
+        yield fake
+
+
+@dataclass
+class Sandbox:
+    """An isolated world for one test."""
+
+    home: Path
+    codex_home: Path
+    state_dir: Path
+    work: Path
+    env: dict[str, str]
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path, fake_model: FakeModel) -> Iterator[Sandbox]:
+    """HOME, CODEX_HOME (pointing Codex at the fake model), a state dir and a work folder, all under
+    tmp_path; asserts at teardown that no process of this test is left running."""
+    home = tmp_path / "home"
+    codex_home = tmp_path / "codex-home"
+    state = tmp_path / "state"
+    work = tmp_path / "work"
+    for d in (home, codex_home, state, work):
+        d.mkdir()
+    (codex_home / "config.toml").write_text(codex_config_toml(fake_model.base_url, FAKE_KEY))
+    env = {
+        "HOME": str(home),
+        "CODEX_HOME": str(codex_home),
+        "XDG_STATE_HOME": str(home / ".local" / "state"),
+        "CODEX_MCP_STATE_DIR": str(state),
+        FAKE_KEY: "test-key",
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+    }
+    yield Sandbox(home, codex_home, state, work, env)
+    leftovers = processes_with_env("CODEX_HOME", str(codex_home))
+    assert not leftovers, f"processes left running after the test: {leftovers}"
+
+
+@asynccontextmanager
+async def mcp_server(
+    sandbox: Sandbox, codex_bin: Path, *extra_args: str, env: dict[str, str] | None = None
+) -> AsyncIterator[Client]:
+    """Our server as a subprocess, reached through the official MCP client over stdio."""
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "codex_mcp", "--codex-bin", str(codex_bin), "-v", *extra_args],
+        env={**sandbox.env, **(env or {})},
+        cwd=str(sandbox.work),
+    )
+    async with Client(params, read_timeout_seconds=120) as client:
+        yield client

@@ -1,0 +1,95 @@
+"""Small test helpers: process scans, waiting on predicates, calling tools."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+from mcp import Client
+from mcp_types import CallToolResult, TextContent
+
+
+def processes_with_env(name: str, value: str) -> list[str]:
+    """'pid cmdline' of every process whose environment has name=value (how a test finds its own
+    Codex processes, whoever their parent is now)."""
+    needle = f"{name}={value}".encode()
+    found: list[str] = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                env = f.read().split(b"\0")
+            if needle not in env:
+                continue
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                if f.read().rsplit(b")", 1)[-1].split()[0] == b"Z":
+                    continue  # a zombie awaiting its parent is not running
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        found.append(f"{entry} {cmd[:200]}")
+    return found
+
+
+def children_of(pid: int) -> list[int]:
+    """Direct child pids of a process."""
+    kids: list[int] = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                kids += [int(p) for p in f.read().split()]
+    except OSError:
+        pass
+    return kids
+
+
+def fd_count(pid: int) -> int:
+    """Open file descriptors of a process."""
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.05) -> bool:
+    """Poll predicate until it is true or timeout passes; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(interval)
+
+
+async def await_until(predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.05) -> bool:
+    """Async form of wait_until."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        await anyio.sleep(interval)
+
+
+def text_of(result: CallToolResult) -> str:
+    """All text content of a tool result."""
+    return "\n".join(c.text for c in result.content if isinstance(c, TextContent))
+
+
+async def call(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
+    """Call a tool that must succeed; returns its structured content."""
+    result = await client.call_tool(tool, arguments)
+    assert not result.is_error, f"{tool} failed: {text_of(result)}"
+    assert result.structured_content is not None, f"{tool} returned no structuredContent"
+    return dict(result.structured_content)
+
+
+async def call_error(client: Client, tool: str, **arguments: Any) -> str:
+    """Call a tool that must fail with a tool error; returns the error text."""
+    result = await client.call_tool(tool, arguments)
+    assert result.is_error, f"{tool} unexpectedly succeeded: {result.structured_content}"
+    return text_of(result)
