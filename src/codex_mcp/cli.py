@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -33,24 +35,38 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 async def serve(settings: Settings) -> None:
-    """Serve MCP on stdio until stdin closes or SIGTERM/SIGINT arrives; either way every Codex session
+    """Serve MCP on stdio until stdin closes or SIGTERM/SIGINT/SIGHUP arrives; either way every Codex session
     is ended by the lifespan before we return."""
-    server = create_server(settings)
-    async with anyio.create_task_group() as tg:
+    signalled: list[int] = []
 
-        async def watch_signals() -> None:
-            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
-                async for signum in signals:
-                    log.info("received %s, shutting down", signal.Signals(signum).name)
-                    tg.cancel_scope.cancel()
-                    return
+    def on_closed() -> None:
+        if signalled:
+            # Every Codex session is ended. What is left is the SDK's stdin reader, a thread blocked in
+            # read() that no cancellation reaches while the client keeps the pipe open: leave now.
+            log.info("all Codex sessions ended; exiting")
+            logging.shutdown()
+            os._exit(0)
 
-        async def run() -> None:
+    server = create_server(settings, on_closed)
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    with anyio.CancelScope() as scope:
+
+        def on_signal(signum: int) -> None:
+            # Stays installed through the clean-up: clients send SIGINT then SIGTERM within 0.1 s, and the
+            # default action of the second would kill us before Codex is ended.
+            if not signalled:
+                signalled.append(signum)
+                log.info("received %s, shutting down", signal.Signals(signum).name)
+                scope.cancel()
+
+        for signum in signals:
+            loop.add_signal_handler(signum, on_signal, signum)
+        try:
             await server.run_stdio_async()
-            tg.cancel_scope.cancel()  # stdin closed: stop watching signals too
-
-        tg.start_soon(watch_signals)
-        tg.start_soon(run)
+        finally:
+            for signum in signals:
+                loop.remove_signal_handler(signum)
 
 
 def main(argv: list[str] | None = None) -> None:

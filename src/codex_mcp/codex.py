@@ -71,7 +71,8 @@ async def codex_version(binary: str, env: Mapping[str, str] | None = None) -> st
         env=dict(env) if env is not None else None,
     )
     try:
-        out, _ = await asyncio.wait_for(proc.communicate(), 15)
+        async with asyncio.timeout(15):
+            out, _ = await proc.communicate()
     except TimeoutError:
         proc.kill()
         await proc.wait()

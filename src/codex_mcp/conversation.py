@@ -93,7 +93,8 @@ class Turn:
             if remaining <= 0:
                 return
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
+                async with asyncio.timeout(remaining):
+                    await self._changed.wait()
 
 
 class Conversation:
@@ -194,8 +195,11 @@ class Conversation:
             self._ending = asyncio.get_running_loop().create_task(self.terminal.terminate())
 
     async def _sleep_until_woken(self, timeout: float) -> None:
+        # asyncio.timeout, not wait_for: in 3.11 wait_for can swallow a cancellation that races its
+        # timeout, which left a cancelled worker waiting forever.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._wake.wait()
         self._wake.clear()
 
     # --- turns -----------------------------------------------------------------------------------
@@ -340,10 +344,10 @@ class Conversation:
             self.state = State.ENDED
             self.end_reason = reason
         self._wake.set()
-        if self._worker is not None:
+        if self._worker is not None and not self._worker.done():
             self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
+            # Bounded: ending must never hang on the worker, whatever state it is in.
+            await asyncio.wait([self._worker], timeout=1.0)
         for turn in self.turns:
             self._fail(turn, f"conversation ended ({self.end_reason})")
 

@@ -129,15 +129,21 @@ class Manager:
         await turn.wait(timeout)
         return conv, turn
 
-    async def status(self, conversation_id: str, wait_s: float) -> Conversation:
-        """The conversation, after waiting up to wait_s for its latest turn to settle."""
+    async def status(self, conversation_id: str, wait_s: float, turn: int | None = None) -> tuple[Conversation, Turn | None]:
+        """The conversation and one of its turns (the latest unless a number is given), after waiting up to
+        wait_s for that turn to settle."""
         if wait_s < 0 or wait_s > MAX_TIMEOUT_S:
             raise InvalidInput(f"wait_s must be between 0 and {MAX_TIMEOUT_S:g} seconds")
         conv = self.get(conversation_id)
-        turn = conv.latest_turn
-        if wait_s > 0 and turn is not None and not turn.settled:
-            await turn.wait(wait_s)
-        return conv
+        if turn is None:
+            chosen = conv.latest_turn
+        elif 1 <= turn <= len(conv.turns):
+            chosen = conv.turns[turn - 1]
+        else:
+            raise InvalidInput(f"turn {turn} does not exist: conversation {conv.id} has turns 1 to {len(conv.turns)}")
+        if wait_s > 0 and chosen is not None and not chosen.settled:
+            await chosen.wait(wait_s)
+        return conv, chosen
 
     async def end(self, conversation_id: str, reason: str = "ended by client") -> Conversation:
         """End a conversation's Codex session; the conversation stays listed."""

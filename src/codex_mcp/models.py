@@ -56,9 +56,9 @@ class StatusResult(BaseModel):
 
     conversationId: str  # noqa: N815
     state: StateName
-    status: TurnStatusName | None = Field(description="Status of the latest turn")
-    reply: str | None = Field(description="The latest completed reply")
-    turn: int | None = Field(description="Number of the latest turn")
+    status: TurnStatusName | None = Field(description="Status of the turn shown (the latest unless one was asked for)")
+    reply: str | None = Field(description="The latest completed reply, or the asked-for turn's reply")
+    turn: int | None = Field(description="Number of the turn shown")
     reply_turn: int | None = Field(default=None, description="Number of the turn that `reply` answers")
     turns: int
     error: str | None = None
@@ -114,19 +114,19 @@ def turn_fields(conv: Conversation, turn: Turn, elapsed_s: float) -> dict[str, o
     }
 
 
-def status_result(conv: Conversation) -> StatusResult:
-    """codex_status's view of a conversation."""
-    latest = conv.latest_turn
-    answered = conv.latest_completed
+def status_result(conv: Conversation, turn: Turn | None, *, latest: bool = True) -> StatusResult:
+    """codex_status's view of a conversation: one turn's status, and the latest completed reply (or, when a
+    turn was asked for by number, that turn's reply)."""
+    answered = conv.latest_completed if latest else (turn if turn is not None and turn.status == "completed" else None)
     return StatusResult(
         conversationId=conv.id or "",
         state=conv.state.value,
-        status=latest.status.value if latest else None,
+        status=turn.status.value if turn else None,
         reply=answered.reply if answered else None,
-        turn=latest.index if latest else None,
+        turn=turn.index if turn else None,
         reply_turn=answered.index if answered else None,
         turns=len(conv.turns),
-        error=latest.error if latest else None,
+        error=turn.error if turn else None,
         end_reason=conv.end_reason,
         screen=conv.screen_tail(),
     )

@@ -4,7 +4,7 @@ typed errors become MCP tool errors. The only module that imports ``mcp``."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, TypeVar
@@ -73,8 +73,9 @@ async def mapped(call: Awaitable[T]) -> T:
         raise ToolError(str(exc)) from exc
 
 
-def create_server(settings: Settings) -> MCPServer[AppState]:
-    """Build the MCP server. Each call returns an independent server with its own state."""
+def create_server(settings: Settings, on_closed: Callable[[], None] | None = None) -> MCPServer[AppState]:
+    """Build the MCP server. Each call returns an independent server with its own state; on_closed is called
+    once every Codex session has been ended at shutdown."""
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
@@ -85,6 +86,8 @@ def create_server(settings: Settings) -> MCPServer[AppState]:
             # Shielded: cancellation (a signal, the client going away) must not cut the clean-up short.
             with anyio.CancelScope(shield=True):
                 await manager.shutdown()
+            if on_closed is not None:
+                on_closed()
 
     mcp: MCPServer[AppState] = MCPServer(
         "codex-mcp", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan
@@ -149,13 +152,18 @@ def create_server(settings: Settings) -> MCPServer[AppState]:
     async def codex_status(
         conversationId: Annotated[str, Field(description="The conversation to look at")],  # noqa: N803
         ctx: Context[AppState],
-        wait_s: Annotated[float, Field(description="Wait up to this many seconds for a running turn to finish")] = 0,
+        wait_s: Annotated[float, Field(description="Wait up to this many seconds for the turn to finish")] = 0,
+        turn: Annotated[
+            int | None, Field(description="A turn number (from an earlier result) to show instead of the latest")
+        ] = None,
     ) -> Annotated[CallToolResult, StatusResult]:
-        """Show a conversation's state, its latest reply and Codex's screen; optionally wait for a running turn."""
+        """Show a conversation's state, its latest reply and Codex's screen; optionally wait for a running turn.
+
+        Use it to collect a reply after a call returned status 'running' or 'queued'."""
 
         async def body() -> CallToolResult:
-            conv = await manager_of(ctx).status(conversationId, wait_s)
-            return result(status_result(conv))
+            conv, shown = await manager_of(ctx).status(conversationId, wait_s, turn)
+            return result(status_result(conv, shown, latest=turn is None))
 
         return await mapped(body())
 

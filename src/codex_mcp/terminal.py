@@ -184,7 +184,8 @@ class Terminal:
     async def wait_exit(self, timeout: float | None = None) -> ExitInfo | None:
         """Wait for the process to exit; None if it is still running after timeout seconds."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._exited.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._exited.wait()
         return self.exit_info
 
     # --- input --------------------------------------------------------------------------------
@@ -202,7 +203,8 @@ class Terminal:
         """Write bytes and wait until the PTY has taken them all (bounded by timeout)."""
         self.write_nowait(data)
         try:
-            await asyncio.wait_for(self._drained.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._drained.wait()
         except TimeoutError:
             from .errors import TerminalClosed
 
