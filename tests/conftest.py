@@ -44,7 +44,8 @@ def _find_pinned_codex() -> Path:
 def codex_bin() -> Path:
     """The real, pinned Codex binary (the native one: it saves a Node process per session)."""
     path = _find_pinned_codex()
-    assert path.is_file() and os.access(path, os.X_OK), f"{path} is not an executable Codex binary"
+    assert path.is_file(), f"{path} is not a Codex binary"
+    assert os.access(path, os.X_OK), f"{path} is not executable"
     return path
 
 

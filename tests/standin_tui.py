@@ -31,7 +31,6 @@ import errno
 import json
 import os
 import select
-import sys
 import termios
 import time
 import tty
@@ -97,9 +96,7 @@ class StandIn:
         self.cpr: str | None = None
         self.background: str | None = None
         home = os.environ.get("CODEX_HOME") or str(Path.home() / ".codex")
-        self.rollout = (
-            Path(home) / "sessions" / "2026" / "01" / "01" / f"rollout-2026-01-01T00-00-00-{self.uuid}.jsonl"
-        )
+        self.rollout = Path(home) / "sessions" / "2026" / "01" / "01" / f"rollout-2026-01-01T00-00-00-{self.uuid}.jsonl"
 
     # --- drawing ---------------------------------------------------------------------------------
 
@@ -225,7 +222,11 @@ class StandIn:
         self.record(
             {
                 "type": "response_item",
-                "payload": {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": reply}]},
+                "payload": {
+                    "type": "message",
+                    "role": "assistant",
+                    "content": [{"type": "output_text", "text": reply}],
+                },
             }
         )
         self.event({"type": "task_complete", "turn_id": self.turn.turn_id, "last_agent_message": reply}, split=True)

@@ -23,9 +23,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.codex]
 def codex_pids(sandbox: Sandbox) -> list[int]:
     """Pids of this test's Codex processes (not the MCP server itself)."""
     return [
-        int(p.split()[0])
-        for p in processes_with_env("CODEX_HOME", str(sandbox.codex_home))
-        if "codex_mcp" not in p
+        int(p.split()[0]) for p in processes_with_env("CODEX_HOME", str(sandbox.codex_home)) if "codex_mcp" not in p
     ]
 
 
@@ -81,7 +79,9 @@ async def test_start_reply_with_context_list_status_end(sandbox: Sandbox, codex_
 
 async def test_text_content_leads_with_the_reply(sandbox: Sandbox, codex_bin: Path) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
-        result = await client.call_tool("codex_start", {"prompt": "[[reply:The answer is 42.]]", "cwd": str(sandbox.work)})
+        result = await client.call_tool(
+            "codex_start", {"prompt": "[[reply:The answer is 42.]]", "cwd": str(sandbox.work)}
+        )
         assert not result.is_error
         text = text_of(result)
         assert text.startswith("The answer is 42.")
@@ -101,7 +101,9 @@ async def test_parallel_conversations_stay_separate(sandbox: Sandbox, codex_bin:
 
         async def converse(n: int) -> None:
             first = await call(client, "codex_start", prompt=f"I am conversation {n}", cwd=str(sandbox.work))
-            second = await call(client, "codex_reply", conversationId=first["conversationId"], prompt=f"again {n} [[history]]")
+            second = await call(
+                client, "codex_reply", conversationId=first["conversationId"], prompt=f"again {n} [[history]]"
+            )
             results[n] = {"id": first["conversationId"], "first": first["reply"], "second": second["reply"]}
 
         began = time.monotonic()
@@ -121,7 +123,9 @@ async def test_parallel_conversations_stay_separate(sandbox: Sandbox, codex_bin:
         print(f"4 parallel conversations, 2 turns each: {elapsed:.2f}s")
 
 
-async def test_replies_to_one_conversation_are_serialized(sandbox: Sandbox, codex_bin: Path, fake_model: FakeModel) -> None:
+async def test_replies_to_one_conversation_are_serialized(
+    sandbox: Sandbox, codex_bin: Path, fake_model: FakeModel
+) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
         cid = (await call(client, "codex_start", prompt="serial start", cwd=str(sandbox.work)))["conversationId"]
         done: list[tuple[str, float]] = []
@@ -136,7 +140,10 @@ async def test_replies_to_one_conversation_are_serialized(sandbox: Sandbox, code
             await anyio.sleep(0.2)  # let the first call arrive first: arrival order is the contract
             tg.start_soon(reply, "second [[history]]")
 
-        assert [d[0] for d in done] == ["ECHO: first slow [[delay:1.5]]", "serial start | first slow [[delay:1.5]] | second [[history]]"]
+        assert [d[0] for d in done] == [
+            "ECHO: first slow [[delay:1.5]]",
+            "serial start | first slow [[delay:1.5]] | second [[history]]",
+        ]
         # The second turn went to Codex only after the first one finished: one combined turn would have
         # put both prompts into a single request.
         assert model_got(fake_model, "second [[history]]") == ["second [[history]]"]
@@ -157,7 +164,9 @@ HOSTILE = [
 ]
 
 
-async def test_hostile_prompts_are_data_not_keystrokes(sandbox: Sandbox, codex_bin: Path, fake_model: FakeModel) -> None:
+async def test_hostile_prompts_are_data_not_keystrokes(
+    sandbox: Sandbox, codex_bin: Path, fake_model: FakeModel
+) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
         cid = (await call(client, "codex_start", prompt="hostile start", cwd=str(sandbox.work)))["conversationId"]
         for prompt in HOSTILE:
@@ -183,7 +192,9 @@ async def test_hostile_prompts_are_data_not_keystrokes(sandbox: Sandbox, codex_b
         assert status["turns"] == 1 + len(HOSTILE)
 
 
-async def test_large_and_non_ascii_prompts_arrive_intact(sandbox: Sandbox, codex_bin: Path, fake_model: FakeModel) -> None:
+async def test_large_and_non_ascii_prompts_arrive_intact(
+    sandbox: Sandbox, codex_bin: Path, fake_model: FakeModel
+) -> None:
     big = "".join(f"line {i:05d} ünïcödé 日本語 🚀\n" for i in range(1700)).strip()
     assert len(big.encode()) > 50_000
     async with mcp_server(sandbox, codex_bin) as client:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -11,6 +12,7 @@ import sys
 from pathlib import Path
 
 import anyio
+from pydantic import ValidationError
 
 from . import __version__
 from .config import Settings
@@ -26,9 +28,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="MCP stdio server for live, multi-turn conversations with the OpenAI Codex CLI.",
     )
     parser.add_argument("--codex-bin", help="Codex executable (default: $CODEX_MCP_CODEX_BIN, else `codex` on PATH)")
-    parser.add_argument("--state-dir", type=Path, help="server state (default: $CODEX_MCP_STATE_DIR, else the user state dir)")
+    parser.add_argument(
+        "--state-dir", type=Path, help="server state (default: $CODEX_MCP_STATE_DIR, else the user state dir)"
+    )
     parser.add_argument("--max-sessions", type=int, help="cap on live Codex sessions (default 32)")
-    parser.add_argument("--timeout", type=float, dest="default_timeout_s", help="default tool timeout in seconds (default 50)")
+    parser.add_argument(
+        "--timeout", type=float, dest="default_timeout_s", help="default tool timeout in seconds (default 50)"
+    )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging on stderr (-vv for debug)")
     parser.add_argument("--version", action="version", version=f"codex-mcp {__version__}")
     return parser.parse_args(argv)
@@ -72,15 +78,17 @@ async def serve(settings: Settings) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``codex-mcp`` console script."""
     args = parse_args(argv)
-    level = logging.WARNING - 10 * min(args.verbose + 1, 2)
+    level = logging.WARNING - 10 * min(args.verbose, 2)  # -v info, -vv debug
     logging.basicConfig(stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = Settings.from_env(
-        codex_bin=args.codex_bin,
-        state_dir=args.state_dir,
-        max_sessions=args.max_sessions,
-        default_timeout_s=args.default_timeout_s,
-    )
     try:
+        settings = Settings.from_env(
+            codex_bin=args.codex_bin,
+            state_dir=args.state_dir,
+            max_sessions=args.max_sessions,
+            default_timeout_s=args.default_timeout_s,
+        )
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        sys.exit(f"codex-mcp: invalid setting ({problems})")
+    with contextlib.suppress(KeyboardInterrupt):
         anyio.run(serve, settings)
-    except KeyboardInterrupt:
-        pass

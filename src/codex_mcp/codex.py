@@ -109,7 +109,7 @@ def config_overrides(config: Mapping[str, JsonValue]) -> list[str]:
                 f"config key {key!r} is not a dotted Codex config path (letters, digits, _ and - "
                 "separated by dots), e.g. 'model_reasoning_effort'"
             )
-        if any(key == r or key.startswith(r + ".") for r in RESERVED_CONFIG_KEYS):
+        if any(key == r or key.startswith(r + ".") or r.startswith(key + ".") for r in RESERVED_CONFIG_KEYS):
             raise InvalidInput(f"config key {key!r} is set by codex-mcp itself and cannot be overridden")
         args += ["-c", f"{key}={toml_value(value)}"]
     return args
@@ -127,7 +127,7 @@ def session_args(options: LaunchOptions) -> list[str]:
     if options.approval_policy:
         args += ["-a", options.approval_policy]
     args += config_overrides(options.config)
-    trust = {options.cwd: {"trust_level": "trusted"}}
+    trust: dict[str, JsonValue] = {options.cwd: {"trust_level": "trusted"}}
     args += [
         "-c",
         STATUS_LINE_OVERRIDE,

@@ -20,25 +20,23 @@ class Settings(BaseModel):
 
     codex_bin: str = Field(default="codex", description="Codex executable: a path or a name on PATH")
     state_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_state_dir("codex-mcp")))
-    default_timeout_s: float = DEFAULT_TIMEOUT_S
-    start_timeout_s: float = Field(default=45.0, description="How long Codex may take to show its composer")
-    end_grace_s: float = Field(default=2.0, description="How long Codex gets to exit by itself on end")
-    max_sessions: int = 32
-    rows: int = 50
-    cols: int = 160
+    default_timeout_s: float = Field(default=DEFAULT_TIMEOUT_S, gt=0, le=MAX_TIMEOUT_S)
+    start_timeout_s: float = Field(default=45.0, gt=0, description="How long Codex may take to show its composer")
+    end_grace_s: float = Field(default=2.0, ge=0, description="How long Codex gets to exit by itself on end")
+    max_sessions: int = Field(default=32, ge=1)
+    rows: int = Field(default=50, ge=10)
+    cols: int = Field(default=160, ge=80)
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
         """Build settings from CODEX_MCP_* variables; explicit (non-None) overrides win."""
-        values: dict[str, object] = {}
-        env = os.environ
-        if env.get("CODEX_MCP_CODEX_BIN"):
-            values["codex_bin"] = env["CODEX_MCP_CODEX_BIN"]
-        if env.get("CODEX_MCP_STATE_DIR"):
-            values["state_dir"] = Path(env["CODEX_MCP_STATE_DIR"])
-        if env.get("CODEX_MCP_MAX_SESSIONS"):
-            values["max_sessions"] = int(env["CODEX_MCP_MAX_SESSIONS"])
-        if env.get("CODEX_MCP_TIMEOUT_S"):
-            values["default_timeout_s"] = float(env["CODEX_MCP_TIMEOUT_S"])
+        names = {
+            "CODEX_MCP_CODEX_BIN": "codex_bin",
+            "CODEX_MCP_STATE_DIR": "state_dir",
+            "CODEX_MCP_MAX_SESSIONS": "max_sessions",
+            "CODEX_MCP_TIMEOUT_S": "default_timeout_s",
+        }
+        # Strings go to pydantic as they are, so a bad value is a validation error naming the setting.
+        values: dict[str, object] = {field: os.environ[var] for var, field in names.items() if os.environ.get(var)}
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls.model_validate(values)

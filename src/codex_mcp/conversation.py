@@ -28,9 +28,6 @@ log = logging.getLogger(__name__)
 _POLL_S = 0.01
 """How often a running turn checks the rollout file. Only while a turn runs; an idle session costs nothing."""
 
-_IDLE_GATE_S = 5.0
-"""How long to wait for the TUI to say it is idle before sending the next turn anyway."""
-
 
 class State(StrEnum):
     """Where a conversation's Codex session is."""
@@ -119,7 +116,7 @@ class Conversation:
         self._wake = asyncio.Event()
         self._tail: RolloutTail | None = None
         self._worker: asyncio.Task[None] | None = None
-        self._ending: asyncio.Task[None] | None = None
+        self._ending: asyncio.Task[ExitInfo | None] | None = None
         terminal.subscribe(self._on_output)
         terminal.on_exit(self._on_exit)
 
@@ -161,7 +158,9 @@ class Conversation:
             facts = codex.read_screen(self.screen.lines())
             if not self.terminal.alive:
                 info = self.terminal.exit_info
-                raise CodexStartFailed(f"it exited ({info.describe() if info else 'unknown status'})", self.screen.text_lines())
+                raise CodexStartFailed(
+                    f"it exited ({info.describe() if info else 'unknown status'})", self.screen.text_lines()
+                )
             if facts.ready and facts.thread_id and facts.footer_state == "Ready" and self.tui_state != "working":
                 return facts.thread_id
             if facts.blocker and not facts.ready:
@@ -185,7 +184,9 @@ class Conversation:
                 self.tui_state = state
 
     def _on_exit(self, info: ExitInfo) -> None:
-        if self.state not in (State.ENDED, State.EXITED):
+        if self.state == State.STARTING:
+            log.debug("Codex exited during start-up (%s)", info.describe())
+        elif self.state not in (State.ENDED, State.EXITED):
             log.warning("Codex for conversation %s exited unexpectedly (%s)", self.id, info.describe())
             self.state = State.EXITED
             self.end_reason = f"Codex exited ({info.describe()})"
@@ -224,11 +225,11 @@ class Conversation:
             turn = await self._queue.get()
             try:
                 if not self.live:
-                    self._fail(turn, self.end_reason or "Codex is not running")
+                    self._fail(turn, self.ended_message())
                     continue
                 await self._run_turn(turn)
             except asyncio.CancelledError:
-                self._fail(turn, self.end_reason or "conversation ended")
+                self._fail(turn, self.ended_message())
                 raise
             except Exception as exc:  # keep the worker alive for the next turn
                 log.exception("turn %d of %s failed", turn.index, self.id)
@@ -238,22 +239,28 @@ class Conversation:
                 if self.state in (State.RUNNING, State.WAITING_FOR_APPROVAL):
                     self.state = State.IDLE
 
+    def ended_message(self) -> str:
+        """Why turns can no longer run here, in the words every failed turn uses."""
+        if self.state == State.ENDED:
+            return f"conversation ended ({self.end_reason})"
+        return self.end_reason or "Codex is not running"
+
     def _fail(self, turn: Turn, error: str) -> None:
         if not turn.settled:
             turn.error = error
             turn._set(TurnStatus.FAILED)
 
     def _tui_idle(self) -> bool:
-        if self.tui_state is not None:
-            return self.tui_state in ("idle", "done", "error")
+        # Both of Codex's own signals: the OSC 7501 run state (when it sends one) and the footer.
+        if self.tui_state not in (None, "idle", "done", "error"):
+            return False
         return codex.read_screen(self.screen.lines()).footer_state == "Ready"
 
     async def _run_turn(self, turn: Turn) -> None:
-        # The TUI must be idle, or Enter would steer a running turn instead of starting a new one.
-        loop = asyncio.get_running_loop()
-        gate = loop.time() + _IDLE_GATE_S
-        while self.live and not self._tui_idle() and loop.time() < gate:
-            await self._sleep_until_woken(0.05)
+        # The TUI must be idle, or Enter would steer a running turn instead of starting a new one. No
+        # deadline: sending anyway could merge two turns; the caller's own timeout bounds its wait.
+        while self.live and not self._tui_idle():
+            await self._sleep_until_woken(0.25)
         if self._tail is not None:
             self._tail.read_new()  # skip whatever earlier turns left behind
         elif (path := find_rollout(self.codex_home, self.id or "")) is not None:
@@ -272,6 +279,9 @@ class Conversation:
                 break
             if not self.terminal.alive or self.state in (State.ENDED, State.EXITED):
                 info = self.terminal.exit_info
+                if self.state == State.ENDED:
+                    self._fail(turn, self.ended_message())
+                    break
                 why = self.end_reason or (f"Codex exited ({info.describe()})" if info else "Codex exited")
                 tail = "\n".join(self.screen.text_lines()[-8:])
                 self._fail(turn, f"{why} during the turn. Last screen lines:\n{tail}")
@@ -281,7 +291,7 @@ class Conversation:
 
     def _follow_rollout(self, turn: Turn) -> None:
         if self._tail is None:
-            path = find_rollout(self.codex_home, self.id or "")
+            path = find_rollout(self.codex_home, self.id or "", recent_only=True)
             if path is None:
                 return
             # A new thread's rollout appears with its first prompt; everything in it is this turn's.
@@ -349,7 +359,7 @@ class Conversation:
             # Bounded: ending must never hang on the worker, whatever state it is in.
             await asyncio.wait([self._worker], timeout=1.0)
         for turn in self.turns:
-            self._fail(turn, f"conversation ended ({self.end_reason})")
+            self._fail(turn, self.ended_message())
 
         def quit_codex() -> None:
             if self.tui_state in ("working", "blocked"):
@@ -368,4 +378,3 @@ class Conversation:
     def _write_quietly(self, data: bytes) -> None:
         with contextlib.suppress(TerminalClosed):
             self.terminal.write_nowait(data)
-

@@ -104,10 +104,14 @@ def default_answer(body: JsonObject, user_texts: list[str]) -> Answer:
     answer = Answer(text=f"ECHO: {last}")
     # A tool result came back for this turn: report it instead of asking again.
     items = body.get("input")
-    if isinstance(items, list) and items and isinstance(items[-1], dict):
-        if items[-1].get("type") == "function_call_output":
-            outputs = _function_outputs(body)
-            return Answer(text=f"TOOL OUTPUT: {outputs[-1] if outputs else ''}")
+    if (
+        isinstance(items, list)
+        and items
+        and isinstance(items[-1], dict)
+        and items[-1].get("type") == "function_call_output"
+    ):
+        outputs = _function_outputs(body)
+        return Answer(text=f"TOOL OUTPUT: {outputs[-1] if outputs else ''}")
     for m in _DIRECTIVE.finditer(last):
         kind, arg = m.group(1), m.group(2) or ""
         if kind == "reply":
@@ -226,16 +230,16 @@ class _Handler(BaseHTTPRequestHandler):
     fake: FakeModel
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: object) -> None:
         """Stay quiet: a test's stderr is for the server under test."""
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+    def do_GET(self) -> None:
         if self.path.rstrip("/").endswith("/models"):
             self._json(200, {"data": [], "models": []})
         else:
             self._json(404, {"error": {"message": "not found"}})
 
-    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
         if not self.path.rstrip("/").endswith("/responses"):

@@ -12,7 +12,7 @@ from . import codex
 from .codex import LaunchOptions
 from .config import MAX_TIMEOUT_S, Settings
 from .conversation import Conversation, State, Turn
-from .errors import ConversationEnded, InvalidInput, TooManySessions, UnknownConversation
+from .errors import CodexNotFound, ConversationEnded, InvalidInput, TooManySessions, UnknownConversation
 from .rollout import codex_home
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,29 @@ class Manager:
         self._conversations: dict[str, Conversation] = {}
         self._starting = 0
         self._closed = False
+        self.codex_version: str | None = None
+
+    async def prepare(self) -> None:
+        """Create the state dir (owner-only) and check which Codex we will run. A missing Codex is logged,
+        not fatal: every tool call then says how to install it."""
+        state = self.settings.state_dir
+        state.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(state, 0o700)
+        try:
+            binary = codex.resolve_binary(self.settings.codex_bin)
+        except CodexNotFound as exc:
+            log.warning("%s", exc)
+            return
+        self.codex_version = await codex.codex_version(binary, self.env)
+        if self.codex_version not in codex.TESTED_VERSIONS:
+            log.warning(
+                "Codex %s at %s is not a version codex-mcp is tested with (%s); it may still work",
+                self.codex_version,
+                binary,
+                ", ".join(codex.TESTED_VERSIONS),
+            )
+        else:
+            log.info("using Codex %s at %s", self.codex_version, binary)
 
     # --- lookup ----------------------------------------------------------------------------------
 
@@ -106,7 +129,8 @@ class Manager:
                 codex_home=self.codex_home,
                 rows=self.settings.rows,
                 cols=self.settings.cols,
-                timeout=min(timeout, self.settings.start_timeout_s),
+                # Start-up has its own bound: without a conversationId there is nothing to return early.
+                timeout=self.settings.start_timeout_s,
                 grace_s=self.settings.end_grace_s,
             )
         finally:
@@ -129,7 +153,9 @@ class Manager:
         await turn.wait(timeout)
         return conv, turn
 
-    async def status(self, conversation_id: str, wait_s: float, turn: int | None = None) -> tuple[Conversation, Turn | None]:
+    async def status(
+        self, conversation_id: str, wait_s: float, turn: int | None = None
+    ) -> tuple[Conversation, Turn | None]:
         """The conversation and one of its turns (the latest unless a number is given), after waiting up to
         wait_s for that turn to settle."""
         if wait_s < 0 or wait_s > MAX_TIMEOUT_S:
@@ -154,7 +180,9 @@ class Manager:
     async def shutdown(self) -> None:
         """End every live session in parallel (server exit)."""
         self._closed = True
-        live = [c for c in self._conversations.values() if c.state not in (State.ENDED, State.EXITED) or c.terminal.alive]
+        live = [
+            c for c in self._conversations.values() if c.state not in (State.ENDED, State.EXITED) or c.terminal.alive
+        ]
         if live:
             log.info("shutting down %d Codex session(s)", len(live))
         await asyncio.gather(*(c.end("server shutdown") for c in live), return_exceptions=True)

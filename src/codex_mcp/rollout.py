@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, cast
@@ -24,16 +25,32 @@ def codex_home(env: dict[str, str] | None = None) -> Path:
     return Path(home).expanduser() if home else Path.home() / ".codex"
 
 
-def find_rollout(home: Path, thread_id: str) -> Path | None:
-    """The rollout file of a thread, or None if Codex has not written one (yet)."""
+def find_rollout(home: Path, thread_id: str, *, recent_only: bool = False) -> Path | None:
+    """The rollout file of a thread, or None if Codex has not written one (yet).
+
+    recent_only looks only in the day folders of yesterday, today and tomorrow (UTC and local time): where
+    a thread started now puts its file. It is cheap enough to call every few milliseconds however long
+    the user's session history is."""
     sessions = home / "sessions"
+    pattern = f"rollout-*-{thread_id}.jsonl"
+    if recent_only:
+        now = time.time()
+        days = {
+            time.strftime("%Y/%m/%d", conv(now + delta))
+            for delta in (-86400, 0, 86400)
+            for conv in (time.gmtime, time.localtime)
+        }
+        for recent in sorted(days, reverse=True):
+            for found in (sessions / recent).glob(pattern):
+                return found
+        return None
     if not sessions.is_dir():
         return None
     # Newest day folders first: a live thread's file is almost always in one of the last two.
     for year in sorted((p for p in sessions.iterdir() if p.is_dir()), reverse=True):
         for month in sorted((p for p in year.iterdir() if p.is_dir()), reverse=True):
             for day in sorted((p for p in month.iterdir() if p.is_dir()), reverse=True):
-                for path in day.glob(f"rollout-*-{thread_id}.jsonl"):
+                for path in day.glob(pattern):
                     return path
     return None
 

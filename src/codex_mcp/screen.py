@@ -7,6 +7,7 @@ it sees (window title, Codex's ``OSC 7501`` run state). No I/O happens here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ import pyte
 AnswerCallback = Callable[[bytes], None]
 
 _OSC_START = b"\x1b]"
+_KITTY_KEYBOARD = re.compile(rb"\x1b\[[<>=?][0-9;]*u")
 _MAX_OSC = 4096
 
 # Answers for OSC 10/11 colour queries: a plain light-on-dark terminal. crossterm-based TUIs ask and
@@ -40,7 +42,7 @@ class Screen:
         self._answer = answer
         self._screen = pyte.Screen(cols, rows)
         # pyte calls write_process_input for DA1 (ESC[c) and CPR (ESC[6n) replies.
-        self._screen.write_process_input = self._answer_text  # type: ignore[method-assign]
+        self._screen.write_process_input = self._answer_text  # type: ignore[method-assign,assignment]
         self._stream = pyte.ByteStream(self._screen)
         self._osc_buf: bytearray | None = None
 
@@ -51,7 +53,8 @@ class Screen:
     def feed(self, data: bytes) -> list[Osc]:
         """Render data and return the OSC sequences completed in it (in order)."""
         oscs = self._scan_osc(data)
-        self._stream.feed(data)
+        # pyte draws the kitty keyboard-protocol sequences (ESC[>1u, ESC[<1u, ESC[=..u) as text.
+        self._stream.feed(_KITTY_KEYBOARD.sub(b"", data))
         return oscs
 
     def _scan_osc(self, data: bytes) -> list[Osc]:

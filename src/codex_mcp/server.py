@@ -80,6 +80,7 @@ def create_server(settings: Settings, on_closed: Callable[[], None] | None = Non
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
         manager = Manager(settings)
+        await manager.prepare()
         try:
             yield AppState(manager)
         finally:
@@ -89,9 +90,7 @@ def create_server(settings: Settings, on_closed: Callable[[], None] | None = Non
             if on_closed is not None:
                 on_closed()
 
-    mcp: MCPServer[AppState] = MCPServer(
-        "codex-mcp", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan
-    )
+    mcp: MCPServer[AppState] = MCPServer("codex-mcp", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
 
     def manager_of(ctx: Context[AppState]) -> Manager:
         return ctx.request_context.lifespan_context.manager
@@ -100,14 +99,21 @@ def create_server(settings: Settings, on_closed: Callable[[], None] | None = Non
     async def codex_start(
         prompt: Annotated[str, Field(description="The first message to Codex")],
         ctx: Context[AppState],
-        cwd: Annotated[str | None, Field(description="Absolute path of the project folder (default: the server's cwd)")] = None,
-        model: Annotated[str | None, Field(description="Model name, e.g. 'gpt-5-codex' (default: Codex's config)")] = None,
+        cwd: Annotated[
+            str | None, Field(description="Absolute path of the project folder (default: the server's cwd)")
+        ] = None,
+        model: Annotated[
+            str | None, Field(description="Model name, e.g. 'gpt-5-codex' (default: Codex's config)")
+        ] = None,
         profile: Annotated[str | None, Field(description="A Codex config profile name")] = None,
         sandbox: Annotated[Sandbox | None, Field(description="Sandbox for commands Codex runs")] = None,
         approval_policy: Annotated[ApprovalPolicy | None, Field(description="When Codex asks before acting")] = None,
         config: Annotated[
             dict[str, JsonValue] | None,
-            Field(description="Codex config overrides, each passed as `-c key=value` (e.g. {\"model_reasoning_effort\": \"high\"})"),
+            Field(
+                description="Codex config overrides, each passed as `-c key=value` "
+                '(e.g. {"model_reasoning_effort": "high"})'
+            ),
         ] = None,
         timeout_s: Annotated[float | None, Field(description=TIMEOUT_DOC)] = None,
     ) -> Annotated[CallToolResult, StartResult]:
@@ -196,4 +202,3 @@ def create_server(settings: Settings, on_closed: Callable[[], None] | None = Non
         return result(ListResult(conversations=[conversation_info(c) for c in manager.conversations()]))
 
     return mcp
-

@@ -34,6 +34,8 @@ class ExitInfo:
 
     def describe(self) -> str:
         """A short human phrase, e.g. 'exit code 1' or 'killed by SIGKILL'."""
+        if self.code is None and self.signal is None:
+            return "exit status unknown"
         if self.signal is not None:
             try:
                 name = signal.Signals(self.signal).name
@@ -67,9 +69,7 @@ class Terminal:
     # --- spawning -----------------------------------------------------------------------------
 
     @classmethod
-    async def spawn(
-        cls, argv: Sequence[str], *, cwd: str, env: dict[str, str], rows: int, cols: int
-    ) -> Terminal:
+    async def spawn(cls, argv: Sequence[str], *, cwd: str, env: dict[str, str], rows: int, cols: int) -> Terminal:
         """Start argv in a new PTY (its own session and process group). No shell is involved."""
         if sys.platform == "win32":  # pragma: no cover - the ConPTY backend is a later issue
             raise NotImplementedError("the Windows terminal backend is not implemented yet")
@@ -77,9 +77,7 @@ class Terminal:
 
         loop = asyncio.get_running_loop()
         # fork+exec waits for the exec to succeed; keep that off the event loop.
-        proc = await asyncio.to_thread(
-            PtyProcess.spawn, list(argv), cwd=cwd, env=env, dimensions=(rows, cols)
-        )
+        proc = await asyncio.to_thread(PtyProcess.spawn, list(argv), cwd=cwd, env=env, dimensions=(rows, cols))
         # We own the fd from here on; ptyprocess's file object must not close it behind our back.
         fd = os.dup(proc.fd)
         proc.fileobj.close()
@@ -152,14 +150,16 @@ class Terminal:
             return True
         try:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
-        except ChildProcessError:
-            pid, status = self.pid, 0
+        except ChildProcessError:  # reaped elsewhere: the status is lost
+            pid, status = -1, 0
         if pid == 0:
             return False
-        if os.WIFSIGNALED(status):
+        if pid == -1:
+            info = ExitInfo(code=None, signal=None)
+        elif os.WIFSIGNALED(status):
             info = ExitInfo(code=None, signal=os.WTERMSIG(status))
         else:
-            info = ExitInfo(code=os.waitstatus_to_exitcode(status) if pid == self.pid else None, signal=None)
+            info = ExitInfo(code=os.waitstatus_to_exitcode(status), signal=None)
         self.exit_info = info
         if self._pidfd is not None:
             self._loop.remove_reader(self._pidfd)
