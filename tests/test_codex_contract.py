@@ -131,7 +131,7 @@ async def test_slash_and_mention_hazards_still_exist(sandbox: Sandbox, codex_bin
         await asyncio.sleep(0.3)
         for text in ("/status", "$skill"):
             await t.terminal.write(codex.encode_prompt(text))
-            assert await t.until(lambda text=text: any(r.user_texts[-1] == text for r in fake_model.user_requests()))  # type: ignore[misc]
+            assert await t.until(lambda text=text: any(r.user_texts[-1] == text for r in fake_model.user_requests()))
             assert await t.until(lambda: t.facts().footer_state == "Ready")
 
 
