@@ -1,0 +1,131 @@
+"""Core figures through the real MCP client, our server and the real Codex CLI on the instant fake model:
+codex_start to first reply, per-turn latency on a live conversation against Codex's own turn time (from
+the rollout's task_complete duration_ms), and the server's fds/processes before and after.
+
+    .venv/bin/python bench/core.py [--starts 5] [--turns 20] [--codex-bin PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import anyio
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+
+from codex_mcp.fakemodel import FakeModel, codex_config_toml
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def pinned_codex() -> str:
+    for candidate in (REPO / ".codex-cli/node_modules/@openai").glob("codex-linux-*/vendor/*/bin/codex"):
+        return str(candidate)
+    return "codex"
+
+
+def procs_with(var: str, value: str) -> list[int]:
+    needle = f"{var}={value}".encode()
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as f:
+                    if needle in f.read().split(b"\0"):
+                        pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+def codex_turn_ms(home: Path, cid: str) -> list[float]:
+    [path] = home.glob(f"sessions/*/*/*/rollout-*-{cid}.jsonl")
+    out = []
+    for line in path.read_text().splitlines():
+        rec = json.loads(line)
+        payload = rec.get("payload") or {}
+        if rec.get("type") == "event_msg" and payload.get("type") == "task_complete":
+            out.append(float(payload["duration_ms"]))
+    return out
+
+
+def summary(values: list[float]) -> str:
+    values = sorted(values)
+    q = statistics.quantiles(values, n=4) if len(values) >= 4 else [values[0], statistics.median(values), values[-1]]
+    return f"{statistics.median(values):7.1f} ms (p25 {q[0]:.1f}, p75 {q[2]:.1f}, n={len(values)})"
+
+
+async def run(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp, FakeModel() as fake:
+        home = Path(tmp) / "codex-home"
+        work = Path(tmp) / "work"
+        home.mkdir()
+        work.mkdir()
+        (home / "config.toml").write_text(codex_config_toml(fake.base_url))
+        env = {
+            **os.environ,
+            "CODEX_HOME": str(home),
+            "CODEX_MCP_FAKE_KEY": "bench",
+            "CODEX_MCP_STATE_DIR": str(Path(tmp) / "state"),
+        }
+        params = StdioServerParameters(
+            command=sys.executable, args=["-m", "codex_mcp", "--codex-bin", args.codex_bin], env=env, cwd=str(work)
+        )
+        async with Client(params, read_timeout_seconds=120) as client:
+            [server] = [p for p in procs_with("CODEX_HOME", str(home))]
+            fds_before = len(os.listdir(f"/proc/{server}/fd"))
+
+            starts: list[float] = []
+            ids: list[str] = []
+            for n in range(args.starts):
+                t0 = time.perf_counter()
+                r = await client.call_tool("codex_start", {"prompt": f"bench start {n}", "cwd": str(work)})
+                starts.append((time.perf_counter() - t0) * 1000)
+                assert r.structured_content, r
+                assert r.structured_content["status"] == "completed", r
+                ids.append(r.structured_content["conversationId"])
+            live_procs = len(procs_with("CODEX_HOME", str(home))) - 1
+
+            cid = ids[0]
+            turns: list[float] = []
+            for n in range(args.turns):
+                t0 = time.perf_counter()
+                r = await client.call_tool("codex_reply", {"conversationId": cid, "prompt": f"bench turn {n}"})
+                turns.append((time.perf_counter() - t0) * 1000)
+                assert r.structured_content, r
+                assert r.structured_content["reply"] == f"ECHO: bench turn {n}", r
+            own = codex_turn_ms(home, cid)[1:]  # the first entry is the start turn
+
+            for c in ids:
+                await client.call_tool("codex_end", {"conversationId": c})
+            fds_after = len(os.listdir(f"/proc/{server}/fd"))
+            left = len(procs_with("CODEX_HOME", str(home))) - 1
+
+        overhead = [t - o for t, o in zip(turns, own, strict=True)]
+        print("| measure | median (spread) |")
+        print("| --- | --- |")
+        print(f"| codex_start → first reply | {summary(starts)} |")
+        print(f"| codex_reply on a live conversation | {summary(turns)} |")
+        print(f"| Codex's own turn (task_complete duration_ms) | {summary(own)} |")
+        print(f"| tool time minus Codex's own turn | {summary(overhead)} |")
+        print(f"| server fds before / after {args.starts} start+end | {fds_before} / {fds_after} |")
+        print(f"| Codex processes: live with {args.starts} sessions / after end | {live_procs} / {left} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--starts", type=int, default=5)
+    parser.add_argument("--turns", type=int, default=20)
+    parser.add_argument("--codex-bin", default=pinned_codex())
+    anyio.run(run, parser.parse_args())
+
+
+if __name__ == "__main__":
+    main()
