@@ -53,19 +53,8 @@ def fd_count(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.05) -> bool:
-    """Poll predicate until it is true or timeout passes; returns its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if predicate():
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(interval)
-
-
 async def await_until(predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.05) -> bool:
-    """Async form of wait_until."""
+    """Poll predicate until it is true or timeout passes (never a bare sleep); returns its last value."""
     deadline = time.monotonic() + timeout
     while True:
         if predicate():

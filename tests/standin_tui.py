@@ -8,15 +8,17 @@ It mimics the parts of Codex 0.169 that codex-mcp relies on (see /work/shared/CO
   status-line footer ``  <thread uuid> · mock-model · Ready``;
 - stdin is in raw mode; a bracketed paste (``ESC[200~ … ESC[201~``) fills the composer and ``\\r``
   submits it; the submitted text is normalised and trimmed as Codex does;
-- a turn writes ``$CODEX_HOME/sessions/2026/01/01/rollout-2026-01-01T00-00-00-<uuid>.jsonl``
-  (``session_meta`` on the first turn, then ``event_msg`` ``task_started`` and ``task_complete`` with
-  ``last_agent_message = "STANDIN: " + text``) and says ``state=working`` then ``state=done``;
-- a submission while a turn runs steers it (the text joins the running turn), as Codex does;
+- a turn writes ``$CODEX_HOME/sessions/YYYY/MM/DD/rollout-YYYY-MM-DDThh-mm-ss-<uuid>.jsonl`` (local date
+  and time at start-up, as Codex names it): ``session_meta`` on the first turn, then ``event_msg``
+  ``task_started`` and ``task_complete`` with ``last_agent_message = "STANDIN: " + text`` (written in two
+  parts, so a reader sees a half line first), and says ``state=working`` then ``state=done``;
+- a submission while a turn runs steers it (the text joins the running turn, even ``/quit``), as Codex does;
   a submission in the short window between ``task_complete`` and ``state=done`` is lost;
 - ``SLOW`` in the text delays the reply (``--slow-s``); ``CRASH`` exits 3 mid-turn; ``APPROVE`` shows
   an approval prompt and says ``state=blocked:app=codex:kind=permission`` until ``y``/Enter
   (approve) or ``n``/Esc (deny: the turn is aborted); Esc during a turn aborts it (``turn_aborted``);
-- a pasted ``/quit`` exits 0.
+- a composer starting with ``/`` is a slash command (``/quit`` exits 0) and one starting with ``!`` a
+  local shell command: neither starts a turn.
 
 Run as ``python tests/standin_tui.py [--uuid U] [--slow-s S] [--exit-at-start CODE] [--screen TEXT]
 [--pid-file PATH]``.
@@ -96,7 +98,11 @@ class StandIn:
         self.cpr: str | None = None
         self.background: str | None = None
         home = os.environ.get("CODEX_HOME") or str(Path.home() / ".codex")
-        self.rollout = Path(home) / "sessions" / "2026" / "01" / "01" / f"rollout-2026-01-01T00-00-00-{self.uuid}.jsonl"
+        # Like Codex: the day folder and timestamp of the moment the thread starts (local time).
+        started = time.localtime()
+        day = time.strftime("%Y/%m/%d", started)
+        stamp = time.strftime("%Y-%m-%dT%H-%M-%S", started)
+        self.rollout = Path(home) / "sessions" / day / f"rollout-{stamp}-{self.uuid}.jsonl"
 
     # --- drawing ---------------------------------------------------------------------------------
 
@@ -157,16 +163,23 @@ class StandIn:
         text = normalise(raw)
         if not text:
             return
-        if text == "/quit":
-            raise SystemExit(0)
         if self.state == "finishing":
             self.notes.append("standin: input sent while the turn was finishing was lost")
             self.draw()
             return
         if self.state == "working" and self.turn is not None:
-            self.turn.text += "\n" + text  # Codex steers the running turn with it
+            self.turn.text += "\n" + text  # Codex steers the running turn with it, even "/quit"
             return
         if self.state != "idle":
+            return
+        # Like Codex, a slash command or a shell command is recognised by the composer's first character.
+        if raw.startswith("/"):
+            if text == "/quit":
+                raise SystemExit(0)
+            self.notes.append(f"standin: unknown command {text!r}")
+            return
+        if raw.startswith("!"):
+            self.notes.append(f"standin: ran a local shell command {text!r}")
             return
         self.start_turn(text)
 
@@ -331,11 +344,11 @@ class StandIn:
                 raise SystemExit(0)
             self.buf += data
             self.parse()
-        if self.buf == b"\x1b" and self.esc_since is not None:
-            if time.monotonic() - self.esc_since >= ESC_KEY_WAIT_S:
-                self.buf.clear()
-                self.esc_since = None
-                self.key(0x1B)
+        lone_esc = self.buf == b"\x1b" and self.esc_since is not None
+        if lone_esc and time.monotonic() - (self.esc_since or 0.0) >= ESC_KEY_WAIT_S:
+            self.buf.clear()
+            self.esc_since = None
+            self.key(0x1B)
 
     # --- main loop -------------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ ApprovalPolicy = Literal["on-request", "never"]
 JsonValue = str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
 
 UUID_RE = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
-_CONFIG_KEY_RE = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+_CONFIG_KEY_RE = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")
 
 # The footer shows the full thread UUID and the run state from start-up; that is how we learn
 # Codex's own thread id before the rollout file exists.
@@ -81,6 +81,16 @@ async def codex_version(binary: str, env: Mapping[str, str] | None = None) -> st
     return m.group(1) if m else "unknown"
 
 
+def _toml_string(text: str) -> str:
+    """A TOML basic string. JSON string syntax is TOML's, given non-ASCII stays literal (JSON's surrogate-pair
+    escapes are invalid TOML) and DEL is escaped (TOML forbids it raw)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput("config strings must be valid Unicode text (no lone surrogates)") from None
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
 def toml_value(value: JsonValue) -> str:
     """Render a JSON value as the TOML that ``codex -c key=value`` parses."""
     if isinstance(value, bool):
@@ -92,11 +102,11 @@ def toml_value(value: JsonValue) -> str:
             raise InvalidInput("config values must be finite numbers")
         return repr(value)
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid TOML basic string
+        return _toml_string(value)
     if isinstance(value, list):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{json.dumps(k)} = {toml_value(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{_toml_string(k)} = {toml_value(v)}" for k, v in value.items()) + "}"
     raise InvalidInput("config values cannot be null; leave the key out instead")
 
 
@@ -104,7 +114,7 @@ def config_overrides(config: Mapping[str, JsonValue]) -> list[str]:
     """Validated ``-c`` arguments for the client's config overrides."""
     args: list[str] = []
     for key, value in config.items():
-        if not _CONFIG_KEY_RE.match(key):
+        if not _CONFIG_KEY_RE.fullmatch(key):
             raise InvalidInput(
                 f"config key {key!r} is not a dotted Codex config path (letters, digits, _ and - "
                 "separated by dots), e.g. 'model_reasoning_effort'"
@@ -115,13 +125,24 @@ def config_overrides(config: Mapping[str, JsonValue]) -> list[str]:
     return args
 
 
+def check_name(what: str, value: str) -> str:
+    """A model or profile name that can go into argv: printable, no control characters, valid Unicode."""
+    if any(c < " " or "\x7f" <= c <= "\x9f" for c in value) or len(value) > 200:
+        raise InvalidInput(f"{what} {value[:80]!r} is not a valid name (printable text, at most 200 characters)")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{what} must be valid Unicode text") from None
+    return value
+
+
 def session_args(options: LaunchOptions) -> list[str]:
     """The flags every Codex session of ours gets, new or resumed (no shell quoting: argv items)."""
     args = ["--no-daemon"]
     if options.model:
-        args += ["-m", options.model]
+        args += ["-m", check_name("model", options.model)]
     if options.profile:
-        args += ["-p", options.profile]
+        args += ["-p", check_name("profile", options.profile)]
     if options.sandbox:
         args += ["-s", options.sandbox]
     if options.approval_policy:
@@ -163,6 +184,7 @@ def codex_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
 PASTE_START = b"\x1b[200~"
 PASTE_END = b"\x1b[201~"
 _CONTROL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
 
 def sanitize_prompt(text: str) -> str:
@@ -170,6 +192,7 @@ def sanitize_prompt(text: str) -> str:
     C1) removed, surrounding whitespace trimmed (as Codex does). Raises InvalidInput if nothing is left."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _CONTROL_RE.sub("", text).strip()
+    text = _SURROGATE_RE.sub("\ufffd", text)  # lone surrogates (possible in JSON) cannot be sent as UTF-8
     if not text:
         raise InvalidInput("prompt is empty (after removing whitespace and control characters): send some text")
     return text

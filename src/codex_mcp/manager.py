@@ -44,6 +44,10 @@ def check_cwd(cwd: str | None) -> str:
         return os.getcwd()
     if "\x00" in cwd:
         raise InvalidInput("cwd contains a NUL byte")
+    try:
+        cwd.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput("cwd must be valid Unicode text") from None
     path = Path(cwd).expanduser()
     if not path.is_absolute():
         raise InvalidInput(f"cwd {cwd!r} is not an absolute path: give the full path of the project folder")

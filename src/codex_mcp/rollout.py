@@ -124,7 +124,7 @@ class RolloutTail:
                 continue
             try:
                 value = json.loads(line)
-            except json.JSONDecodeError:
+            except ValueError:  # bad JSON or bad UTF-8: skip the line, keep the rest
                 continue
             if isinstance(value, dict):
                 records.append(cast(JsonObject, value))

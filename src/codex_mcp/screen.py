@@ -44,59 +44,109 @@ class Screen:
         # pyte calls write_process_input for DA1 (ESC[c) and CPR (ESC[6n) replies.
         self._screen.write_process_input = self._answer_text  # type: ignore[method-assign,assignment]
         self._stream = pyte.ByteStream(self._screen)
-        self._osc_buf: bytearray | None = None
+        self._osc: bytearray | None = None  # the body of an OSC being read, across chunks
+        self._discarding = False  # inside an over-long OSC whose body we no longer keep
+        self._esc_pending = False  # the previous chunk ended with an ESC we could not classify yet
+        self._title = ""
 
     def _answer_text(self, text: str) -> None:
         if self._answer is not None:
             self._answer(text.encode())
 
     def feed(self, data: bytes) -> list[Osc]:
-        """Render data and return the OSC sequences completed in it (in order)."""
-        oscs = self._scan_osc(data)
+        """Render data and return the OSC sequences completed in it (in order).
+
+        OSC sequences are taken out before pyte sees the bytes: we parse them ourselves (split across
+        chunks, bounded in size), and pyte's own OSC parser buffers without limit."""
+        text, oscs = self._split_osc(data)
         # pyte draws the kitty keyboard-protocol sequences (ESC[>1u, ESC[<1u, ESC[=..u) as text.
-        self._stream.feed(_KITTY_KEYBOARD.sub(b"", data))
+        self._stream.feed(_KITTY_KEYBOARD.sub(b"", text))
         return oscs
 
-    def _scan_osc(self, data: bytes) -> list[Osc]:
+    def _split_osc(self, data: bytes) -> tuple[bytes, list[Osc]]:
+        """(data without OSC sequences, the OSCs completed in it)."""
         found: list[Osc] = []
+        out = bytearray()
         i = 0
         n = len(data)
+        if self._esc_pending and n:
+            self._esc_pending = False
+            if self._osc is None and not self._discarding:
+                if data[0:1] == b"]":
+                    self._osc = bytearray()
+                    i = 1
+                else:
+                    out += b"\x1b"  # an ordinary escape sequence: give pyte its ESC back
+            elif data[0:1] == b"\\":
+                self._end_osc(found)
+                i = 1
+            else:  # ESC inside an OSC starts a new sequence and abandons the OSC
+                self._abandon_osc()
+                out += b"\x1b"
         while i < n:
-            if self._osc_buf is None:
+            if self._osc is None and not self._discarding:
                 start = data.find(_OSC_START, i)
                 if start < 0:
-                    # An ESC at the very end may begin an OSC in the next chunk.
-                    if data.endswith(b"\x1b"):
-                        self._osc_buf = bytearray(b"\x1b")
-                    return found
-                self._osc_buf = bytearray()
+                    if data[-1] == 0x1B and n - 1 >= i:  # may begin an OSC in the next chunk
+                        out += data[i:-1]
+                        self._esc_pending = True
+                    else:
+                        out += data[i:]
+                    break
+                out += data[i:start]
+                self._osc = bytearray()
                 i = start + 2
                 continue
-            if self._osc_buf == b"\x1b":  # carried-over ESC: is this an OSC after all?
-                self._osc_buf = bytearray() if data[i : i + 1] == b"]" else None
-                i += 1
-                continue
             bel = data.find(b"\x07", i)
-            st = data.find(b"\x1b\\", i)
-            ends = [e for e in (bel, st) if e >= 0]
+            esc = data.find(b"\x1b", i)
+            ends = [e for e in (bel, esc) if e >= 0]
             if not ends:
-                self._osc_buf += data[i:]
-                if len(self._osc_buf) > _MAX_OSC:  # not an OSC we care about; stop buffering it
-                    self._osc_buf = None
-                return found
+                self._keep(data[i:])
+                break
             end = min(ends)
-            self._osc_buf += data[i:end]
-            i = end + (1 if end == bel else 2)
-            body = bytes(self._osc_buf)
-            self._osc_buf = None
-            found.append(self._handle_osc(body))
-        return found
+            self._keep(data[i:end])
+            if end == bel:
+                self._end_osc(found)
+                i = end + 1
+            elif end + 1 >= n:
+                self._esc_pending = True
+                break
+            elif data[end + 1 : end + 2] == b"\\":
+                self._end_osc(found)
+                i = end + 2
+            else:
+                self._abandon_osc()
+                i = end  # the ESC begins whatever comes next
+        return bytes(out), found
+
+    def _keep(self, chunk: bytes) -> None:
+        if self._osc is None:
+            return
+        self._osc += chunk
+        if len(self._osc) > _MAX_OSC:  # not an OSC we care about: skip the rest of it, keep nothing
+            self._osc = None
+            self._discarding = True
+
+    def _abandon_osc(self) -> None:
+        self._osc = None
+        self._discarding = False
+
+    def _end_osc(self, found: list[Osc]) -> None:
+        body, self._osc = self._osc, None
+        if self._discarding:
+            self._discarding = False
+            return
+        if body is not None:
+            found.append(self._handle_osc(bytes(body)))
 
     def _handle_osc(self, body: bytes) -> Osc:
         code, _, rest = body.partition(b";")
+        osc = Osc(code.decode("ascii", "replace"), rest.decode("utf-8", "replace"))
         if rest == b"?" and code in _COLOUR_ANSWERS and self._answer is not None:
             self._answer(_COLOUR_ANSWERS[code])
-        return Osc(code.decode("ascii", "replace"), rest.decode("utf-8", "replace"))
+        elif osc.code in ("0", "2"):
+            self._title = osc.data
+        return osc
 
     def lines(self) -> list[str]:
         """The visible screen, one string per row, trailing spaces removed."""
@@ -109,7 +159,7 @@ class Screen:
     @property
     def title(self) -> str:
         """The window title the program last set (OSC 0/2)."""
-        return str(self._screen.title)
+        return self._title
 
     @property
     def size(self) -> tuple[int, int]:

@@ -1,0 +1,292 @@
+"""One conversation driven against the stand-in TUI (tests/standin_tui.py): start-up, turns, approvals,
+exits and ending. Fast: the stand-in starts in well under a second and answers at once."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from codex_mcp.codex import LaunchOptions
+from codex_mcp.conversation import Conversation, State, Turn, TurnStatus
+from codex_mcp.errors import CodexStartFailed, ConversationEnded
+from codex_mcp.rollout import find_rollout
+from codex_mcp.terminal import ExitInfo
+
+from ..helpers import await_until
+
+pytestmark = pytest.mark.anyio
+
+STANDIN = str(Path(__file__).resolve().parent.parent / "standin_tui.py")
+THREAD = "0199c0de-1234-7abc-8def-0123456789ab"
+SLOW_S = 0.6
+
+
+class World:
+    """Folders and environment for one stand-in session."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.codex_home = tmp_path / "codex-home"
+        self.work = tmp_path / "work"
+        self.pid_file = tmp_path / "standin.pid"
+        self.codex_home.mkdir()
+        self.work.mkdir()
+        self.env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(tmp_path),
+            "CODEX_HOME": str(self.codex_home),
+            "LANG": "C.UTF-8",
+        }
+
+    async def launch(self, *args: str, timeout: float = 10.0, grace_s: float = 2.0) -> Conversation:
+        """Start the stand-in as Codex would be started."""
+        argv = [sys.executable, STANDIN, "--uuid", THREAD, "--slow-s", str(SLOW_S), "--pid-file", str(self.pid_file)]
+        return await Conversation.launch(
+            [*argv, *args],
+            LaunchOptions(cwd=str(self.work)),
+            env=self.env,
+            codex_home=self.codex_home,
+            rows=30,
+            cols=120,
+            timeout=timeout,
+            grace_s=grace_s,
+        )
+
+    def standin_pid(self) -> int:
+        """The pid the stand-in wrote at start-up."""
+        return int(self.pid_file.read_text())
+
+    def rollout_events(self) -> list[str]:
+        """The event_msg payload types in the thread's rollout file, in order."""
+        path = find_rollout(self.codex_home, THREAD)
+        assert path is not None, "no rollout file"
+        records = [json.loads(line) for line in path.read_text().splitlines()]
+        return [r["payload"]["type"] for r in records if r.get("type") == "event_msg"]
+
+
+def status_of(turn: Turn) -> TurnStatus:
+    """The turn's status now (a call, so a type checker does not keep an earlier narrowing)."""
+    return turn.status
+
+
+def gone(pid: int) -> bool:
+    """True once pid has exited and been reaped (no zombie left either)."""
+    return not Path(f"/proc/{pid}").exists()
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    return World(tmp_path)
+
+
+@contextlib.asynccontextmanager
+async def session(world: World, *args: str) -> AsyncIterator[Conversation]:
+    """A launched conversation, ended afterwards whatever happened."""
+    conv = await world.launch(*args)
+    try:
+        yield conv
+    finally:
+        with contextlib.suppress(Exception):  # teardown never raises; end() itself is tested below
+            await conv.end("test over")  # idempotent: harmless after a test's own end()
+
+
+# --- start-up -----------------------------------------------------------------------------------------
+
+
+async def test_launch_learns_the_thread_id_and_answers_terminal_queries(world: World) -> None:
+    async with session(world) as conv:
+        assert conv.id == THREAD
+        assert conv.state == State.IDLE
+        assert conv.live
+        assert conv.tui_state == "idle"
+        # The stand-in, like crossterm, waits for answers to ESC[6n and OSC 11;? before drawing.
+        assert any("terminal answered: cpr=1;1 bg=rgb:0000/0000/0000" in line for line in conv.screen_tail())
+
+
+async def test_launch_failure_reports_the_screen_and_leaves_no_process(world: World) -> None:
+    with pytest.raises(CodexStartFailed) as failed:
+        await world.launch("--exit-at-start", "2")
+    assert "exit code 2" in str(failed.value)
+    assert any("ERROR: standin refusing to start (exit 2)" in line for line in failed.value.screen)
+    assert await await_until(lambda: gone(world.standin_pid()), 5)
+
+
+async def test_launch_stops_at_a_blocking_dialog(world: World) -> None:
+    question = "Do you trust the contents of this directory? Working with untrusted contents is risky."
+    with pytest.raises(CodexStartFailed, match="trust") as failed:
+        await world.launch("--screen", question)
+    assert any("Do you trust" in line for line in failed.value.screen)
+    assert await await_until(lambda: gone(world.standin_pid()), 5)
+
+
+async def test_launch_gives_up_after_its_timeout(world: World) -> None:
+    started = time.monotonic()
+    with pytest.raises(CodexStartFailed, match=r"not ready after 0\.5s") as failed:
+        await world.launch("--screen", "Loading forever...", timeout=0.5)
+    assert time.monotonic() - started < 5
+    assert any("Loading forever" in line for line in failed.value.screen)
+    assert await await_until(lambda: gone(world.standin_pid()), 5)
+
+
+# --- turns --------------------------------------------------------------------------------------------
+
+
+async def test_submit_and_wait_for_the_reply(world: World) -> None:
+    async with session(world) as conv:
+        turn = conv.submit("hello there\nsecond line")
+        assert turn.index == 1
+        await turn.wait(10)
+        assert turn.status == TurnStatus.COMPLETED
+        assert turn.reply == "STANDIN: hello there\nsecond line"
+        assert turn.error is None
+        assert turn.turn_id == "turn-1"
+        assert turn.started_at is not None
+        assert turn.finished_at is not None
+        assert turn.finished_at >= turn.started_at
+        assert conv.latest_completed is turn
+        assert await await_until(lambda: conv.state == State.IDLE, 5)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "delivered"),
+    [
+        ("/quit", "/quit"),  # a leading slash command must not run: the session stays alive
+        ("!rm -rf ~", "!rm -rf ~"),  # nor a local shell command
+        ("end the paste \x1b[201~ early", "end the paste [201~ early"),
+        ("日本語 😀 ünïcode", "日本語 😀 ünïcode"),
+    ],
+    ids=["slash", "bang", "paste-end", "unicode"],
+)
+async def test_hostile_prompts_arrive_as_text(world: World, prompt: str, delivered: str) -> None:
+    async with session(world) as conv:
+        turn = conv.submit(prompt)
+        await turn.wait(10)
+        assert turn.status == TurnStatus.COMPLETED, (turn.status, turn.error, conv.screen_tail())
+        assert turn.reply == f"STANDIN: {delivered}"
+        assert conv.live
+
+
+async def test_turns_run_one_after_another_in_order(world: World) -> None:
+    async with session(world) as conv:
+        first = conv.submit("SLOW first")
+        second = conv.submit("second")
+        third = conv.submit("third")
+        assert await await_until(lambda: first.status == TurnStatus.RUNNING, 5)
+        assert second.status == TurnStatus.QUEUED
+        await third.wait(10)
+        # Sent while the first ran, the second would have steered it (one merged reply) instead.
+        assert [t.reply for t in (first, second, third)] == ["STANDIN: SLOW first", "STANDIN: second", "STANDIN: third"]
+        assert [t.turn_id for t in (first, second, third)] == ["turn-1", "turn-2", "turn-3"]
+        assert first.finished_at is not None
+        assert second.started_at is not None
+        assert second.started_at >= first.finished_at
+        assert world.rollout_events() == ["task_started", "task_complete"] * 3
+
+
+async def test_wait_timeout_returns_a_running_turn_that_completes_later(world: World) -> None:
+    async with session(world) as conv:
+        turn = conv.submit("SLOW please")
+        started = time.monotonic()
+        await turn.wait(0.2)
+        waited = time.monotonic() - started
+        assert 0.15 <= waited < SLOW_S, waited
+        assert turn.status == TurnStatus.RUNNING
+        assert turn.reply is None
+        assert conv.state == State.RUNNING
+        await turn.wait(10)
+        assert status_of(turn) == TurnStatus.COMPLETED
+        assert turn.reply == "STANDIN: SLOW please"
+
+
+async def test_exit_mid_turn_fails_the_turn_and_the_conversation(world: World) -> None:
+    async with session(world) as conv:
+        turn = conv.submit("CRASH now")
+        await turn.wait(10)
+        assert turn.status == TurnStatus.FAILED
+        assert turn.error is not None
+        assert "exit code 3" in turn.error
+        assert conv.state == State.EXITED
+        assert not conv.live
+        with pytest.raises(ConversationEnded, match="exit code 3"):
+            conv.submit("anyone there?")
+        assert await await_until(lambda: gone(world.standin_pid()), 5)
+
+
+async def test_interrupt_from_the_terminal_marks_the_turn_interrupted(world: World) -> None:
+    async with session(world) as conv:
+        turn = conv.submit("SLOW interrupt me")
+        assert await await_until(lambda: turn.status == TurnStatus.RUNNING and conv.tui_state == "working", 5)
+        await conv.terminal.write(b"\x1b")  # Esc, as a user at the terminal would
+        await turn.wait(10)
+        assert turn.status == TurnStatus.INTERRUPTED
+        assert turn.error is not None
+        assert "interrupted" in turn.error
+        after = conv.submit("still here?")
+        await after.wait(10)
+        assert after.reply == "STANDIN: still here?"
+
+
+async def test_approval_request_is_reported_then_resolved(world: World) -> None:
+    async with session(world) as conv:
+        turn = conv.submit("APPROVE touch approved.txt")
+        await turn.wait(10)
+        assert turn.status == TurnStatus.WAITING_FOR_APPROVAL
+        assert conv.state == State.WAITING_FOR_APPROVAL
+        assert any("Would you like to run the following command?" in line for line in conv.screen_tail())
+        await conv.terminal.write(b"y")
+        assert await await_until(lambda: turn.settled, 10), turn.status
+        assert status_of(turn) == TurnStatus.COMPLETED
+        assert turn.reply == "STANDIN: APPROVE touch approved.txt"
+        assert await await_until(lambda: conv.state == State.IDLE, 5)
+
+
+# --- ending -------------------------------------------------------------------------------------------
+
+
+async def test_end_of_an_idle_conversation_quits_codex_its_own_way(world: World) -> None:
+    async with session(world) as conv:
+        turn = conv.submit("one turn first")
+        await turn.wait(10)
+        info = await conv.end("client is done")
+        assert info == ExitInfo(code=0, signal=None)  # /quit, no signal needed
+        assert conv.state == State.ENDED
+        assert conv.end_reason == "client is done"
+        assert not conv.live
+        assert turn.status == TurnStatus.COMPLETED  # a settled turn stays as it was
+        assert await await_until(lambda: gone(world.standin_pid()), 5)
+        with pytest.raises(ConversationEnded):
+            conv.submit("more")
+        assert await conv.end("again") == info  # idempotent, and the first reason stays
+        assert conv.end_reason == "client is done"
+
+
+async def test_end_during_a_turn_fails_running_and_queued_turns(world: World) -> None:
+    async with session(world) as conv:
+        running = conv.submit("SLOW long task")
+        queued = conv.submit("never sent")
+        assert await await_until(lambda: running.status == TurnStatus.RUNNING and conv.tui_state == "working", 5)
+        info = await conv.end("stopped by test")
+        assert info == ExitInfo(code=0, signal=None)  # Esc, then /quit: still Codex's own way out
+        for turn in (running, queued):
+            assert turn.status == TurnStatus.FAILED
+            assert turn.error is not None
+            assert "stopped by test" in turn.error
+        assert world.rollout_events() == ["task_started", "turn_aborted"]  # the second prompt never reached it
+        assert await await_until(lambda: gone(world.standin_pid()), 5)
+
+
+async def test_end_while_an_approval_waits(world: World) -> None:
+    async with session(world) as conv:
+        turn = conv.submit("APPROVE rm something")
+        await turn.wait(10)
+        assert turn.status == TurnStatus.WAITING_FOR_APPROVAL
+        info = await conv.end("declined")
+        assert info == ExitInfo(code=0, signal=None)  # Esc closes the dialog, then /quit
+        assert status_of(turn) == TurnStatus.FAILED
+        assert await await_until(lambda: gone(world.standin_pid()), 5)
