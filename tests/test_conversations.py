@@ -73,8 +73,13 @@ async def test_start_reply_with_context_list_status_end(sandbox: Sandbox, codex_
         listed = await call(client, "codex_list")
         assert listed["conversations"][0]["state"] == "ended"
 
-        message = await call_error(client, "codex_reply", conversationId=cid, prompt="more")
-        assert "codex_start" in message
+        # An ended conversation is not lost: the next reply resumes its Codex thread.
+        resumed = await call(client, "codex_reply", conversationId=cid, prompt="back again [[history]]")
+        assert resumed["recovery"] == "resumed"
+        assert resumed["turn"] == 3
+        assert resumed["reply"] == (
+            "remember the word PELICAN-1 | what was the word? [[history]] | back again [[history]]"
+        )
 
 
 async def test_text_content_leads_with_the_reply(sandbox: Sandbox, codex_bin: Path) -> None:

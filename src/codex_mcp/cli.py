@@ -31,7 +31,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--state-dir", type=Path, help="server state (default: $CODEX_MCP_STATE_DIR, else the user state dir)"
     )
-    parser.add_argument("--max-sessions", type=int, help="cap on live Codex sessions (default 32)")
+    parser.add_argument(
+        "--max-sessions",
+        type=int,
+        help="cap on live Codex sessions; the least recently used idle one is reclaimed (default 8)",
+    )
+    parser.add_argument(
+        "--idle-timeout", type=float, dest="idle_timeout_s", help="end sessions idle this many seconds (default 1800)"
+    )
     parser.add_argument(
         "--timeout", type=float, dest="default_timeout_s", help="default tool timeout in seconds (default 50)"
     )
@@ -86,6 +93,7 @@ def main(argv: list[str] | None = None) -> None:
             state_dir=args.state_dir,
             max_sessions=args.max_sessions,
             default_timeout_s=args.default_timeout_s,
+            idle_timeout_s=args.idle_timeout_s,
         )
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())

@@ -169,6 +169,11 @@ def new_session_argv(binary: str, options: LaunchOptions) -> list[str]:
     return [binary, *session_args(options)]
 
 
+def resume_argv(binary: str, thread_id: str, options: LaunchOptions) -> list[str]:
+    """argv that reopens an existing thread with the conversation's original settings re-applied."""
+    return [binary, "resume", thread_id, *session_args(options)]
+
+
 def codex_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for Codex: ours passed through (CODEX_HOME, API keys...), with a terminal type
     the TUI knows."""
@@ -270,3 +275,54 @@ def read_screen(lines: Sequence[str]) -> ScreenFacts:
             blocker = meaning
             break
     return ScreenFacts(composer and thread_id is not None, thread_id, footer_state, blocker)
+
+
+# --- approvals ---------------------------------------------------------------------------------
+
+_CHOICE_RE = re.compile(r"^\s*(?:›\s*)?(\d)\.\s+(.*?)\s*\(([^()]+)\)\s*$")
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """What Codex asks while a turn waits for a decision, as shown on its screen."""
+
+    question: str
+    command: str | None
+    reason: str | None
+    choices: list[tuple[str, str]]  # (key, label), e.g. ("y", "Yes, proceed")
+    lines: list[str]
+
+
+def read_approval(lines: Sequence[str]) -> ApprovalRequest | None:
+    """Find an approval dialog on the screen: its question, the command, the reason and the choices."""
+    start = next((i for i, line in enumerate(lines) if "Would you like to" in line), None)
+    if start is None:
+        return None
+    body = [line for line in lines[start:] if line.strip()]
+    question = body[0].strip()
+    choices: list[tuple[str, str]] = []
+    command = reason = None
+    for line in body[1:]:
+        stripped = line.strip()
+        m = _CHOICE_RE.match(line)
+        if m:
+            choices.append((m.group(3).strip(), m.group(2).strip()))
+        elif stripped.startswith("$ ") and command is None:
+            command = stripped[2:]
+        elif stripped.lower().startswith("reason:") and reason is None:
+            reason = stripped.split(":", 1)[1].strip()
+    return ApprovalRequest(question, command, reason, choices, body)
+
+
+def approval_keys(decision: str, request: ApprovalRequest | None) -> bytes:
+    """The key that gives Codex this decision. approve_for_session only where Codex offers it."""
+    if decision == "approve":
+        return b"y"
+    if decision == "deny":
+        return INTERRUPT_KEY  # Codex's "No, and tell Codex what to do differently (esc)"
+    if decision == "approve_for_session":
+        if request is not None and any(key == "p" for key, _ in request.choices):
+            return b"p"
+        offered = ", ".join(f"{label} ({key})" for key, label in request.choices) if request else "none seen"
+        raise InvalidInput(f"Codex does not offer 'approve for this session' here; it offers: {offered}")
+    raise InvalidInput(f"decision must be approve, approve_for_session or deny, not {decision!r}")

@@ -23,7 +23,17 @@ class Settings(BaseModel):
     default_timeout_s: float = Field(default=DEFAULT_TIMEOUT_S, gt=0, le=MAX_TIMEOUT_S)
     start_timeout_s: float = Field(default=45.0, gt=0, description="How long Codex may take to show its composer")
     end_grace_s: float = Field(default=2.0, ge=0, description="How long Codex gets to exit by itself on end")
-    max_sessions: int = Field(default=32, ge=1)
+    max_sessions: int = Field(
+        default=8,
+        ge=1,
+        description="Live Codex sessions at most (~200 MB each); the least recently used idle "
+        "one is reclaimed (and stays resumable) to make room",
+    )
+    idle_timeout_s: float = Field(
+        default=1800.0, gt=0, description="A session idle this long is ended; its conversation stays resumable"
+    )
+    replay_budget_chars: int = Field(default=24_000, ge=1000, description="How much history a replay carries")
+    progress_interval_s: float = Field(default=5.0, gt=0, description="Seconds between progress notifications")
     rows: int = Field(default=50, ge=10)
     cols: int = Field(default=160, ge=80)
 
@@ -35,6 +45,9 @@ class Settings(BaseModel):
             "CODEX_MCP_STATE_DIR": "state_dir",
             "CODEX_MCP_MAX_SESSIONS": "max_sessions",
             "CODEX_MCP_TIMEOUT_S": "default_timeout_s",
+            "CODEX_MCP_IDLE_TIMEOUT_S": "idle_timeout_s",
+            "CODEX_MCP_PROGRESS_INTERVAL_S": "progress_interval_s",
+            "CODEX_MCP_REPLAY_BUDGET_CHARS": "replay_budget_chars",
         }
         # Strings go to pydantic as they are, so a bad value is a validation error naming the setting.
         values: dict[str, object] = {field: os.environ[var] for var, field in names.items() if os.environ.get(var)}

@@ -1,333 +1,61 @@
-"""One Codex session: the TUI in a terminal, its rendered screen, and the turns sent to it.
-
-Turns are queued and sent one at a time by a single worker task, so two callers can never interleave
-input into the same PTY. A turn's end and its reply come from Codex's rollout file (``task_complete``),
-its run state from ``OSC 7501``; the screen is for start-up, dialogs and showing what Codex is doing.
-"""
+"""A conversation as the client sees it: one conversationId, its settings and transcript, and whichever
+Codex session backs it right now. Sessions come and go (crash, idle reclaim, server restart); the
+conversation stays, and every change to it is persisted."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
-from pathlib import Path
+from collections.abc import Callable
 
-from . import codex
 from .codex import LaunchOptions
-from .errors import CodexStartFailed, ConversationEnded, TerminalClosed
-from .rollout import RolloutTail, find_rollout, turn_event
-from .screen import Osc, Screen
-from .terminal import ExitInfo, Terminal
-
-log = logging.getLogger(__name__)
-
-_POLL_S = 0.01
-"""How often a running turn checks the rollout file. Only while a turn runs; an idle session costs nothing."""
-
-
-class State(StrEnum):
-    """Where a conversation's Codex session is."""
-
-    STARTING = "starting"
-    IDLE = "idle"
-    RUNNING = "running"
-    WAITING_FOR_APPROVAL = "waiting_for_approval"
-    ENDED = "ended"
-    EXITED = "exited"
-
-
-class TurnStatus(StrEnum):
-    """Where one turn is."""
-
-    QUEUED = "queued"
-    RUNNING = "running"
-    WAITING_FOR_APPROVAL = "waiting_for_approval"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    INTERRUPTED = "interrupted"
-
-
-SETTLED = frozenset({TurnStatus.COMPLETED, TurnStatus.FAILED, TurnStatus.INTERRUPTED})
-
-
-@dataclass
-class Turn:
-    """One prompt and what became of it."""
-
-    index: int
-    prompt: str
-    status: TurnStatus = TurnStatus.QUEUED
-    reply: str | None = None
-    error: str | None = None
-    turn_id: str | None = None
-    submitted_at: float = field(default_factory=time.time)
-    started_at: float | None = None
-    finished_at: float | None = None
-    _changed: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
-
-    @property
-    def settled(self) -> bool:
-        """True once the turn has completed, failed or been interrupted."""
-        return self.status in SETTLED
-
-    def _set(self, status: TurnStatus) -> None:
-        self.status = status
-        if status in SETTLED:
-            self.finished_at = time.time()
-        self._changed.set()
-        self._changed = asyncio.Event()
-
-    async def wait(self, timeout: float) -> None:
-        """Return when the turn has settled or needs a decision (approval), or after timeout seconds."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not self.settled and self.status != TurnStatus.WAITING_FOR_APPROVAL:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(remaining):
-                    await self._changed.wait()
+from .session import Session, State
+from .store import ConversationRecord, OptionsRecord, TurnRecord
+from .turn import Recovery, Turn, TurnStatus
 
 
 class Conversation:
-    """A live Codex TUI bound to one Codex thread id."""
+    """A conversationId and everything known about it."""
 
     def __init__(
-        self, terminal: Terminal, screen: Screen, options: LaunchOptions, codex_home: Path, *, grace_s: float
-    ) -> None:
-        self.terminal = terminal
-        self.screen = screen
-        self.options = options
-        self.codex_home = codex_home
-        self.grace_s = grace_s
-        self.id: str | None = None
-        self.state = State.STARTING
-        self.tui_state: str | None = None
-        self.end_reason: str | None = None
-        self.created_at = time.time()
-        self.last_activity = self.created_at
-        self.turns: list[Turn] = []
-        self._queue: asyncio.Queue[Turn] = asyncio.Queue()
-        self._wake = asyncio.Event()
-        self._tail: RolloutTail | None = None
-        self._worker: asyncio.Task[None] | None = None
-        self._ending: asyncio.Task[ExitInfo | None] | None = None
-        terminal.subscribe(self._on_output)
-        terminal.on_exit(self._on_exit)
-
-    # --- start-up ------------------------------------------------------------------------------
-
-    @classmethod
-    async def launch(
-        cls,
-        argv: list[str],
+        self,
+        conversation_id: str,
         options: LaunchOptions,
         *,
-        env: Mapping[str, str],
-        codex_home: Path,
-        rows: int,
-        cols: int,
-        timeout: float,
-        grace_s: float,
-    ) -> Conversation:
-        """Start Codex and wait until its composer is ready and its thread id is known.
+        thread_id: str | None = None,
+        threads: list[str] | None = None,
+        created_at: float | None = None,
+        end_reason: str | None = None,
+        adopted: bool = False,
+    ) -> None:
+        self.id = conversation_id
+        self.options = options
+        self.thread_id = thread_id or conversation_id
+        self.threads = threads or [self.thread_id]
+        self.created_at = created_at or time.time()
+        self.last_activity = self.created_at
+        self.end_reason = end_reason
+        self.adopted = adopted
+        self.turns: list[Turn] = []
+        self.session: Session | None = None
+        self.on_change: Callable[[Conversation], None] | None = None
+        # Held while a session is brought back and while a turn is queued, so recoveries and turns keep
+        # their arrival order.
+        self.lock = asyncio.Lock()
 
-        Raises CodexStartFailed (with the last screen lines) if Codex exits, shows a dialog we must not
-        answer for the user, or is not ready within timeout seconds; nothing is left running then."""
-        terminal = await Terminal.spawn(argv, cwd=options.cwd, env=dict(env), rows=rows, cols=cols)
-        screen = Screen(cols, rows, answer=terminal.write_nowait)
-        conv = cls(terminal, screen, options, codex_home, grace_s=grace_s)
-        try:
-            conv.id = await conv._wait_ready(timeout)
-        except BaseException:
-            await terminal.terminate(grace_s=0)
-            raise
-        conv.state = State.IDLE
-        conv._worker = asyncio.create_task(conv._work(), name=f"codex-turns-{conv.id}")
-        return conv
-
-    async def _wait_ready(self, timeout: float) -> str:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            facts = codex.read_screen(self.screen.lines())
-            if not self.terminal.alive:
-                info = self.terminal.exit_info
-                raise CodexStartFailed(
-                    f"it exited ({info.describe() if info else 'unknown status'})", self.screen.text_lines()
-                )
-            if facts.ready and facts.thread_id and facts.footer_state == "Ready" and self.tui_state != "working":
-                return facts.thread_id
-            if facts.blocker and not facts.ready:
-                raise CodexStartFailed(facts.blocker, self.screen.text_lines())
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise CodexStartFailed(f"its composer was not ready after {timeout:g}s", self.screen.text_lines())
-            await self._sleep_until_woken(min(remaining, 0.25))
-
-    # --- terminal events -------------------------------------------------------------------------
-
-    def _on_output(self, data: bytes) -> None:
-        for osc in self.screen.feed(data):
-            self._on_osc(osc)
-        self._wake.set()
-
-    def _on_osc(self, osc: Osc) -> None:
-        if osc.code == "7501":
-            state, _ = codex.parse_run_state(osc.data)
-            if state:
-                self.tui_state = state
-
-    def _on_exit(self, info: ExitInfo) -> None:
-        if self.state == State.STARTING:
-            log.debug("Codex exited during start-up (%s)", info.describe())
-        elif self.state not in (State.ENDED, State.EXITED):
-            log.warning("Codex for conversation %s exited unexpectedly (%s)", self.id, info.describe())
-            self.state = State.EXITED
-            self.end_reason = f"Codex exited ({info.describe()})"
-        self._wake.set()
-        # Release the PTY now; there is nothing more to read that matters once the process is gone.
-        if self._ending is None:
-            self._ending = asyncio.get_running_loop().create_task(self.terminal.terminate())
-
-    async def _sleep_until_woken(self, timeout: float) -> None:
-        # asyncio.timeout, not wait_for: in 3.11 wait_for can swallow a cancellation that races its
-        # timeout, which left a cancelled worker waiting forever.
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
-                await self._wake.wait()
-        self._wake.clear()
-
-    # --- turns -----------------------------------------------------------------------------------
+    # --- state -----------------------------------------------------------------------------------
 
     @property
     def live(self) -> bool:
-        """True while the Codex process is running and the conversation has not been ended."""
-        return self.state not in (State.ENDED, State.EXITED) and self.terminal.alive
+        """True while a Codex session backs the conversation."""
+        return self.session is not None and self.session.live
 
-    def submit(self, prompt: str) -> Turn:
-        """Queue a prompt (already sanitised); turns run strictly in submission order."""
-        if not self.live:
-            raise ConversationEnded(self.id or "?", self.end_reason or "Codex is not running")
-        turn = Turn(index=len(self.turns) + 1, prompt=prompt)
-        self.turns.append(turn)
-        self.last_activity = time.time()
-        self._queue.put_nowait(turn)
-        return turn
-
-    async def _work(self) -> None:
-        while True:
-            turn = await self._queue.get()
-            try:
-                if not self.live:
-                    self._fail(turn, self.ended_message())
-                    continue
-                await self._run_turn(turn)
-            except asyncio.CancelledError:
-                self._fail(turn, self.ended_message())
-                raise
-            except Exception as exc:  # keep the worker alive for the next turn
-                log.exception("turn %d of %s failed", turn.index, self.id)
-                self._fail(turn, f"internal error: {exc}")
-            finally:
-                self.last_activity = time.time()
-                if self.state in (State.RUNNING, State.WAITING_FOR_APPROVAL):
-                    self.state = State.IDLE
-
-    def ended_message(self) -> str:
-        """Why turns can no longer run here, in the words every failed turn uses."""
-        if self.state == State.ENDED:
-            return f"conversation ended ({self.end_reason})"
-        return self.end_reason or "Codex is not running"
-
-    def _fail(self, turn: Turn, error: str) -> None:
-        if not turn.settled:
-            turn.error = error
-            turn._set(TurnStatus.FAILED)
-
-    def _tui_idle(self) -> bool:
-        # Both of Codex's own signals: the OSC 7501 run state (when it sends one) and the footer.
-        if self.tui_state not in (None, "idle", "done", "error"):
-            return False
-        return codex.read_screen(self.screen.lines()).footer_state == "Ready"
-
-    async def _run_turn(self, turn: Turn) -> None:
-        # The TUI must be idle, or Enter would steer a running turn instead of starting a new one. No
-        # deadline: sending anyway could merge two turns; the caller's own timeout bounds its wait.
-        while self.live and not self._tui_idle():
-            await self._sleep_until_woken(0.25)
-        if self._tail is not None:
-            self._tail.read_new()  # skip whatever earlier turns left behind
-        elif (path := find_rollout(self.codex_home, self.id or "")) is not None:
-            self._tail = RolloutTail(path, path.stat().st_size)
-        turn.started_at = time.time()
-        self.state = State.RUNNING
-        turn._set(TurnStatus.RUNNING)
-        try:
-            await self.terminal.write(codex.encode_prompt(turn.prompt))
-        except TerminalClosed as exc:
-            self._fail(turn, f"could not send the prompt: {exc}")
-            return
-        while not turn.settled:
-            self._follow_rollout(turn)
-            if turn.settled:
-                break
-            if not self.terminal.alive or self.state in (State.ENDED, State.EXITED):
-                info = self.terminal.exit_info
-                if self.state == State.ENDED:
-                    self._fail(turn, self.ended_message())
-                    break
-                why = self.end_reason or (f"Codex exited ({info.describe()})" if info else "Codex exited")
-                tail = "\n".join(self.screen.text_lines()[-8:])
-                self._fail(turn, f"{why} during the turn. Last screen lines:\n{tail}")
-                break
-            self._follow_approval(turn)
-            await self._sleep_until_woken(_POLL_S)
-
-    def _follow_rollout(self, turn: Turn) -> None:
-        if self._tail is None:
-            path = find_rollout(self.codex_home, self.id or "", recent_only=True)
-            if path is None:
-                return
-            # A new thread's rollout appears with its first prompt; everything in it is this turn's.
-            self._tail = RolloutTail(path, 0)
-        for record in self._tail.read_new():
-            event = turn_event(record)
-            if event is None:
-                continue
-            if event.kind == "started":
-                if turn.turn_id is None:
-                    turn.turn_id = event.turn_id
-                continue
-            if turn.turn_id is not None and event.turn_id not in (None, turn.turn_id):
-                continue
-            if event.kind == "complete":
-                turn.reply = event.reply
-                if event.error:
-                    turn.error = event.error
-                    turn._set(TurnStatus.FAILED)
-                else:
-                    turn._set(TurnStatus.COMPLETED)
-            else:
-                turn.error = f"turn aborted ({event.reason or 'unknown reason'})"
-                turn._set(TurnStatus.INTERRUPTED)
-            return
-
-    def _follow_approval(self, turn: Turn) -> None:
-        blocked = self.tui_state == "blocked"
-        if blocked and turn.status == TurnStatus.RUNNING:
-            self.state = State.WAITING_FOR_APPROVAL
-            turn._set(TurnStatus.WAITING_FOR_APPROVAL)
-        elif not blocked and turn.status == TurnStatus.WAITING_FOR_APPROVAL:
-            self.state = State.RUNNING
-            turn._set(TurnStatus.RUNNING)
-
-    # --- views -----------------------------------------------------------------------------------
+    @property
+    def state(self) -> State:
+        """The backing session's state, or how the last one ended."""
+        if self.session is not None:
+            return self.session.state
+        return State.EXITED if (self.end_reason or "").startswith("crashed") else State.ENDED
 
     @property
     def latest_turn(self) -> Turn | None:
@@ -342,39 +70,129 @@ class Conversation:
                 return turn
         return None
 
+    def history(self) -> list[tuple[str, str | None]]:
+        """(prompt, reply) of every turn that reached Codex, for a replay."""
+        return [(t.prompt, t.reply) for t in self.turns if t.status in (TurnStatus.COMPLETED, TurnStatus.FAILED)]
+
     def screen_tail(self, lines: int = 12) -> list[str]:
-        """The last rows of the screen that hold text."""
-        return self.screen.text_lines()[-lines:]
+        """The last screen lines of the backing session (none without one)."""
+        return self.session.screen_tail(lines) if self.session is not None else []
 
-    # --- ending ----------------------------------------------------------------------------------
+    # --- changes ---------------------------------------------------------------------------------
 
-    async def end(self, reason: str) -> ExitInfo | None:
-        """Stop Codex: its own /quit first, then signals to its process group. Idempotent, never raises."""
-        if self.state not in (State.ENDED, State.EXITED):
-            self.state = State.ENDED
-            self.end_reason = reason
-        self._wake.set()
-        if self._worker is not None and not self._worker.done():
-            self._worker.cancel()
-            # Bounded: ending must never hang on the worker, whatever state it is in.
-            await asyncio.wait([self._worker], timeout=1.0)
-        for turn in self.turns:
-            self._fail(turn, self.ended_message())
+    def attach(self, session: Session) -> None:
+        """Make session the one that backs this conversation from now on."""
+        self.session = session
+        self.end_reason = None
+        if session.thread_id and session.thread_id != self.thread_id:
+            self.thread_id = session.thread_id
+        if self.thread_id not in self.threads:
+            self.threads.append(self.thread_id)
+        session.on_gone = lambda s: self.detached(s.end_reason or "Codex exited")
+        self.changed()
 
-        def quit_codex() -> None:
-            if self.tui_state in ("working", "blocked"):
-                # A running turn or dialog would take /quit as text; Esc first returns to the composer.
-                self.terminal.write_nowait(codex.INTERRUPT_KEY)
-                asyncio.get_running_loop().call_later(0.2, self._write_quietly, codex.QUIT_KEYS)
-            else:
-                self.terminal.write_nowait(codex.QUIT_KEYS)
+    def detached(self, reason: str) -> None:
+        """The backing session is gone (ended, crashed, reclaimed): remember why."""
+        self.end_reason = reason
+        self.changed()
 
-        info = await self.terminal.terminate(quit_codex if self.terminal.alive else None, grace_s=self.grace_s)
-        if self._ending is not None:
-            with contextlib.suppress(Exception):
-                await self._ending
-        return info
+    def submit(self, prompt: str, *, payload: str | None = None, recovery: Recovery = "live") -> Turn:
+        """Queue a prompt on the backing session (which must be live)."""
+        assert self.session is not None
+        turn = Turn(
+            index=len(self.turns) + 1,
+            prompt=prompt,
+            payload=payload or prompt,
+            recovery=recovery,
+            on_change=lambda _turn: self.changed(),
+        )
+        self.turns.append(turn)
+        self.session.submit(turn)
+        self.changed()
+        return turn
 
-    def _write_quietly(self, data: bytes) -> None:
-        with contextlib.suppress(TerminalClosed):
-            self.terminal.write_nowait(data)
+    def changed(self) -> None:
+        """Note activity and persist."""
+        self.last_activity = time.time()
+        if self.on_change is not None:
+            self.on_change(self)
+
+    # --- persistence -----------------------------------------------------------------------------
+
+    def record(self) -> ConversationRecord:
+        """The conversation as it is stored."""
+        o = self.options
+        return ConversationRecord(
+            id=self.id,
+            thread_id=self.thread_id,
+            threads=list(self.threads),
+            options=OptionsRecord(
+                cwd=o.cwd,
+                model=o.model,
+                profile=o.profile,
+                sandbox=o.sandbox,
+                approval_policy=o.approval_policy,
+                config=dict(o.config),
+            ),
+            created_at=self.created_at,
+            last_activity=self.last_activity,
+            end_reason=self.end_reason if not self.live else None,
+            adopted=self.adopted,
+            turns=[
+                TurnRecord(
+                    index=t.index,
+                    prompt=t.prompt,
+                    status=t.status.value,
+                    reply=t.reply,
+                    error=t.error,
+                    turn_id=t.turn_id,
+                    thread_id=t.thread_id,
+                    recovery=t.recovery,
+                    submitted_at=t.submitted_at,
+                    finished_at=t.finished_at,
+                )
+                for t in self.turns
+            ],
+        )
+
+    @classmethod
+    def from_record(cls, record: ConversationRecord) -> Conversation:
+        """A conversation from disk, with no session yet. A turn that was still running when the previous
+        server stopped is marked failed: it was not re-run."""
+        o = record.options
+        conv = cls(
+            record.id,
+            LaunchOptions(
+                cwd=o.cwd,
+                model=o.model,
+                profile=o.profile,
+                sandbox=o.sandbox,  # type: ignore[arg-type]
+                approval_policy=o.approval_policy,  # type: ignore[arg-type]
+                config=dict(o.config),
+            ),
+            thread_id=record.thread_id,
+            threads=list(record.threads),
+            created_at=record.created_at,
+            end_reason=record.end_reason or "server stopped",
+            adopted=record.adopted,
+        )
+        conv.last_activity = record.last_activity
+        for r in record.turns:
+            turn = Turn(
+                index=r.index,
+                prompt=r.prompt,
+                recovery=r.recovery,  # type: ignore[arg-type]
+                status=TurnStatus(r.status),
+                reply=r.reply,
+                error=r.error,
+                turn_id=r.turn_id,
+                thread_id=r.thread_id,
+                submitted_at=r.submitted_at,
+                finished_at=r.finished_at,
+            )
+            if not turn.settled:
+                turn.status = TurnStatus.FAILED
+                turn.error = "the server stopped during this turn; it was not re-run"
+            turn.on_change = lambda _turn: conv.changed()
+            conv.turns.append(turn)
+        return conv

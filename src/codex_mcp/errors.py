@@ -68,3 +68,13 @@ class TooManySessions(CodexMcpError):
             f"{limit} Codex sessions are already live (the server's cap); end one with codex_end "
             "or raise --max-sessions / CODEX_MCP_MAX_SESSIONS"
         )
+
+
+class NothingToApprove(CodexMcpError):
+    """codex_approve was called while Codex is not asking anything."""
+
+    def __init__(self, conversation_id: str) -> None:
+        super().__init__(
+            f"conversation {conversation_id} is not waiting for an approval; codex_approve answers only while "
+            "codex_status shows status 'waiting_for_approval'"
+        )

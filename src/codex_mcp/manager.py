@@ -1,21 +1,48 @@
-"""Conversations by id: start, reply, status, end, list, shutdown. Knows nothing of MCP."""
+"""Conversations by id: start, reply (bringing a conversation back when no live session backs it),
+status, interrupt, approve, end, list, shutdown; persistence; the live-session cap and idle reclaim.
+Knows nothing of MCP."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
+from typing import Literal
 
 from . import codex
 from .codex import LaunchOptions
 from .config import MAX_TIMEOUT_S, Settings
-from .conversation import Conversation, State, Turn
-from .errors import CodexNotFound, ConversationEnded, InvalidInput, TooManySessions, UnknownConversation
-from .rollout import codex_home
+from .conversation import Conversation
+from .errors import (
+    CodexNotFound,
+    CodexStartFailed,
+    InvalidInput,
+    NothingToApprove,
+    TooManySessions,
+    UnknownConversation,
+)
+from .replay import replay_prompt
+from .rollout import codex_home, find_rollout, read_history, read_settings
+from .session import Session, State
+from .store import Store
+from .turn import Recovery, Turn, TurnStatus
 
 log = logging.getLogger(__name__)
+
+Decision = Literal["approve", "approve_for_session", "deny"]
+
+Waiter = Callable[[Conversation, Turn, float], Awaitable[None]]
+"""How a call waits for its turn (at most the given seconds). The server's waiter also sends progress
+notifications, asks the client about approvals and interrupts the turn if the call is cancelled."""
+
+
+async def plain_wait(conv: Conversation, turn: Turn, timeout: float) -> None:
+    """Wait for the turn to settle or to need a decision, at most timeout seconds."""
+    await turn.wait(timeout)
 
 
 def check_conversation_id(conversation_id: str) -> str:
@@ -58,39 +85,59 @@ def check_cwd(cwd: str | None) -> str:
     return str(path.resolve())
 
 
+_SANDBOXES = ("read-only", "workspace-write", "danger-full-access")
+_APPROVALS = ("on-request", "never")
+
+
 class Manager:
-    """Owns every conversation of this server process."""
+    """Owns every conversation of this server process, live or not."""
 
     def __init__(self, settings: Settings, env: Mapping[str, str] | None = None) -> None:
         self.settings = settings
         self.env = codex.codex_env(env)
         self.codex_home = codex_home(self.env)
+        self.store = Store(settings.state_dir)
+        self.codex_version: str | None = None
+        self.load_problems: list[str] = []
         self._conversations: dict[str, Conversation] = {}
         self._starting = 0
         self._closed = False
-        self.codex_version: str | None = None
+        self._reaper: asyncio.Task[None] | None = None
 
     async def prepare(self) -> None:
-        """Create the state dir (owner-only) and check which Codex we will run. A missing Codex is logged,
-        not fatal: every tool call then says how to install it."""
-        state = self.settings.state_dir
-        state.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(state, 0o700)
+        """Load what earlier servers handed out, check which Codex we will run, start the idle reaper.
+        A missing Codex is logged, not fatal: every tool call then says how to install it."""
+        records, self.load_problems = self.store.load_all()
+        for problem in self.load_problems:
+            log.error("state: %s", problem)
+        for record in records:
+            conv = Conversation.from_record(record)
+            conv.on_change = self._persist
+            self._conversations[conv.id] = conv
+        if records:
+            log.info("known conversations from earlier runs: %d", len(records))
         try:
             binary = codex.resolve_binary(self.settings.codex_bin)
         except CodexNotFound as exc:
             log.warning("%s", exc)
-            return
-        self.codex_version = await codex.codex_version(binary, self.env)
-        if self.codex_version not in codex.TESTED_VERSIONS:
-            log.warning(
-                "Codex %s at %s is not a version codex-mcp is tested with (%s); it may still work",
-                self.codex_version,
-                binary,
-                ", ".join(codex.TESTED_VERSIONS),
-            )
         else:
-            log.info("using Codex %s at %s", self.codex_version, binary)
+            self.codex_version = await codex.codex_version(binary, self.env)
+            if self.codex_version not in codex.TESTED_VERSIONS:
+                log.warning(
+                    "Codex %s at %s is not a version codex-mcp is tested with (%s); it may still work",
+                    self.codex_version,
+                    binary,
+                    ", ".join(codex.TESTED_VERSIONS),
+                )
+            else:
+                log.info("using Codex %s at %s", self.codex_version, binary)
+        self._reaper = asyncio.create_task(self._reap_idle(), name="codex-idle-reaper")
+
+    def _persist(self, conv: Conversation) -> None:
+        try:
+            self.store.save(conv.record())
+        except OSError as exc:  # a full disk must not take the live conversation down with it
+            log.error("could not save conversation %s: %s", conv.id, exc)
 
     # --- lookup ----------------------------------------------------------------------------------
 
@@ -102,33 +149,67 @@ class Manager:
             raise UnknownConversation(cid)
         return conv
 
+    def get_or_adopt(self, conversation_id: str) -> Conversation:
+        """A known conversation, or one Codex knows (its rollout exists) that this server never handed out."""
+        cid = check_conversation_id(conversation_id)
+        conv = self._conversations.get(cid)
+        if conv is not None:
+            return conv
+        rollout = find_rollout(self.codex_home, cid)
+        if rollout is None:
+            raise UnknownConversation(cid)
+        found = read_settings(rollout)
+        if not found.cwd or not Path(found.cwd).is_dir():
+            raise InvalidInput(
+                f"conversation {cid} ran in {found.cwd!r}, which no longer exists: recreate the folder, "
+                "or start a new conversation with codex_start"
+            )
+        options = LaunchOptions(
+            cwd=found.cwd,
+            model=found.model,
+            sandbox=found.sandbox if found.sandbox in _SANDBOXES else None,  # type: ignore[arg-type]
+            approval_policy=found.approval_policy if found.approval_policy in _APPROVALS else None,  # type: ignore[arg-type]
+        )
+        conv = Conversation(cid, options, end_reason="started outside codex-mcp", adopted=True)
+        for index, (prompt, reply) in enumerate(read_history(rollout), start=1):
+            turn = Turn(index=index, prompt=prompt, status=TurnStatus.COMPLETED, reply=reply, thread_id=cid)
+            turn.on_change = lambda _turn: conv.changed()
+            conv.turns.append(turn)
+        conv.on_change = self._persist
+        self._conversations[cid] = conv
+        conv.changed()
+        log.info("adopted conversation %s from its rollout (%d earlier turns)", cid, len(conv.turns))
+        return conv
+
     def conversations(self) -> list[Conversation]:
         """Every conversation this server knows, oldest first."""
         return sorted(self._conversations.values(), key=lambda c: c.created_at)
 
-    def live_count(self) -> int:
-        """Codex sessions running or starting now."""
-        return self._starting + sum(1 for c in self._conversations.values() if c.live)
+    def live_sessions(self) -> list[Session]:
+        """Codex sessions running now."""
+        return [c.session for c in self._conversations.values() if c.session is not None and c.session.live]
 
-    # --- operations ------------------------------------------------------------------------------
+    # --- sessions --------------------------------------------------------------------------------
 
-    async def start(self, prompt: str, options: LaunchOptions, timeout_s: float | None) -> tuple[Conversation, Turn]:
-        """Start a Codex session, send the first prompt, and wait (bounded) for its reply."""
-        if self._closed:
-            raise InvalidInput("the server is shutting down")
-        timeout = check_timeout(timeout_s, self.settings.default_timeout_s)
-        text = codex.sanitize_prompt(prompt)
-        binary = codex.resolve_binary(self.settings.codex_bin)
-        argv = codex.new_session_argv(binary, options)  # validates config overrides before we spawn
-        if self.live_count() >= self.settings.max_sessions:
+    async def _make_room(self) -> None:
+        """Keep under the cap: reclaim the least recently used idle session, which stays resumable."""
+        live = self.live_sessions()
+        if len(live) + self._starting < self.settings.max_sessions:
+            return
+        idle = [s for s in live if s.state == State.IDLE and not s.busy]
+        if not idle:
             raise TooManySessions(self.settings.max_sessions)
-        loop = asyncio.get_running_loop()
-        started = loop.time()
+        victim = min(idle, key=lambda s: s.last_activity)
+        log.info("reclaiming idle session %s to stay under %d", victim.thread_id, self.settings.max_sessions)
+        await victim.end("evicted")
+
+    async def _launch(self, argv: list[str], cwd: str) -> Session:
+        await self._make_room()
         self._starting += 1
         try:
-            conv = await Conversation.launch(
+            return await Session.launch(
                 argv,
-                options,
+                cwd,
                 env=self.env,
                 codex_home=self.codex_home,
                 rows=self.settings.rows,
@@ -139,54 +220,181 @@ class Manager:
             )
         finally:
             self._starting -= 1
-        assert conv.id is not None
-        self._conversations[conv.id] = conv
-        log.info("started conversation %s in %s (%.2fs)", conv.id, options.cwd, loop.time() - started)
-        turn = conv.submit(text)
-        await turn.wait(max(0.0, timeout - (loop.time() - started)))
-        return conv, turn
 
-    async def reply(self, conversation_id: str, prompt: str, timeout_s: float | None) -> tuple[Conversation, Turn]:
-        """Queue the next prompt on a live conversation and wait (bounded) for its reply."""
+    async def _revive(self, conv: Conversation, prompt: str) -> tuple[Recovery, str]:
+        """Bring back a conversation with no live session: resume its Codex thread, or, when Codex cannot,
+        replay its history into a fresh session. Returns how, and the text to send for the prompt."""
+        binary = codex.resolve_binary(self.settings.codex_bin)
+        began = time.monotonic()
+        try:
+            session = await self._launch(codex.resume_argv(binary, conv.thread_id, conv.options), conv.options.cwd)
+        except CodexStartFailed as exc:
+            log.info("resume of %s failed (%s); replaying its history", conv.thread_id, exc.reason)
+        else:
+            conv.attach(session)
+            log.info("resumed %s (thread %s) in %.2fs", conv.id, conv.thread_id, time.monotonic() - began)
+            return "resumed", prompt
+        history = conv.history()
+        if not history and (rollout := find_rollout(self.codex_home, conv.thread_id)) is not None:
+            history = read_history(rollout)
+        payload, omitted = replay_prompt(history, prompt, self.settings.replay_budget_chars)
+        session = await self._launch(codex.new_session_argv(binary, conv.options), conv.options.cwd)
+        conv.attach(session)
+        log.info(
+            "replayed %s into thread %s (%d turns, %d left out) in %.2fs",
+            conv.id,
+            conv.thread_id,
+            len(history),
+            omitted,
+            time.monotonic() - began,
+        )
+        return "replayed", payload
+
+    # --- operations ------------------------------------------------------------------------------
+
+    async def start(
+        self, prompt: str, options: LaunchOptions, timeout_s: float | None, wait: Waiter = plain_wait
+    ) -> tuple[Conversation, Turn]:
+        """Start a Codex session, send the first prompt, and wait (bounded) for its reply."""
+        if self._closed:
+            raise InvalidInput("the server is shutting down")
         timeout = check_timeout(timeout_s, self.settings.default_timeout_s)
         text = codex.sanitize_prompt(prompt)
-        conv = self.get(conversation_id)
-        if not conv.live:
-            raise ConversationEnded(conv.id or conversation_id, conv.end_reason or "Codex is not running")
+        binary = codex.resolve_binary(self.settings.codex_bin)
+        argv = codex.new_session_argv(binary, options)  # validates config overrides before we spawn
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        session = await self._launch(argv, options.cwd)
+        assert session.thread_id is not None
+        conv = Conversation(session.thread_id, options)
+        conv.on_change = self._persist
+        self._conversations[conv.id] = conv
+        conv.attach(session)
+        log.info("started conversation %s in %s (%.2fs)", conv.id, options.cwd, loop.time() - started)
         turn = conv.submit(text)
-        await turn.wait(timeout)
+        await wait(conv, turn, max(0.0, timeout - (loop.time() - started)))
+        return conv, turn
+
+    async def reply(
+        self, conversation_id: str, prompt: str, timeout_s: float | None, wait: Waiter = plain_wait
+    ) -> tuple[Conversation, Turn]:
+        """Queue the next prompt and wait (bounded) for its reply, bringing the conversation back first if
+        no live session backs it."""
+        if self._closed:
+            raise InvalidInput("the server is shutting down")
+        timeout = check_timeout(timeout_s, self.settings.default_timeout_s)
+        text = codex.sanitize_prompt(prompt)
+        conv = self.get_or_adopt(conversation_id)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        async with conv.lock:
+            if conv.live:
+                turn = conv.submit(text)
+            else:
+                recovery, payload = await self._revive(conv, text)
+                turn = conv.submit(text, payload=payload, recovery=recovery)
+        await wait(conv, turn, max(0.0, timeout - (loop.time() - started)))
         return conv, turn
 
     async def status(
-        self, conversation_id: str, wait_s: float, turn: int | None = None
+        self, conversation_id: str, wait_s: float, turn: int | None = None, wait: Waiter = plain_wait
     ) -> tuple[Conversation, Turn | None]:
         """The conversation and one of its turns (the latest unless a number is given), after waiting up to
         wait_s for that turn to settle."""
         if wait_s < 0 or wait_s > MAX_TIMEOUT_S:
             raise InvalidInput(f"wait_s must be between 0 and {MAX_TIMEOUT_S:g} seconds")
         conv = self.get(conversation_id)
-        if turn is None:
-            chosen = conv.latest_turn
-        elif 1 <= turn <= len(conv.turns):
-            chosen = conv.turns[turn - 1]
-        else:
-            raise InvalidInput(f"turn {turn} does not exist: conversation {conv.id} has turns 1 to {len(conv.turns)}")
+        chosen = self.turn_of(conv, turn)
         if wait_s > 0 and chosen is not None and not chosen.settled:
-            await chosen.wait(wait_s)
+            await wait(conv, chosen, wait_s)
         return conv, chosen
 
-    async def end(self, conversation_id: str, reason: str = "ended by client") -> Conversation:
-        """End a conversation's Codex session; the conversation stays listed."""
+    @staticmethod
+    def turn_of(conv: Conversation, number: int | None) -> Turn | None:
+        """Turn number `number` (1-based), or the latest."""
+        if number is None:
+            return conv.latest_turn
+        if 1 <= number <= len(conv.turns):
+            return conv.turns[number - 1]
+        raise InvalidInput(f"turn {number} does not exist: conversation {conv.id} has turns 1 to {len(conv.turns)}")
+
+    async def interrupt(self, conversation_id: str) -> tuple[Conversation, Turn | None, bool]:
+        """Stop the running turn (the session stays usable). Returns whether a turn was interrupted."""
         conv = self.get(conversation_id)
-        await conv.end(reason)
+        session = conv.session
+        current = session.current if session is not None else None
+        if session is None or current is None or not session.interrupt():
+            return conv, conv.latest_turn, False
+        await current.wait(5.0)
+        if not current.settled:
+            await current.changed(5.0)
+        return conv, current, True
+
+    async def approve(
+        self, conversation_id: str, decision: Decision, timeout_s: float | None, wait: Waiter = plain_wait
+    ) -> tuple[Conversation, Turn]:
+        """Answer the approval Codex is waiting for, then wait (bounded) for the turn to go on."""
+        timeout = check_timeout(timeout_s, self.settings.default_timeout_s)
+        conv = self.get(conversation_id)
+        turn = await self.answer_approval(conv, decision)
+        await wait(conv, turn, timeout)
+        return conv, turn
+
+    async def answer_approval(self, conv: Conversation, decision: Decision) -> Turn:
+        """Give Codex the decision and return once the dialog has gone (the turn runs on or was stopped)."""
+        session = conv.session
+        turn = session.current if session is not None else None
+        if session is None or turn is None or turn.status != TurnStatus.WAITING_FOR_APPROVAL:
+            raise NothingToApprove(conv.id)
+        keys = codex.approval_keys(decision, codex.read_approval(session.screen.lines()))
+        session.press(keys)
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        while turn.status == TurnStatus.WAITING_FOR_APPROVAL and loop.time() - began < 5.0:
+            await turn.changed(0.25)
+        return turn
+
+    async def end(self, conversation_id: str, reason: str = "ended by client") -> Conversation:
+        """End a conversation's Codex session; the conversation stays listed (and resumable)."""
+        conv = self.get(conversation_id)
+        if conv.session is not None:
+            await conv.session.end(reason)
         return conv
 
+    async def _reap_idle(self) -> None:
+        """End sessions idle for longer than the idle timeout; their conversations stay resumable."""
+        limit = self.settings.idle_timeout_s
+        interval = max(0.5, min(30.0, limit / 4))
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self._reap_once(limit)
+            except Exception:  # the reaper must outlive any one bad session
+                log.exception("idle reaper failed")
+
+    async def _reap_once(self, limit: float) -> None:
+        now = time.time()
+        for conv in list(self._conversations.values()):
+            session = conv.session
+            if (
+                session is not None
+                and session.live
+                and session.state == State.IDLE
+                and not session.busy
+                and now - session.last_activity > limit
+            ):
+                log.info("ending idle session of %s", conv.id)
+                await session.end("idle")
+
     async def shutdown(self) -> None:
-        """End every live session in parallel (server exit)."""
+        """End every live session in parallel (server exit); their conversations stay resumable."""
         self._closed = True
-        live = [
-            c for c in self._conversations.values() if c.state not in (State.ENDED, State.EXITED) or c.terminal.alive
-        ]
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+        live = [c for c in self._conversations.values() if c.session is not None and c.session.terminal.alive]
         if live:
             log.info("shutting down %d Codex session(s)", len(live))
-        await asyncio.gather(*(c.end("server shutdown") for c in live), return_exceptions=True)
+
+        await asyncio.gather(*(c.session.end("server shutdown") for c in live if c.session), return_exceptions=True)

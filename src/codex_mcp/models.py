@@ -8,7 +8,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from .conversation import Conversation, Turn
+from .codex import read_approval
+from .conversation import Conversation
+from .turn import Turn, TurnStatus
 
 TurnStatusName = Literal["queued", "running", "waiting_for_approval", "completed", "failed", "interrupted"]
 StateName = Literal["starting", "idle", "running", "waiting_for_approval", "ended", "exited"]
@@ -19,8 +21,17 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+class Approval(BaseModel):
+    """What Codex asks before it goes on."""
+
+    question: str
+    command: str | None = None
+    reason: str | None = None
+    choices: list[str] = Field(description="The options Codex shows, with their keys")
+
+
 class TurnResult(BaseModel):
-    """The outcome of sending a prompt (codex_start, codex_reply)."""
+    """The outcome of sending a prompt (codex_start, codex_reply, codex_approve)."""
 
     conversationId: str = Field(description="Codex's thread id; pass it to codex_reply/codex_status/codex_end")  # noqa: N815
     status: TurnStatusName = Field(
@@ -34,6 +45,8 @@ class TurnResult(BaseModel):
     state: StateName = Field(description="The conversation's state now")
     error: str | None = Field(default=None, description="Why the turn failed, when it did")
     screen: list[str] | None = Field(default=None, description="The last lines of Codex's screen, when not completed")
+    approval: Approval | None = Field(default=None, description="What Codex asks, when waiting_for_approval")
+    thread_id: str | None = Field(default=None, description="The Codex thread that ran this turn")
     elapsed_s: float = Field(description="Seconds this call took")
 
 
@@ -47,8 +60,26 @@ class ReplyResult(TurnResult):
     """Result of codex_reply."""
 
     recovery: Literal["live", "resumed", "replayed"] = Field(
-        default="live", description="How the conversation's Codex session was reached for this turn"
+        default="live",
+        description="How the conversation's Codex session was reached for this turn: live (it was running), "
+        "resumed (codex resume of its thread, settings re-applied), replayed (a fresh session given the history)",
     )
+
+
+class ApproveResult(TurnResult):
+    """Result of codex_approve."""
+
+    decision: str
+
+
+class InterruptResult(BaseModel):
+    """Result of codex_interrupt."""
+
+    conversationId: str  # noqa: N815
+    interrupted: bool = Field(description="Whether a running turn was stopped")
+    turn: int | None
+    status: TurnStatusName | None
+    state: StateName
 
 
 class StatusResult(BaseModel):
@@ -63,6 +94,8 @@ class StatusResult(BaseModel):
     turns: int
     error: str | None = None
     end_reason: str | None = None
+    thread_id: str = Field(description="The Codex thread that backs the conversation now")
+    approval: Approval | None = None
     screen: list[str] = Field(description="The last lines of Codex's screen")
 
 
@@ -89,18 +122,36 @@ class ConversationInfo(BaseModel):
     created_at: str
     last_activity: str
     turns: int
-    end_reason: str | None = None
+    end_reason: str | None = Field(default=None, description="Why its last Codex session ended")
+    thread_id: str = Field(description="The Codex thread that backs it now (differs from the id after a replay)")
+    adopted: bool = Field(default=False, description="Started outside codex-mcp and adopted from its rollout")
 
 
 class ListResult(BaseModel):
     """Result of codex_list."""
 
     conversations: list[ConversationInfo]
+    codex_version: str | None = Field(default=None, description="The Codex CLI version this server runs")
+
+
+def approval_of(conv: Conversation, turn: Turn | None) -> Approval | None:
+    """The approval dialog on screen, when the turn waits for one."""
+    if turn is None or turn.status != TurnStatus.WAITING_FOR_APPROVAL or conv.session is None:
+        return None
+    request = read_approval(conv.session.screen.lines())
+    if request is None:
+        return Approval(question="Codex is waiting for a decision (see the screen lines)", choices=[])
+    return Approval(
+        question=request.question,
+        command=request.command,
+        reason=request.reason,
+        choices=[f"{label} ({key})" for key, label in request.choices],
+    )
 
 
 def turn_fields(conv: Conversation, turn: Turn, elapsed_s: float) -> dict[str, object]:
     """The fields every TurnResult subclass shares."""
-    done = turn.status == "completed"
+    done = turn.status == TurnStatus.COMPLETED
     return {
         "conversationId": conv.id,
         "status": turn.status.value,
@@ -110,6 +161,8 @@ def turn_fields(conv: Conversation, turn: Turn, elapsed_s: float) -> dict[str, o
         "state": conv.state.value,
         "error": turn.error,
         "screen": None if done else conv.screen_tail(),
+        "approval": approval_of(conv, turn),
+        "thread_id": turn.thread_id,
         "elapsed_s": round(elapsed_s, 3),
     }
 
@@ -128,6 +181,8 @@ def status_result(conv: Conversation, turn: Turn | None, *, latest: bool = True)
         turns=len(conv.turns),
         error=turn.error if turn else None,
         end_reason=conv.end_reason,
+        thread_id=conv.thread_id,
+        approval=approval_of(conv, turn),
         screen=conv.screen_tail(),
     )
 
@@ -147,13 +202,15 @@ def conversation_info(conv: Conversation) -> ConversationInfo:
         last_activity=iso(conv.last_activity),
         turns=len(conv.turns),
         end_reason=conv.end_reason,
+        thread_id=conv.thread_id,
+        adopted=conv.adopted,
     )
 
 
 _NEXT_STEP = {
     "running": "The turn is still running: call codex_status with wait_s to collect the reply.",
     "queued": "The turn waits behind an earlier one: call codex_status with wait_s to collect the reply.",
-    "waiting_for_approval": "Codex is waiting for an approval decision (see the screen lines).",
+    "waiting_for_approval": "Codex is waiting for an approval decision.",
 }
 
 
@@ -167,6 +224,18 @@ def render_text(result: BaseModel) -> str:
             parts.append(f"Error: {result.error}")
         if result.status in _NEXT_STEP:
             parts.append(_NEXT_STEP[result.status])
+        if result.approval is not None:
+            a = result.approval
+            parts.append(
+                "Approval requested: "
+                + a.question
+                + (f"\nCommand: {a.command}" if a.command else "")
+                + (f"\nReason: {a.reason}" if a.reason else "")
+                + (f"\nChoices: {'; '.join(a.choices)}" if a.choices else "")
+                + "\nAnswer with codex_approve(conversationId, decision='approve' | 'approve_for_session' | 'deny')."
+            )
+        if isinstance(result, ReplyResult) and result.recovery != "live":
+            parts.append(f"Recovery: {result.recovery} (Codex thread {result.thread_id}).")
         if result.screen:
             parts.append("Screen:\n" + "\n".join(result.screen))
         return "\n\n".join(parts)
@@ -181,6 +250,10 @@ def render_text(result: BaseModel) -> str:
         if result.end_reason:
             parts.append(f"Ended: {result.end_reason}")
         return "\n\n".join(parts)
+    if isinstance(result, InterruptResult):
+        if not result.interrupted:
+            return f"Nothing to interrupt in conversation {result.conversationId} (state: {result.state})."
+        return f"Interrupted turn {result.turn} of conversation {result.conversationId} (status: {result.status})."
     if isinstance(result, EndResult):
         return (
             f"Conversation {result.conversationId} ended ({result.reason or 'no reason recorded'}; "
@@ -191,6 +264,7 @@ def render_text(result: BaseModel) -> str:
             return "No conversations yet: call codex_start."
         return "\n".join(
             f"{c.conversationId}  {c.state:<20} turns={c.turns}  cwd={c.cwd}  last={c.last_activity}"
+            + (f"  ({c.end_reason})" if c.end_reason else "")
             for c in result.conversations
         )
     return result.model_dump_json()

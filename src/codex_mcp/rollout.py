@@ -133,3 +133,68 @@ class RolloutTail:
     def size(self) -> int:
         """Bytes consumed so far, including any buffered partial line."""
         return self.offset
+
+
+def _records(path: Path) -> list[JsonObject]:
+    return RolloutTail(path).read_new()
+
+
+def _message_text(payload: JsonObject) -> str:
+    content = payload.get("content")
+    if isinstance(content, str):
+        return content
+    parts: list[str] = []
+    if isinstance(content, list):
+        for item in content:
+            if isinstance(item, dict) and isinstance(item.get("text"), str):
+                parts.append(item["text"])
+    return "".join(parts)
+
+
+def read_history(path: Path) -> list[tuple[str, str | None]]:
+    """(prompt, final reply) for every user turn in a rollout, in order. Codex's own context messages
+    (environment, instructions: user-role text starting with ``<``) are left out."""
+    turns: list[tuple[str, str | None]] = []
+    for record in _records(path):
+        payload = record.get("payload")
+        if record.get("type") != "response_item" or not isinstance(payload, dict):
+            continue
+        payload = cast(JsonObject, payload)
+        if payload.get("type") != "message":
+            continue
+        text = _message_text(payload)
+        if payload.get("role") == "user" and not text.lstrip().startswith("<"):
+            turns.append((text, None))
+        elif payload.get("role") == "assistant" and turns:
+            turns[-1] = (turns[-1][0], text)
+    return turns
+
+
+@dataclass(frozen=True)
+class RolloutSettings:
+    """What a rollout says about the session that wrote it."""
+
+    cwd: str | None
+    model: str | None
+    approval_policy: str | None
+    sandbox: str | None
+
+
+def read_settings(path: Path) -> RolloutSettings:
+    """The working folder (session_meta) and the latest turn's model, approval policy and sandbox."""
+    cwd = model = approval = sandbox = None
+    for record in _records(path):
+        payload = record.get("payload")
+        if not isinstance(payload, dict):
+            continue
+        if record.get("type") == "session_meta" and isinstance(payload.get("cwd"), str):
+            cwd = payload["cwd"]
+        elif record.get("type") == "turn_context":
+            if isinstance(payload.get("model"), str):
+                model = payload["model"]
+            if isinstance(payload.get("approval_policy"), str):
+                approval = payload["approval_policy"]
+            policy = payload.get("sandbox_policy")
+            if isinstance(policy, dict) and isinstance(policy.get("type"), str):
+                sandbox = policy["type"]
+    return RolloutSettings(cwd, model, approval, sandbox)

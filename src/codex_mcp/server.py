@@ -1,28 +1,33 @@
-"""The MCP boundary: tool definitions, the lifespan that owns the Manager, and the one place where our
-typed errors become MCP tool errors. The only module that imports ``mcp``."""
+"""The MCP boundary: tool definitions, the lifespan that owns the Manager, progress and cancellation of
+waiting calls, approval questions to the client, and the one place where our typed errors become MCP tool
+errors. The only module that imports ``mcp``."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 import anyio
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import CallToolResult, TextContent
+from mcp_types import CallToolResult, ClientCapabilities, ElicitationCapability, TextContent
 from pydantic import BaseModel, Field, JsonValue
 
 from . import __version__
-from .codex import ApprovalPolicy, LaunchOptions, Sandbox
+from .codex import ApprovalPolicy, LaunchOptions, Sandbox, read_approval
 from .config import DEFAULT_TIMEOUT_S, Settings
+from .conversation import Conversation
 from .errors import CodexMcpError
-from .manager import Manager, check_cwd
+from .manager import Decision, Manager, Waiter, check_cwd
 from .models import (
+    ApproveResult,
     EndResult,
+    InterruptResult,
     ListResult,
     ReplyResult,
     StartResult,
@@ -32,14 +37,17 @@ from .models import (
     status_result,
     turn_fields,
 )
+from .turn import Turn, TurnStatus
 
 INSTRUCTIONS = """\
 Hold multi-turn conversations with the OpenAI Codex CLI (a real, live Codex session per conversation).
 - codex_start(prompt, cwd=...) starts Codex in a project folder and returns its first reply and a conversationId.
-- codex_reply(conversationId, prompt) continues the same conversation; Codex remembers everything before.
+- codex_reply(conversationId, prompt) continues the same conversation; Codex remembers everything before. It works
+  after restarts too: the server resumes the Codex thread, or replays the history if Codex cannot.
 - If a result says status "running" or "queued", the turn is still going: call codex_status(conversationId,
   wait_s=...) to collect the reply. Do not resend the prompt.
-- codex_list shows every conversation; codex_end stops one when you are done with it.
+- If a result says "waiting_for_approval", show the user what Codex asks and answer with codex_approve.
+- codex_interrupt stops a running turn; codex_list shows every conversation; codex_end stops one.
 """
 
 T = TypeVar("T")
@@ -57,6 +65,15 @@ class AppState:
     manager: Manager
 
 
+class ApprovalAnswer(BaseModel):
+    """The form a client shows when Codex asks for approval."""
+
+    decision: Literal["approve", "approve_for_session", "deny"] = Field(
+        description="approve: run it once; approve_for_session: also allow it for the rest of the session; "
+        "deny: do not run it (Codex stops the turn)"
+    )
+
+
 def result(model: BaseModel) -> CallToolResult:
     """A tool result whose structured content and text say the same thing."""
     return CallToolResult(
@@ -71,6 +88,73 @@ async def mapped(call: Awaitable[T]) -> T:
         return await call
     except CodexMcpError as exc:
         raise ToolError(str(exc)) from exc
+
+
+def one_line_status(conv: Conversation, turn: Turn, elapsed: float) -> str:
+    """What a progress notification says: the turn, its state, and Codex's own status line."""
+    doing = ""
+    for line in reversed(conv.screen_tail(20)):
+        if "esc to interrupt" in line or "Working" in line:
+            doing = " · " + line.strip(" •")
+            break
+    return f"turn {turn.index} {turn.status.value} for {elapsed:.0f}s{doing}"
+
+
+def make_waiter(ctx: Context[AppState], manager: Manager) -> Waiter:
+    """How a tool call waits: progress notifications at an interval (a client's idle watchdog resets on
+    them), an approval question to the client when it can answer one, and an interrupt of the turn if the
+    client cancels the call."""
+    interval = manager.settings.progress_interval_s
+    session = ctx.request_context.session
+    can_elicit = session.check_client_capability(ClientCapabilities(elicitation=ElicitationCapability()))
+
+    async def wait(conv: Conversation, turn: Turn, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        asked = False
+        try:
+            while not turn.settled:
+                remaining = timeout - (loop.time() - began)
+                if remaining <= 0:
+                    return
+                await turn.wait(min(remaining, interval))
+                if turn.status == TurnStatus.WAITING_FOR_APPROVAL:
+                    if not can_elicit or asked:
+                        return
+                    asked = True
+                    decision = await ask_client(ctx, conv)
+                    if decision is None:
+                        return  # the person did not decide: Codex keeps waiting, the caller hears about it
+                    await manager.answer_approval(conv, decision)
+                    continue
+                if not turn.settled:
+                    elapsed = loop.time() - began
+                    await ctx.report_progress(elapsed, None, one_line_status(conv, turn, elapsed))
+        except asyncio.CancelledError:
+            # The client gave up on this call: stop the turn it was waiting for, not just the wait.
+            if conv.session is not None and conv.session.current is turn:
+                conv.session.interrupt()
+            raise
+
+    return wait
+
+
+async def ask_client(ctx: Context[AppState], conv: Conversation) -> Decision | None:
+    """Ask the person behind the client (MCP elicitation) what to answer Codex; None if they don't say."""
+    lines = conv.session.screen.lines() if conv.session is not None else []
+    request = read_approval(lines)
+    if request is None:
+        message = "Codex asks for approval:\n" + "\n".join(conv.screen_tail())
+    else:
+        message = "\n".join(
+            [request.question]
+            + ([f"Command: {request.command}"] if request.command else [])
+            + ([f"Reason: {request.reason}"] if request.reason else [])
+        )
+    answer = await ctx.elicit(f"Codex ({conv.options.cwd}) asks:\n{message}", ApprovalAnswer)
+    if answer.action != "accept":
+        return None
+    return answer.data.decision
 
 
 def create_server(settings: Settings, on_closed: Callable[[], None] | None = None) -> MCPServer[AppState]:
@@ -123,6 +207,7 @@ def create_server(settings: Settings, on_closed: Callable[[], None] | None = Non
         began = time.monotonic()
 
         async def body() -> CallToolResult:
+            manager = manager_of(ctx)
             options = LaunchOptions(
                 cwd=check_cwd(cwd),
                 model=model or None,
@@ -131,8 +216,9 @@ def create_server(settings: Settings, on_closed: Callable[[], None] | None = Non
                 approval_policy=approval_policy,
                 config=dict(config or {}),
             )
-            conv, turn = await manager_of(ctx).start(prompt, options, timeout_s)
-            return result(StartResult(cwd=options.cwd, **turn_fields(conv, turn, time.monotonic() - began)))  # type: ignore[arg-type]
+            conv, turn = await manager.start(prompt, options, timeout_s, make_waiter(ctx, manager))
+            fields = turn_fields(conv, turn, time.monotonic() - began)
+            return result(StartResult(cwd=options.cwd, **fields))  # type: ignore[arg-type]
 
         return await mapped(body())
 
@@ -145,12 +231,16 @@ def create_server(settings: Settings, on_closed: Callable[[], None] | None = Non
     ) -> Annotated[CallToolResult, ReplyResult]:
         """Send the next message in an existing Codex conversation and return Codex's reply.
 
-        Calls on one conversation run in the order they arrive; a call made while a turn runs waits for it."""
+        Calls on one conversation run in the order they arrive; a call made while a turn runs is queued behind
+        it. A conversation whose Codex is gone (server restart, crash, codex_end, idle) is brought back first:
+        its Codex thread is resumed with the original settings, or its history is replayed into a new session."""
         began = time.monotonic()
 
         async def body() -> CallToolResult:
-            conv, turn = await manager_of(ctx).reply(conversationId, prompt, timeout_s)
-            return result(ReplyResult(recovery="live", **turn_fields(conv, turn, time.monotonic() - began)))  # type: ignore[arg-type]
+            manager = manager_of(ctx)
+            conv, turn = await manager.reply(conversationId, prompt, timeout_s, make_waiter(ctx, manager))
+            fields = turn_fields(conv, turn, time.monotonic() - began)
+            return result(ReplyResult(recovery=turn.recovery, **fields))  # type: ignore[arg-type]
 
         return await mapped(body())
 
@@ -168,8 +258,56 @@ def create_server(settings: Settings, on_closed: Callable[[], None] | None = Non
         Use it to collect a reply after a call returned status 'running' or 'queued'."""
 
         async def body() -> CallToolResult:
-            conv, shown = await manager_of(ctx).status(conversationId, wait_s, turn)
+            manager = manager_of(ctx)
+            conv, shown = await manager.status(conversationId, wait_s, turn, make_waiter(ctx, manager))
             return result(status_result(conv, shown, latest=turn is None))
+
+        return await mapped(body())
+
+    @mcp.tool()
+    async def codex_interrupt(
+        conversationId: Annotated[str, Field(description="The conversation whose running turn to stop")],  # noqa: N803
+        ctx: Context[AppState],
+    ) -> Annotated[CallToolResult, InterruptResult]:
+        """Stop the turn Codex is running (like pressing Esc). The conversation stays usable for codex_reply."""
+
+        async def body() -> CallToolResult:
+            conv, turn, interrupted = await manager_of(ctx).interrupt(conversationId)
+            return result(
+                InterruptResult(
+                    conversationId=conv.id,
+                    interrupted=interrupted,
+                    turn=turn.index if turn else None,
+                    status=turn.status.value if turn else None,
+                    state=conv.state.value,
+                )
+            )
+
+        return await mapped(body())
+
+    @mcp.tool()
+    async def codex_approve(
+        conversationId: Annotated[str, Field(description="The conversation waiting for approval")],  # noqa: N803
+        decision: Annotated[
+            Decision,
+            Field(
+                description="approve: run it this once; approve_for_session: also allow it for the rest of the "
+                "session (only where Codex offers that); deny: do not run it (Codex stops the turn)"
+            ),
+        ],
+        ctx: Context[AppState],
+        timeout_s: Annotated[float | None, Field(description=TIMEOUT_DOC)] = None,
+    ) -> Annotated[CallToolResult, ApproveResult]:
+        """Answer the approval Codex is waiting for (status 'waiting_for_approval'), then wait for the turn.
+
+        Only answer with what the user decided: never approve on the user's behalf."""
+        began = time.monotonic()
+
+        async def body() -> CallToolResult:
+            manager = manager_of(ctx)
+            conv, turn = await manager.approve(conversationId, decision, timeout_s, make_waiter(ctx, manager))
+            fields = turn_fields(conv, turn, time.monotonic() - began)
+            return result(ApproveResult(decision=decision, **fields))  # type: ignore[arg-type]
 
         return await mapped(body())
 
@@ -178,15 +316,18 @@ def create_server(settings: Settings, on_closed: Callable[[], None] | None = Non
         conversationId: Annotated[str, Field(description="The conversation to end")],  # noqa: N803
         ctx: Context[AppState],
     ) -> Annotated[CallToolResult, EndResult]:
-        """End a conversation: Codex exits and nothing is left running. It stays listed as ended."""
+        """End a conversation's Codex session: Codex exits and nothing is left running.
+
+        It stays listed as ended, and codex_reply can still bring it back later."""
 
         async def body() -> CallToolResult:
             conv = await manager_of(ctx).end(conversationId)
-            info = conv.terminal.exit_info
+            session = conv.session
+            info = session.terminal.exit_info if session is not None else None
             return result(
                 EndResult(
-                    conversationId=conv.id or "",
-                    ended=not conv.terminal.alive,
+                    conversationId=conv.id,
+                    ended=not conv.live,
                     state=conv.state.value,
                     reason=conv.end_reason,
                     exit=info.describe() if info else None,
@@ -197,8 +338,13 @@ def create_server(settings: Settings, on_closed: Callable[[], None] | None = Non
 
     @mcp.tool()
     async def codex_list(ctx: Context[AppState]) -> Annotated[CallToolResult, ListResult]:
-        """List every conversation this server knows, live or ended, oldest first."""
+        """List every conversation this server knows (also from earlier runs), live or ended, oldest first."""
         manager = manager_of(ctx)
-        return result(ListResult(conversations=[conversation_info(c) for c in manager.conversations()]))
+        return result(
+            ListResult(
+                conversations=[conversation_info(c) for c in manager.conversations()],
+                codex_version=manager.codex_version,
+            )
+        )
 
     return mcp

@@ -1,4 +1,4 @@
-"""One conversation driven against the stand-in TUI (tests/standin_tui.py): start-up, turns, approvals,
+"""One Codex session driven against the stand-in TUI (tests/standin_tui.py): start-up, turns, approvals,
 exits and ending. Fast: the stand-in starts in well under a second and answers at once."""
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from codex_mcp.codex import LaunchOptions
-from codex_mcp.conversation import Conversation, State, Turn, TurnStatus
-from codex_mcp.errors import CodexStartFailed, ConversationEnded
+from codex_mcp.errors import CodexStartFailed
 from codex_mcp.rollout import find_rollout
+from codex_mcp.session import Session, State
 from codex_mcp.terminal import ExitInfo
+from codex_mcp.turn import Turn, TurnStatus
 
 from ..helpers import await_until
 
@@ -44,12 +44,12 @@ class World:
             "LANG": "C.UTF-8",
         }
 
-    async def launch(self, *args: str, timeout: float = 10.0, grace_s: float = 2.0) -> Conversation:
+    async def launch(self, *args: str, timeout: float = 10.0, grace_s: float = 2.0) -> Session:
         """Start the stand-in as Codex would be started."""
         argv = [sys.executable, STANDIN, "--uuid", THREAD, "--slow-s", str(SLOW_S), "--pid-file", str(self.pid_file)]
-        return await Conversation.launch(
+        return await Session.launch(
             [*argv, *args],
-            LaunchOptions(cwd=str(self.work)),
+            str(self.work),
             env=self.env,
             codex_home=self.codex_home,
             rows=30,
@@ -70,6 +70,13 @@ class World:
         return [r["payload"]["type"] for r in records if r.get("type") == "event_msg"]
 
 
+def submit(session: Session, prompt: str) -> Turn:
+    """Queue a prompt the way a conversation does."""
+    turn = Turn(index=1, prompt=prompt)
+    session.submit(turn)
+    return turn
+
+
 def status_of(turn: Turn) -> TurnStatus:
     """The turn's status now (a call, so a type checker does not keep an earlier narrowing)."""
     return turn.status
@@ -86,7 +93,7 @@ def world(tmp_path: Path) -> World:
 
 
 @contextlib.asynccontextmanager
-async def session(world: World, *args: str) -> AsyncIterator[Conversation]:
+async def session(world: World, *args: str) -> AsyncIterator[Session]:
     """A launched conversation, ended afterwards whatever happened."""
     conv = await world.launch(*args)
     try:
@@ -101,7 +108,7 @@ async def session(world: World, *args: str) -> AsyncIterator[Conversation]:
 
 async def test_launch_learns_the_thread_id_and_answers_terminal_queries(world: World) -> None:
     async with session(world) as conv:
-        assert conv.id == THREAD
+        assert conv.thread_id == THREAD
         assert conv.state == State.IDLE
         assert conv.live
         assert conv.tui_state == "idle"
@@ -139,7 +146,7 @@ async def test_launch_gives_up_after_its_timeout(world: World) -> None:
 
 async def test_submit_and_wait_for_the_reply(world: World) -> None:
     async with session(world) as conv:
-        turn = conv.submit("hello there\nsecond line")
+        turn = submit(conv, "hello there\nsecond line")
         assert turn.index == 1
         await turn.wait(10)
         assert turn.status == TurnStatus.COMPLETED
@@ -149,8 +156,8 @@ async def test_submit_and_wait_for_the_reply(world: World) -> None:
         assert turn.started_at is not None
         assert turn.finished_at is not None
         assert turn.finished_at >= turn.started_at
-        assert conv.latest_completed is turn
-        assert await await_until(lambda: conv.state == State.IDLE, 5)
+        assert turn.thread_id == THREAD
+        assert await await_until(lambda: conv.state == State.IDLE and not conv.busy, 5)
 
 
 @pytest.mark.parametrize(
@@ -165,7 +172,7 @@ async def test_submit_and_wait_for_the_reply(world: World) -> None:
 )
 async def test_hostile_prompts_arrive_as_text(world: World, prompt: str, delivered: str) -> None:
     async with session(world) as conv:
-        turn = conv.submit(prompt)
+        turn = submit(conv, prompt)
         await turn.wait(10)
         assert turn.status == TurnStatus.COMPLETED, (turn.status, turn.error, conv.screen_tail())
         assert turn.reply == f"STANDIN: {delivered}"
@@ -174,9 +181,9 @@ async def test_hostile_prompts_arrive_as_text(world: World, prompt: str, deliver
 
 async def test_turns_run_one_after_another_in_order(world: World) -> None:
     async with session(world) as conv:
-        first = conv.submit("SLOW first")
-        second = conv.submit("second")
-        third = conv.submit("third")
+        first = submit(conv, "SLOW first")
+        second = submit(conv, "second")
+        third = submit(conv, "third")
         assert await await_until(lambda: first.status == TurnStatus.RUNNING, 5)
         assert second.status == TurnStatus.QUEUED
         await third.wait(10)
@@ -191,7 +198,7 @@ async def test_turns_run_one_after_another_in_order(world: World) -> None:
 
 async def test_wait_timeout_returns_a_running_turn_that_completes_later(world: World) -> None:
     async with session(world) as conv:
-        turn = conv.submit("SLOW please")
+        turn = submit(conv, "SLOW please")
         started = time.monotonic()
         await turn.wait(0.2)
         waited = time.monotonic() - started
@@ -206,35 +213,37 @@ async def test_wait_timeout_returns_a_running_turn_that_completes_later(world: W
 
 async def test_exit_mid_turn_fails_the_turn_and_the_conversation(world: World) -> None:
     async with session(world) as conv:
-        turn = conv.submit("CRASH now")
+        turn = submit(conv, "CRASH now")
         await turn.wait(10)
         assert turn.status == TurnStatus.FAILED
         assert turn.error is not None
         assert "exit code 3" in turn.error
         assert conv.state == State.EXITED
         assert not conv.live
-        with pytest.raises(ConversationEnded, match="exit code 3"):
-            conv.submit("anyone there?")
+        late = submit(conv, "anyone there?")
+        assert late.status == TurnStatus.FAILED  # at once: nothing waits on a dead session
+        assert late.error is not None
+        assert "exit code 3" in late.error
         assert await await_until(lambda: gone(world.standin_pid()), 5)
 
 
 async def test_interrupt_from_the_terminal_marks_the_turn_interrupted(world: World) -> None:
     async with session(world) as conv:
-        turn = conv.submit("SLOW interrupt me")
+        turn = submit(conv, "SLOW interrupt me")
         assert await await_until(lambda: turn.status == TurnStatus.RUNNING and conv.tui_state == "working", 5)
         await conv.terminal.write(b"\x1b")  # Esc, as a user at the terminal would
         await turn.wait(10)
         assert turn.status == TurnStatus.INTERRUPTED
         assert turn.error is not None
         assert "interrupted" in turn.error
-        after = conv.submit("still here?")
+        after = submit(conv, "still here?")
         await after.wait(10)
         assert after.reply == "STANDIN: still here?"
 
 
 async def test_approval_request_is_reported_then_resolved(world: World) -> None:
     async with session(world) as conv:
-        turn = conv.submit("APPROVE touch approved.txt")
+        turn = submit(conv, "APPROVE touch approved.txt")
         await turn.wait(10)
         assert turn.status == TurnStatus.WAITING_FOR_APPROVAL
         assert conv.state == State.WAITING_FOR_APPROVAL
@@ -251,7 +260,7 @@ async def test_approval_request_is_reported_then_resolved(world: World) -> None:
 
 async def test_end_of_an_idle_conversation_quits_codex_its_own_way(world: World) -> None:
     async with session(world) as conv:
-        turn = conv.submit("one turn first")
+        turn = submit(conv, "one turn first")
         await turn.wait(10)
         info = await conv.end("client is done")
         assert info == ExitInfo(code=0, signal=None)  # /quit, no signal needed
@@ -260,16 +269,17 @@ async def test_end_of_an_idle_conversation_quits_codex_its_own_way(world: World)
         assert not conv.live
         assert turn.status == TurnStatus.COMPLETED  # a settled turn stays as it was
         assert await await_until(lambda: gone(world.standin_pid()), 5)
-        with pytest.raises(ConversationEnded):
-            conv.submit("more")
+        late = submit(conv, "more")
+        assert late.status == TurnStatus.FAILED
+        assert late.error == "conversation ended (client is done)"
         assert await conv.end("again") == info  # idempotent, and the first reason stays
         assert conv.end_reason == "client is done"
 
 
 async def test_end_during_a_turn_fails_running_and_queued_turns(world: World) -> None:
     async with session(world) as conv:
-        running = conv.submit("SLOW long task")
-        queued = conv.submit("never sent")
+        running = submit(conv, "SLOW long task")
+        queued = submit(conv, "never sent")
         assert await await_until(lambda: running.status == TurnStatus.RUNNING and conv.tui_state == "working", 5)
         info = await conv.end("stopped by test")
         assert info == ExitInfo(code=0, signal=None)  # Esc, then /quit: still Codex's own way out
@@ -283,7 +293,7 @@ async def test_end_during_a_turn_fails_running_and_queued_turns(world: World) ->
 
 async def test_end_while_an_approval_waits(world: World) -> None:
     async with session(world) as conv:
-        turn = conv.submit("APPROVE rm something")
+        turn = submit(conv, "APPROVE rm something")
         await turn.wait(10)
         assert turn.status == TurnStatus.WAITING_FOR_APPROVAL
         info = await conv.end("declined")

@@ -1,0 +1,329 @@
+"""One Codex process: the TUI in a terminal, its rendered screen, and the turns sent to it.
+
+Turns are queued and sent one at a time by a single worker task, so two callers can never interleave
+input into the same PTY. A turn's end and its reply come from Codex's rollout file (``task_complete``),
+its run state from ``OSC 7501``; the screen is for start-up, dialogs and showing what Codex is doing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from enum import StrEnum
+from pathlib import Path
+
+from . import codex
+from .errors import CodexStartFailed, TerminalClosed
+from .rollout import RolloutTail, find_rollout, turn_event
+from .screen import Osc, Screen
+from .terminal import ExitInfo, Terminal
+from .turn import Turn, TurnStatus
+
+log = logging.getLogger(__name__)
+
+_POLL_S = 0.01
+"""How often a running turn checks the rollout file. Only while a turn runs; an idle session costs nothing."""
+
+
+class State(StrEnum):
+    """Where a conversation's Codex session is."""
+
+    STARTING = "starting"
+    IDLE = "idle"
+    RUNNING = "running"
+    WAITING_FOR_APPROVAL = "waiting_for_approval"
+    ENDED = "ended"
+    EXITED = "exited"
+
+
+class Session:
+    """A live Codex TUI bound to one Codex thread id."""
+
+    def __init__(self, terminal: Terminal, screen: Screen, cwd: str, codex_home: Path, *, grace_s: float) -> None:
+        self.terminal = terminal
+        self.screen = screen
+        self.cwd = cwd
+        self.codex_home = codex_home
+        self.grace_s = grace_s
+        self.thread_id: str | None = None
+        self.state = State.STARTING
+        self.tui_state: str | None = None
+        self.end_reason: str | None = None
+        self.started_at = time.time()
+        self.last_activity = self.started_at
+        self.current: Turn | None = None
+        self.on_gone: Callable[[Session], None] | None = None
+        self._gone_told = False
+        self._queue: asyncio.Queue[Turn] = asyncio.Queue()
+        self._wake = asyncio.Event()
+        self._tail: RolloutTail | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self._ending: asyncio.Task[ExitInfo | None] | None = None
+        terminal.subscribe(self._on_output)
+        terminal.on_exit(self._on_exit)
+
+    # --- start-up ------------------------------------------------------------------------------
+
+    @classmethod
+    async def launch(
+        cls,
+        argv: list[str],
+        cwd: str,
+        *,
+        env: Mapping[str, str],
+        codex_home: Path,
+        rows: int,
+        cols: int,
+        timeout: float,
+        grace_s: float,
+    ) -> Session:
+        """Start Codex and wait until its composer is ready and its thread id is known.
+
+        Raises CodexStartFailed (with the last screen lines) if Codex exits, shows a dialog we must not
+        answer for the user, or is not ready within timeout seconds; nothing is left running then."""
+        terminal = await Terminal.spawn(argv, cwd=cwd, env=dict(env), rows=rows, cols=cols)
+        screen = Screen(cols, rows, answer=terminal.write_nowait)
+        session = cls(terminal, screen, cwd, codex_home, grace_s=grace_s)
+        try:
+            session.thread_id = await session._wait_ready(timeout)
+        except BaseException:
+            await terminal.terminate(grace_s=0)
+            raise
+        session.state = State.IDLE
+        session._worker = asyncio.create_task(session._work(), name=f"codex-turns-{session.thread_id}")
+        return session
+
+    async def _wait_ready(self, timeout: float) -> str:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            facts = codex.read_screen(self.screen.lines())
+            if not self.terminal.alive:
+                info = self.terminal.exit_info
+                raise CodexStartFailed(
+                    f"it exited ({info.describe() if info else 'unknown status'})", self.screen.text_lines()
+                )
+            if facts.ready and facts.thread_id and facts.footer_state == "Ready" and self.tui_state != "working":
+                return facts.thread_id
+            if facts.blocker and not facts.ready:
+                raise CodexStartFailed(facts.blocker, self.screen.text_lines())
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise CodexStartFailed(f"its composer was not ready after {timeout:g}s", self.screen.text_lines())
+            await self._sleep_until_woken(min(remaining, 0.25))
+
+    # --- terminal events -------------------------------------------------------------------------
+
+    def _on_output(self, data: bytes) -> None:
+        for osc in self.screen.feed(data):
+            self._on_osc(osc)
+        self._wake.set()
+
+    def _on_osc(self, osc: Osc) -> None:
+        if osc.code == "7501":
+            state, _ = codex.parse_run_state(osc.data)
+            if state:
+                self.tui_state = state
+
+    def _on_exit(self, info: ExitInfo) -> None:
+        if self.state == State.STARTING:
+            log.debug("Codex exited during start-up (%s)", info.describe())
+        elif self.state not in (State.ENDED, State.EXITED):
+            log.warning("Codex for thread %s exited unexpectedly (%s)", self.thread_id, info.describe())
+            self.state = State.EXITED
+            self.end_reason = f"crashed (Codex {info.describe()})" if info.code != 0 else "Codex exited by itself"
+        self._wake.set()
+        # Release the PTY now; there is nothing more to read that matters once the process is gone.
+        if self._ending is None:
+            self._ending = asyncio.get_running_loop().create_task(self.terminal.terminate())
+        self._tell_gone()
+
+    def _tell_gone(self) -> None:
+        if self.state in (State.ENDED, State.EXITED) and not self._gone_told and self.on_gone is not None:
+            self._gone_told = True
+            self.on_gone(self)
+
+    async def _sleep_until_woken(self, timeout: float) -> None:
+        # asyncio.timeout, not wait_for: in 3.11 wait_for can swallow a cancellation that races its
+        # timeout, which left a cancelled worker waiting forever.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._wake.wait()
+        self._wake.clear()
+
+    # --- turns -----------------------------------------------------------------------------------
+
+    @property
+    def live(self) -> bool:
+        """True while the Codex process is running and the session has not been ended."""
+        return self.state not in (State.ENDED, State.EXITED) and self.terminal.alive
+
+    @property
+    def busy(self) -> bool:
+        """True while a turn runs or waits in the queue."""
+        return self.current is not None or not self._queue.empty()
+
+    def submit(self, turn: Turn) -> None:
+        """Queue a turn; turns run strictly in submission order. On a session that is gone the turn fails at
+        once (its worker may be gone too, and a queued turn must never wait forever)."""
+        turn.thread_id = self.thread_id
+        self.last_activity = time.time()
+        if not self.live:
+            turn.fail(self.ended_message())
+            return
+        self._queue.put_nowait(turn)
+
+    def ended_message(self) -> str:
+        """Why turns can no longer run here, in the words every failed turn uses."""
+        if self.state == State.ENDED:
+            return f"conversation ended ({self.end_reason})"
+        return self.end_reason or "Codex is not running"
+
+    async def _work(self) -> None:
+        while True:
+            turn = await self._queue.get()
+            self.current = turn
+            try:
+                if not self.live:
+                    turn.fail(self.ended_message())
+                    continue
+                await self._run_turn(turn)
+            except asyncio.CancelledError:
+                turn.fail(self.ended_message())
+                raise
+            except Exception as exc:  # keep the worker alive for the next turn
+                log.exception("turn %d of %s failed", turn.index, self.thread_id)
+                turn.fail(f"internal error: {exc}")
+            finally:
+                self.current = None
+                self.last_activity = time.time()
+                if self.state in (State.RUNNING, State.WAITING_FOR_APPROVAL):
+                    self.state = State.IDLE
+
+    def _tui_idle(self) -> bool:
+        # Both of Codex's own signals: the OSC 7501 run state (when it sends one) and the footer.
+        if self.tui_state not in (None, "idle", "done", "error"):
+            return False
+        return codex.read_screen(self.screen.lines()).footer_state == "Ready"
+
+    async def _run_turn(self, turn: Turn) -> None:
+        # The TUI must be idle, or Enter would steer a running turn instead of starting a new one. No
+        # deadline: sending anyway could merge two turns; the caller's own timeout bounds its wait.
+        while self.live and not self._tui_idle():
+            await self._sleep_until_woken(0.25)
+        if self._tail is not None:
+            self._tail.read_new()  # skip whatever earlier turns left behind
+        elif (path := find_rollout(self.codex_home, self.thread_id or "")) is not None:
+            self._tail = RolloutTail(path, path.stat().st_size)
+        self.state = State.RUNNING
+        turn.set_status(TurnStatus.RUNNING)
+        try:
+            await self.terminal.write(codex.encode_prompt(turn.payload))
+        except TerminalClosed as exc:
+            turn.fail(f"could not send the prompt: {exc}")
+            return
+        while not turn.settled:
+            self._follow_rollout(turn)
+            if turn.settled:
+                break
+            if not self.terminal.alive or self.state in (State.ENDED, State.EXITED):
+                if self.state == State.ENDED:
+                    turn.fail(self.ended_message())
+                    break
+                info = self.terminal.exit_info
+                why = self.end_reason or (f"Codex exited ({info.describe()})" if info else "Codex exited")
+                tail = "\n".join(self.screen.text_lines()[-8:])
+                turn.fail(f"{why} during the turn; it was not re-run. Last screen lines:\n{tail}")
+                break
+            self._follow_approval(turn)
+            await self._sleep_until_woken(_POLL_S)
+
+    def _follow_rollout(self, turn: Turn) -> None:
+        if self._tail is None:
+            path = find_rollout(self.codex_home, self.thread_id or "", recent_only=True)
+            if path is None:
+                return
+            # A new thread's rollout appears with its first prompt; everything in it is this turn's.
+            self._tail = RolloutTail(path, 0)
+        for record in self._tail.read_new():
+            event = turn_event(record)
+            if event is None:
+                continue
+            if event.kind == "started":
+                if turn.turn_id is None:
+                    turn.turn_id = event.turn_id
+                continue
+            if turn.turn_id is not None and event.turn_id not in (None, turn.turn_id):
+                continue
+            if event.kind == "complete":
+                turn.reply = event.reply
+                if event.error:
+                    turn.set_status(TurnStatus.FAILED, error=event.error)
+                else:
+                    turn.set_status(TurnStatus.COMPLETED)
+            else:
+                turn.set_status(TurnStatus.INTERRUPTED, error=f"turn aborted ({event.reason or 'unknown reason'})")
+            return
+
+    def _follow_approval(self, turn: Turn) -> None:
+        blocked = self.tui_state == "blocked"
+        if blocked and turn.status == TurnStatus.RUNNING:
+            self.state = State.WAITING_FOR_APPROVAL
+            turn.set_status(TurnStatus.WAITING_FOR_APPROVAL)
+        elif not blocked and turn.status == TurnStatus.WAITING_FOR_APPROVAL:
+            self.state = State.RUNNING
+            turn.set_status(TurnStatus.RUNNING)
+
+    # --- control ---------------------------------------------------------------------------------
+
+    def interrupt(self) -> bool:
+        """Stop the running turn the way a person would (Esc). False if no turn was running."""
+        if self.current is None or not self.live or self.tui_state not in ("working", "blocked"):
+            return False
+        self._write_quietly(codex.INTERRUPT_KEY)
+        return True
+
+    def press(self, keys: bytes) -> None:
+        """Send keys to Codex (an approval answer)."""
+        self.terminal.write_nowait(keys)
+
+    def screen_tail(self, lines: int = 12) -> list[str]:
+        """The last rows of the screen that hold text."""
+        return self.screen.text_lines()[-lines:]
+
+    # --- ending ----------------------------------------------------------------------------------
+
+    async def end(self, reason: str) -> ExitInfo | None:
+        """Stop Codex: its own /quit first, then signals to its process group. Idempotent, never raises."""
+        if self.state not in (State.ENDED, State.EXITED):
+            self.state = State.ENDED
+            self.end_reason = reason
+        self._wake.set()
+        self._tell_gone()
+        if self._worker is not None and not self._worker.done():
+            self._worker.cancel()
+            # Bounded: ending must never hang on the worker, whatever state it is in.
+            await asyncio.wait([self._worker], timeout=1.0)
+        while not self._queue.empty():
+            self._queue.get_nowait().fail(self.ended_message())
+
+        def quit_codex() -> None:
+            if self.tui_state in ("working", "blocked"):
+                # A running turn or dialog would take /quit as text; Esc first returns to the composer.
+                self.terminal.write_nowait(codex.INTERRUPT_KEY)
+                asyncio.get_running_loop().call_later(0.2, self._write_quietly, codex.QUIT_KEYS)
+            else:
+                self.terminal.write_nowait(codex.QUIT_KEYS)
+
+        info = await self.terminal.terminate(quit_codex if self.terminal.alive else None, grace_s=self.grace_s)
+        if self._ending is not None:
+            with contextlib.suppress(Exception):
+                await self._ending
+        return info
+
+    def _write_quietly(self, data: bytes) -> None:
+        with contextlib.suppress(TerminalClosed):
+            self.terminal.write_nowait(data)

@@ -1,0 +1,93 @@
+"""One prompt and what became of it. A turn belongs to a conversation and is run by one Codex session."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal
+
+Recovery = Literal["live", "resumed", "replayed"]
+
+
+class TurnStatus(StrEnum):
+    """Where one turn is."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    WAITING_FOR_APPROVAL = "waiting_for_approval"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+
+SETTLED = frozenset({TurnStatus.COMPLETED, TurnStatus.FAILED, TurnStatus.INTERRUPTED})
+
+
+@dataclass
+class Turn:
+    """One prompt, the text actually sent for it (a replay prepends history), and its outcome."""
+
+    index: int
+    prompt: str
+    payload: str = ""
+    recovery: Recovery = "live"
+    status: TurnStatus = TurnStatus.QUEUED
+    reply: str | None = None
+    error: str | None = None
+    turn_id: str | None = None
+    thread_id: str | None = None
+    submitted_at: float = field(default_factory=time.time)
+    started_at: float | None = None
+    finished_at: float | None = None
+    on_change: Callable[[Turn], None] | None = field(default=None, repr=False)
+    _changed: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.payload:
+            self.payload = self.prompt
+
+    @property
+    def settled(self) -> bool:
+        """True once the turn has completed, failed or been interrupted."""
+        return self.status in SETTLED
+
+    def set_status(self, status: TurnStatus, *, error: str | None = None) -> None:
+        """Move the turn on, wake its waiters and tell its owner (which persists it)."""
+        if error is not None:
+            self.error = error
+        self.status = status
+        if status == TurnStatus.RUNNING and self.started_at is None:
+            self.started_at = time.time()
+        if status in SETTLED:
+            self.finished_at = time.time()
+        self._changed.set()
+        self._changed = asyncio.Event()
+        if self.on_change is not None:
+            self.on_change(self)
+
+    def fail(self, error: str) -> None:
+        """Settle as failed, unless already settled."""
+        if not self.settled:
+            self.set_status(TurnStatus.FAILED, error=error)
+
+    async def wait(self, timeout: float) -> None:
+        """Return when the turn has settled or needs a decision (approval), or after timeout seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not self.settled and self.status != TurnStatus.WAITING_FOR_APPROVAL:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(remaining):
+                    await self._changed.wait()
+
+    async def changed(self, timeout: float) -> None:
+        """Return at the next status change, or after timeout seconds."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._changed.wait()

@@ -1,0 +1,307 @@
+"""Conversations outlive processes: resume, replay, adoption, restarts, reclaim, interrupts and progress,
+all against the real Codex CLI and the fake model."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from codex_mcp.fakemodel import FakeModel
+
+from .conftest import Sandbox, mcp_server
+from .helpers import await_until, call, call_error
+from .test_conversations import codex_pids, model_got
+
+pytestmark = [pytest.mark.anyio, pytest.mark.codex]
+
+
+def rollout_of(sandbox: Sandbox, thread_id: str) -> Path:
+    [path] = sandbox.codex_home.glob(f"sessions/*/*/*/rollout-*-{thread_id}.jsonl")
+    return path
+
+
+def turn_contexts(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line)["payload"] for line in path.read_text().splitlines() if '"turn_context"' in line]
+
+
+async def test_killed_between_turns_resumes_with_context(sandbox: Sandbox, codex_bin: Path) -> None:
+    async with mcp_server(sandbox, codex_bin) as client:
+        cid = (await call(client, "codex_start", prompt="first of crash test", cwd=str(sandbox.work)))["conversationId"]
+        for pid in codex_pids(sandbox):
+            os.kill(pid, signal.SIGKILL)
+        listed = await call(client, "codex_list")
+        assert await await_until(lambda: not codex_pids(sandbox), 5)
+        status = await call(client, "codex_status", conversationId=cid)
+        assert status["state"] == "exited"
+        assert "crashed" in status["end_reason"]
+        assert "SIGKILL" in status["end_reason"]
+
+        began = time.monotonic()
+        r = await call(client, "codex_reply", conversationId=cid, prompt="after crash [[history]]")
+        resume_s = time.monotonic() - began
+        assert r["recovery"] == "resumed"
+        assert r["status"] == "completed"
+        assert r["reply"] == "first of crash test | after crash [[history]]"
+        assert r["thread_id"] == cid
+        listed = await call(client, "codex_list")
+        assert listed["conversations"][0]["state"] == "idle"
+        print(f"resume after SIGKILL: {resume_s:.2f}s to the reply")
+
+
+async def test_killed_mid_turn_is_not_rerun(sandbox: Sandbox, codex_bin: Path, fake_model: FakeModel) -> None:
+    async with mcp_server(sandbox, codex_bin) as client:
+        cid = (await call(client, "codex_start", prompt="mid-turn victim", cwd=str(sandbox.work)))["conversationId"]
+
+        async def kill_soon() -> None:
+            await anyio.sleep(1.0)
+            for pid in codex_pids(sandbox):
+                os.kill(pid, signal.SIGKILL)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(kill_soon)
+            r = await call(client, "codex_reply", conversationId=cid, prompt="doomed turn [[delay:20]]", timeout_s=30)
+        assert r["status"] == "failed"
+        assert "not re-run" in r["error"]
+        after = await call(client, "codex_reply", conversationId=cid, prompt="next one")
+        assert after["recovery"] == "resumed"
+        assert after["reply"] == "ECHO: next one"
+        assert len(model_got(fake_model, "doomed turn")) == 1, "the interrupted turn was sent to the model again"
+
+
+async def test_restarted_server_continues_every_conversation(sandbox: Sandbox, codex_bin: Path) -> None:
+    ids: list[str] = []
+    async with mcp_server(sandbox, codex_bin) as client:
+        for n in range(3):
+            r = await call(client, "codex_start", prompt=f"restart {n}", cwd=str(sandbox.work))
+            ids.append(r["conversationId"])
+        await call(client, "codex_reply", conversationId=ids[0], prompt="restart 0 second")
+    # The state is on disk, owner-only.
+    state = Path(sandbox.env["CODEX_MCP_STATE_DIR"])
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+    files = sorted((state / "conversations").glob("*.json"))
+    assert [f.stem for f in files] == sorted(ids)
+    assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
+
+    async with mcp_server(sandbox, codex_bin) as client:
+        listed = await call(client, "codex_list")
+        by_id = {c["conversationId"]: c for c in listed["conversations"]}
+        assert set(by_id) == set(ids)
+        assert all(c["state"] == "ended" and c["end_reason"] == "server shutdown" for c in by_id.values())
+        assert by_id[ids[0]]["turns"] == 2
+        old = await call(client, "codex_status", conversationId=ids[0])
+        assert old["reply"] == "ECHO: restart 0 second"
+        for n, cid in enumerate(ids):
+            r = await call(client, "codex_reply", conversationId=cid, prompt=f"continued {n} [[history]]")
+            assert r["recovery"] == "resumed"
+            earlier = f"restart {n} | restart 0 second" if n == 0 else f"restart {n}"
+            assert r["reply"] == f"{earlier} | continued {n} [[history]]"
+            assert r["turn"] == (3 if n == 0 else 2)
+
+
+async def test_resume_keeps_the_original_settings(sandbox: Sandbox, codex_bin: Path) -> None:
+    async with mcp_server(sandbox, codex_bin) as client:
+        cid = (
+            await call(
+                client,
+                "codex_start",
+                prompt="strict settings",
+                cwd=str(sandbox.work),
+                sandbox="read-only",
+                approval_policy="never",
+                config={"model_reasoning_effort": "high"},
+            )
+        )["conversationId"]
+        await call(client, "codex_end", conversationId=cid)
+        r = await call(client, "codex_reply", conversationId=cid, prompt="after resume")
+        assert r["recovery"] == "resumed"
+    contexts = turn_contexts(rollout_of(sandbox, cid))
+    assert len(contexts) == 2, "expected one turn before and one after the resume"
+    resumed = contexts[-1]
+    assert resumed["sandbox_policy"] == {"type": "read-only"}
+    assert resumed["approval_policy"] == "never"
+    assert resumed["effort"] == "high"
+    assert resumed["cwd"] == str(sandbox.work)
+
+
+async def test_removed_rollout_is_replayed_with_history(
+    sandbox: Sandbox, codex_bin: Path, fake_model: FakeModel
+) -> None:
+    async with mcp_server(sandbox, codex_bin) as client:
+        cid = (await call(client, "codex_start", prompt="replay alpha", cwd=str(sandbox.work)))["conversationId"]
+        await call(client, "codex_reply", conversationId=cid, prompt="replay beta")
+        await call(client, "codex_end", conversationId=cid)
+        rollout_of(sandbox, cid).unlink()
+
+        began = time.monotonic()
+        r = await call(client, "codex_reply", conversationId=cid, prompt="replay gamma")
+        replay_s = time.monotonic() - began
+        assert r["recovery"] == "replayed"
+        assert r["conversationId"] == cid
+        assert r["thread_id"] != cid
+        # The history reached the model, in front of the new prompt.
+        [sent] = model_got(fake_model, "replay gamma")
+        assert "replay alpha" in sent
+        assert "ECHO: replay beta" in sent
+        assert sent.rstrip().endswith("replay gamma")
+        assert r["reply"] == f"ECHO: {sent}"
+
+        # The client keeps using the same id; the new thread backs it from now on.
+        listed = await call(client, "codex_list")
+        [info] = listed["conversations"]
+        assert info["conversationId"] == cid
+        assert info["thread_id"] == r["thread_id"]
+        nxt = await call(client, "codex_reply", conversationId=cid, prompt="replay delta")
+        assert nxt["recovery"] == "live"
+        assert nxt["turn"] == 4
+        print(f"replay after a lost rollout: {replay_s:.2f}s to the reply")
+
+
+async def test_adopts_a_conversation_started_outside(sandbox: Sandbox, codex_bin: Path) -> None:
+    done = subprocess.run(
+        [str(codex_bin), "exec", "--json", "--skip-git-repo-check", "-C", str(sandbox.work), "made by hand"],
+        env={**os.environ, **sandbox.env},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    thread_id = json.loads(done.stdout.splitlines()[0])["thread_id"]
+    async with mcp_server(sandbox, codex_bin) as client:
+        r = await call(client, "codex_reply", conversationId=thread_id, prompt="adopted [[history]]")
+        assert r["recovery"] == "resumed"
+        assert r["reply"] == "made by hand | adopted [[history]]"
+        assert r["turn"] == 2  # the hand-made turn is turn 1
+        [info] = (await call(client, "codex_list"))["conversations"]
+        assert info["adopted"] is True
+        assert info["cwd"] == str(sandbox.work)
+        # An id Codex does not know either is still an error that says what to do.
+        message = await call_error(
+            client, "codex_reply", conversationId="01a1fbea-0000-7000-8000-000000000000", prompt="hi"
+        )
+        assert "codex_list" in message
+
+
+async def test_cap_reclaims_least_recently_used_and_idle_timeout(sandbox: Sandbox, codex_bin: Path) -> None:
+    async with mcp_server(sandbox, codex_bin, "--max-sessions", "2", "--idle-timeout", "3") as client:
+        a = (await call(client, "codex_start", prompt="cap a", cwd=str(sandbox.work)))["conversationId"]
+        b = (await call(client, "codex_start", prompt="cap b", cwd=str(sandbox.work)))["conversationId"]
+        c = (await call(client, "codex_start", prompt="cap c", cwd=str(sandbox.work)))["conversationId"]
+        states = {x["conversationId"]: x for x in (await call(client, "codex_list"))["conversations"]}
+        assert states[a]["state"] == "ended"
+        assert states[a]["end_reason"] == "evicted"
+        assert states[b]["state"] == "idle"
+        assert states[c]["state"] == "idle"
+        assert len(codex_pids(sandbox)) == 2
+        back = await call(client, "codex_reply", conversationId=a, prompt="cap a again")
+        assert back["recovery"] == "resumed"  # and, at the cap, b is now the least recently used
+
+        async def reasons() -> dict[str, str | None]:
+            listed = (await call(client, "codex_list"))["conversations"]
+            return {x["conversationId"]: x["end_reason"] for x in listed if x["state"] == "ended"}
+
+        deadline = time.monotonic() + 15
+        while await reasons() != {a: "idle", b: "evicted", c: "idle"}:
+            assert time.monotonic() < deadline, "idle sessions were not reclaimed"
+            await anyio.sleep(0.5)
+        assert not codex_pids(sandbox)
+        again = await call(client, "codex_reply", conversationId=b, prompt="cap b again")
+        assert again["recovery"] == "resumed"
+
+
+async def test_interrupt_stops_the_turn_and_keeps_the_session(sandbox: Sandbox, codex_bin: Path) -> None:
+    async with mcp_server(sandbox, codex_bin) as client:
+        started = await call(
+            client, "codex_start", prompt="interrupt me [[delay:20]]", cwd=str(sandbox.work), timeout_s=1.5
+        )
+        assert started["status"] == "running"
+        cid = started["conversationId"]
+        began = time.monotonic()
+        stopped = await call(client, "codex_interrupt", conversationId=cid)
+        assert time.monotonic() - began < 5
+        assert stopped["interrupted"] is True
+        assert stopped["status"] == "interrupted"
+        nothing = await call(client, "codex_interrupt", conversationId=cid)
+        assert nothing["interrupted"] is False
+        after = await call(client, "codex_reply", conversationId=cid, prompt="after interrupt")
+        assert after["recovery"] == "live"
+        assert after["reply"] == "ECHO: after interrupt"
+
+
+async def test_cancelling_a_call_interrupts_its_turn(sandbox: Sandbox, codex_bin: Path) -> None:
+    async with mcp_server(sandbox, codex_bin) as client:
+        cid = (await call(client, "codex_start", prompt="cancel base", cwd=str(sandbox.work)))["conversationId"]
+        with anyio.move_on_after(1.5):  # the client cancels its request (notifications/cancelled)
+            await client.call_tool("codex_reply", {"conversationId": cid, "prompt": "cancel me [[delay:20]]"})
+
+        async def interrupted() -> bool:
+            status = await call(client, "codex_status", conversationId=cid)
+            return bool(status["status"] == "interrupted" and status["state"] == "idle")
+
+        deadline = time.monotonic() + 10
+        while not await interrupted():
+            assert time.monotonic() < deadline, "the cancelled call's turn kept running"
+            await anyio.sleep(0.2)
+        after = await call(client, "codex_reply", conversationId=cid, prompt="after cancel")
+        assert after["reply"] == "ECHO: after cancel"
+
+
+async def test_progress_notifications_while_waiting(sandbox: Sandbox, codex_bin: Path) -> None:
+    seen: list[tuple[float, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append((progress, message))
+
+    async with mcp_server(sandbox, codex_bin, env={"CODEX_MCP_PROGRESS_INTERVAL_S": "0.5"}) as client:
+        result = await client.call_tool(
+            "codex_start",
+            {"prompt": "progress please [[delay:3]]", "cwd": str(sandbox.work)},
+            progress_callback=on_progress,
+        )
+        assert not result.is_error
+        assert result.structured_content is not None
+        assert result.structured_content["status"] == "completed"
+    assert len(seen) >= 3, seen
+    assert [p for p, _ in seen] == sorted(p for p, _ in seen), "progress must increase"
+    assert all(m and m.startswith("turn 1 running") for _, m in seen), seen
+
+
+async def test_queued_replies_run_in_arrival_order(sandbox: Sandbox, codex_bin: Path, fake_model: FakeModel) -> None:
+    async with mcp_server(sandbox, codex_bin) as client:
+        cid = (await call(client, "codex_start", prompt="queue base", cwd=str(sandbox.work)))["conversationId"]
+        results: dict[str, dict[str, Any]] = {}
+
+        async def reply(prompt: str) -> None:
+            results[prompt] = await call(client, "codex_reply", conversationId=cid, prompt=prompt)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(reply, "q1 [[delay:1]]")
+            for name in ("q2", "q3", "q4"):
+                await anyio.sleep(0.15)
+                tg.start_soon(reply, name)
+        assert [results[p]["turn"] for p in ("q1 [[delay:1]]", "q2", "q3", "q4")] == [2, 3, 4, 5]
+        assert all(r["status"] == "completed" for r in results.values())
+        sent = [r.user_texts[-1] for r in fake_model.user_requests() if r.user_texts[-1] in ("q2", "q3", "q4")]
+        assert sent == ["q2", "q3", "q4"]
+
+
+async def test_corrupted_state_file_costs_nothing_else(sandbox: Sandbox, codex_bin: Path) -> None:
+    async with mcp_server(sandbox, codex_bin) as client:
+        keep = (await call(client, "codex_start", prompt="survivor", cwd=str(sandbox.work)))["conversationId"]
+    conversations = Path(sandbox.env["CODEX_MCP_STATE_DIR"]) / "conversations"
+    (conversations / "01a1fbea-0000-7000-8000-00000000dead.json").write_text('{"id": "01a1fbea-0000-7')
+    async with mcp_server(sandbox, codex_bin) as client:
+        listed = await call(client, "codex_list")
+        assert [c["conversationId"] for c in listed["conversations"]] == [keep]
+        r = await call(client, "codex_reply", conversationId=keep, prompt="still here")
+        assert r["recovery"] == "resumed"
+    assert (conversations / "01a1fbea-0000-7000-8000-00000000dead.corrupt").exists()
