@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from mcp import Client
+from mcp.client.client import ConnectMode
+from mcp.client.session import ElicitationFnT
 from mcp.client.stdio import StdioServerParameters
 
 from codex_mcp.fakemodel import FakeModel, codex_config_toml
@@ -94,7 +96,12 @@ def sandbox(tmp_path: Path, fake_model: FakeModel) -> Iterator[Sandbox]:
 
 @asynccontextmanager
 async def mcp_server(
-    sandbox: Sandbox, codex_bin: Path, *extra_args: str, env: dict[str, str] | None = None
+    sandbox: Sandbox,
+    codex_bin: Path,
+    *extra_args: str,
+    env: dict[str, str] | None = None,
+    elicitation_callback: ElicitationFnT | None = None,
+    mode: ConnectMode = "auto",
 ) -> AsyncIterator[Client]:
     """Our server as a subprocess, reached through the official MCP client over stdio."""
     params = StdioServerParameters(
@@ -103,5 +110,5 @@ async def mcp_server(
         env={**sandbox.env, **(env or {})},
         cwd=str(sandbox.work),
     )
-    async with Client(params, read_timeout_seconds=120) as client:
+    async with Client(params, read_timeout_seconds=120, elicitation_callback=elicitation_callback, mode=mode) as client:
         yield client

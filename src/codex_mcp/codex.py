@@ -314,15 +314,37 @@ def read_approval(lines: Sequence[str]) -> ApprovalRequest | None:
     return ApprovalRequest(question, command, reason, choices, body)
 
 
+def _choice_key(request: ApprovalRequest | None, *needles: str) -> str | None:
+    if request is None:
+        return None
+    for key, label in request.choices:
+        if any(n in label.lower() for n in needles):
+            return key
+    return None
+
+
 def approval_keys(decision: str, request: ApprovalRequest | None) -> bytes:
-    """The key that gives Codex this decision. approve_for_session only where Codex offers it."""
+    """The key that gives Codex exactly this decision, and never more than was decided.
+
+    approve_for_session only where Codex offers a choice limited to the session. Codex 0.169 offers none:
+    its "don't ask again" choice saves a lasting rule in $CODEX_HOME/rules, which is approve_always."""
+    offered = ", ".join(f"{label} ({key})" for key, label in request.choices) if request else "none seen"
     if decision == "approve":
         return b"y"
     if decision == "deny":
         return INTERRUPT_KEY  # Codex's "No, and tell Codex what to do differently (esc)"
     if decision == "approve_for_session":
-        if request is not None and any(key == "p" for key, _ in request.choices):
-            return b"p"
-        offered = ", ".join(f"{label} ({key})" for key, label in request.choices) if request else "none seen"
-        raise InvalidInput(f"Codex does not offer 'approve for this session' here; it offers: {offered}")
-    raise InvalidInput(f"decision must be approve, approve_for_session or deny, not {decision!r}")
+        key = _choice_key(request, "session")
+        if key is None:
+            raise InvalidInput(
+                "Codex does not offer an approval limited to this session here; its choices are: "
+                f"{offered}. Use approve (this once), or approve_always if the user wants Codex to stop "
+                "asking for this kind of action (Codex saves that as a lasting rule)"
+            )
+        return key.encode()
+    if decision == "approve_always":
+        key = _choice_key(request, "don't ask again", "don’t ask again", "always")
+        if key is None:
+            raise InvalidInput(f"Codex does not offer 'don't ask again' here; its choices are: {offered}")
+        return key.encode()
+    raise InvalidInput(f"decision must be approve, approve_for_session, approve_always or deny, not {decision!r}")

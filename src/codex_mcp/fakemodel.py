@@ -12,6 +12,8 @@ as a subprocess still controls the model:
 ``[[history]]``       answer with every user message of the request, joined by `` | ``
 ``[[exec:COMMAND]]``  ask Codex to run COMMAND with its ``exec_command`` tool; the turn after the tool
                       result answers with the command's output
+``[[escalate:COMMAND]]`` the same, asking to run it outside the sandbox (``require_escalated``), which
+                      makes Codex ask the user for approval under ``-a on-request``
 
 It is deliberately small and dependency-free (stdlib ``http.server`` in a thread).
 """
@@ -32,7 +34,7 @@ from typing import cast
 JsonObject = dict[str, object]
 
 TITLE_MARKER = "Generate a concise"
-_DIRECTIVE = re.compile(r"\[\[(reply|delay|fail|drop|history|exec)(?::(.*?))?\]\]", re.DOTALL)
+_DIRECTIVE = re.compile(r"\[\[(reply|delay|fail|drop|history|exec|escalate)(?::(.*?))?\]\]", re.DOTALL)
 
 
 @dataclass
@@ -44,6 +46,7 @@ class Answer:
     fail_status: int | None = None
     drop: bool = False
     exec_command: str | None = None
+    escalate: bool = False
 
 
 @dataclass
@@ -84,34 +87,27 @@ def _message_texts(body: JsonObject, role: str) -> list[str]:
     return texts
 
 
-def _function_outputs(body: JsonObject) -> list[str]:
-    """Outputs of tool calls that Codex sends back to the model, in order."""
-    items = body.get("input")
-    outputs: list[str] = []
-    if isinstance(items, list):
-        for item in items:
-            if isinstance(item, dict) and item.get("type") == "function_call_output":
-                out = item.get("output")
-                outputs.append(out if isinstance(out, str) else json.dumps(out))
-    return outputs
-
-
 def default_answer(body: JsonObject, user_texts: list[str]) -> Answer:
     """Echo the latest user message, obeying any directives in it."""
     last = user_texts[-1] if user_texts else ""
     if last.startswith(TITLE_MARKER) or TITLE_MARKER in last[:200]:
         return Answer(text="Fake title")
     answer = Answer(text=f"ECHO: {last}")
-    # A tool result came back for this turn: report it instead of asking again.
+    # A tool result came back for this turn (after the latest user message): report it instead of asking
+    # again. Codex may add its own messages after the output (e.g. an approved command prefix).
     items = body.get("input")
-    if (
-        isinstance(items, list)
-        and items
-        and isinstance(items[-1], dict)
-        and items[-1].get("type") == "function_call_output"
-    ):
-        outputs = _function_outputs(body)
-        return Answer(text=f"TOOL OUTPUT: {outputs[-1] if outputs else ''}")
+    if isinstance(items, list):
+        last_user = max(
+            (i for i, item in enumerate(items) if isinstance(item, dict) and item.get("role") == "user"), default=-1
+        )
+        outputs = [
+            item
+            for item in items[last_user + 1 :]
+            if isinstance(item, dict) and item.get("type") == "function_call_output"
+        ]
+        if outputs:
+            out = outputs[-1].get("output")
+            return Answer(text=f"TOOL OUTPUT: {out if isinstance(out, str) else json.dumps(out)}")
     for m in _DIRECTIVE.finditer(last):
         kind, arg = m.group(1), m.group(2) or ""
         if kind == "reply":
@@ -124,8 +120,9 @@ def default_answer(body: JsonObject, user_texts: list[str]) -> Answer:
             answer.drop = True
         elif kind == "history":
             answer.text = " | ".join(user_texts)
-        elif kind == "exec":
+        elif kind in ("exec", "escalate"):
             answer.exec_command = arg
+            answer.escalate = kind == "escalate"
     return answer
 
 
@@ -206,7 +203,14 @@ def _events(answer: Answer) -> Iterator[bytes]:
             "id": f"fc_{uuid.uuid4().hex}",
             "call_id": f"call_{uuid.uuid4().hex}",
             "name": "exec_command",
-            "arguments": json.dumps({"cmd": answer.exec_command}),
+            "arguments": json.dumps(
+                {"cmd": answer.exec_command}
+                | (
+                    {"sandbox_permissions": "require_escalated", "justification": f"Needs to run {answer.exec_command}"}
+                    if answer.escalate
+                    else {}
+                )
+            ),
         }
     else:
         item = {

@@ -11,7 +11,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 from . import codex
 from .codex import LaunchOptions
@@ -33,7 +33,7 @@ from .turn import Recovery, Turn, TurnStatus
 
 log = logging.getLogger(__name__)
 
-Decision = Literal["approve", "approve_for_session", "deny"]
+Decision = Literal["approve", "approve_for_session", "approve_always", "deny"]
 
 Waiter = Callable[[Conversation, Turn, float], Awaitable[None]]
 """How a call waits for its turn (at most the given seconds). The server's waiter also sends progress
@@ -352,6 +352,11 @@ class Manager:
         began = loop.time()
         while turn.status == TurnStatus.WAITING_FOR_APPROVAL and loop.time() - began < 5.0:
             await turn.changed(0.25)
+        if decision == "deny":
+            await turn.wait(5.0)  # Codex aborts the turn on a denial
+            if cast(TurnStatus, turn.status) == TurnStatus.INTERRUPTED:  # changed while we awaited
+                turn.error = "denied: Codex did not run it and stopped the turn; send a new prompt to go on"
+                turn.changed_externally()
         return turn
 
     async def end(self, conversation_id: str, reason: str = "ended by client") -> Conversation:

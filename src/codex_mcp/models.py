@@ -232,7 +232,8 @@ def render_text(result: BaseModel) -> str:
                 + (f"\nCommand: {a.command}" if a.command else "")
                 + (f"\nReason: {a.reason}" if a.reason else "")
                 + (f"\nChoices: {'; '.join(a.choices)}" if a.choices else "")
-                + "\nAnswer with codex_approve(conversationId, decision='approve' | 'approve_for_session' | 'deny')."
+                + "\nAsk the user, then answer with codex_approve(conversationId, decision='approve' | 'deny' | "
+                "'approve_always')."
             )
         if isinstance(result, ReplyResult) and result.recovery != "live":
             parts.append(f"Recovery: {result.recovery} (Codex thread {result.thread_id}).")

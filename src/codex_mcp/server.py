@@ -5,6 +5,7 @@ errors. The only module that imports ``mcp``."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -15,6 +16,7 @@ import anyio
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult, ClientCapabilities, ElicitationCapability, TextContent
 from pydantic import BaseModel, Field, JsonValue
 
@@ -52,6 +54,8 @@ Hold multi-turn conversations with the OpenAI Codex CLI (a real, live Codex sess
 
 T = TypeVar("T")
 
+log = logging.getLogger(__name__)
+
 TIMEOUT_DOC = (
     f"Seconds to wait for the reply (default {DEFAULT_TIMEOUT_S:g}). When it expires the turn keeps running "
     "and the result says status 'running'; collect it with codex_status."
@@ -68,9 +72,9 @@ class AppState:
 class ApprovalAnswer(BaseModel):
     """The form a client shows when Codex asks for approval."""
 
-    decision: Literal["approve", "approve_for_session", "deny"] = Field(
-        description="approve: run it once; approve_for_session: also allow it for the rest of the session; "
-        "deny: do not run it (Codex stops the turn)"
+    decision: Literal["approve", "approve_always", "deny"] = Field(
+        description="approve: run it this once; approve_always: run it and let Codex stop asking for this kind "
+        "of action (Codex saves a lasting rule); deny: do not run it (Codex stops the turn)"
     )
 
 
@@ -122,7 +126,12 @@ def make_waiter(ctx: Context[AppState], manager: Manager) -> Waiter:
                     if not can_elicit or asked:
                         return
                     asked = True
-                    decision = await ask_client(ctx, conv)
+                    try:
+                        decision = await ask_client(ctx, conv)
+                    except MCPError as exc:
+                        # e.g. a 2026-07-28 connection: no server-to-client requests inside a tool call.
+                        log.info("could not ask the client about the approval (%s); returning it instead", exc)
+                        return
                     if decision is None:
                         return  # the person did not decide: Codex keeps waiting, the caller hears about it
                     await manager.answer_approval(conv, decision)
@@ -291,8 +300,10 @@ def create_server(settings: Settings, on_closed: Callable[[], None] | None = Non
         decision: Annotated[
             Decision,
             Field(
-                description="approve: run it this once; approve_for_session: also allow it for the rest of the "
-                "session (only where Codex offers that); deny: do not run it (Codex stops the turn)"
+                description="approve: run it this once. approve_for_session: allow it for the rest of this session, "
+                "only where Codex offers that (Codex 0.169 does not). approve_always: run it and let Codex stop asking "
+                "for this kind of action (Codex saves a lasting rule; only if the user said so). deny: do not run it "
+                "(Codex stops the turn)"
             ),
         ],
         ctx: Context[AppState],

@@ -28,6 +28,10 @@ _POLL_S = 0.01
 """How often a running turn checks the rollout file. Only while a turn runs; an idle session costs nothing."""
 
 
+_DIALOG_GRACE_S = 5.0
+"""How long Codex may say "blocked" without drawing a dialog before we report the wait anyway."""
+
+
 class State(StrEnum):
     """Where a conversation's Codex session is."""
 
@@ -56,6 +60,7 @@ class Session:
         self.last_activity = self.started_at
         self.current: Turn | None = None
         self.on_gone: Callable[[Session], None] | None = None
+        self._blocked_since: float | None = None
         self._gone_told = False
         self._queue: asyncio.Queue[Turn] = asyncio.Queue()
         self._wake = asyncio.Event()
@@ -270,7 +275,20 @@ class Session:
 
     def _follow_approval(self, turn: Turn) -> None:
         blocked = self.tui_state == "blocked"
-        if blocked and turn.status == TurnStatus.RUNNING:
+        if not blocked:
+            self._blocked_since = None
+        elif self._blocked_since is None:
+            self._blocked_since = time.monotonic()
+        # OSC 7501 says "blocked" about a second before the dialog is drawn, and a key pressed before then
+        # lands in the composer. Report the wait once the dialog is on screen (or blocked stays unexplained).
+        if (
+            blocked
+            and turn.status == TurnStatus.RUNNING
+            and (
+                codex.read_approval(self.screen.lines()) is not None
+                or time.monotonic() - (self._blocked_since or 0.0) > _DIALOG_GRACE_S
+            )
+        ):
             self.state = State.WAITING_FOR_APPROVAL
             turn.set_status(TurnStatus.WAITING_FOR_APPROVAL)
         elif not blocked and turn.status == TurnStatus.WAITING_FOR_APPROVAL:

@@ -69,6 +69,11 @@ class Turn:
         if self.on_change is not None:
             self.on_change(self)
 
+    def changed_externally(self) -> None:
+        """Persist a change made to a settled turn's fields (e.g. a clearer error)."""
+        if self.on_change is not None:
+            self.on_change(self)
+
     def fail(self, error: str) -> None:
         """Settle as failed, unless already settled."""
         if not self.settled:
