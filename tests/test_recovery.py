@@ -305,3 +305,15 @@ async def test_corrupted_state_file_costs_nothing_else(sandbox: Sandbox, codex_b
         r = await call(client, "codex_reply", conversationId=keep, prompt="still here")
         assert r["recovery"] == "resumed"
     assert (conversations / "01a1fbea-0000-7000-8000-00000000dead.corrupt").exists()
+
+
+async def test_failed_resume_falls_back_to_replay(sandbox: Sandbox, codex_bin: Path, fake_model: FakeModel) -> None:
+    """The rollout is there but Codex cannot resume from it (damaged): the ladder goes on to a replay."""
+    async with mcp_server(sandbox, codex_bin) as client:
+        cid = (await call(client, "codex_start", prompt="damaged alpha", cwd=str(sandbox.work)))["conversationId"]
+        await call(client, "codex_end", conversationId=cid)
+        rollout_of(sandbox, cid).write_text("this is not a rollout\n")
+        r = await call(client, "codex_reply", conversationId=cid, prompt="damaged beta")
+        assert r["recovery"] == "replayed"
+        [sent] = model_got(fake_model, "damaged beta")
+        assert "damaged alpha" in sent

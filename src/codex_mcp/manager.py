@@ -226,14 +226,19 @@ class Manager:
         replay its history into a fresh session. Returns how, and the text to send for the prompt."""
         binary = codex.resolve_binary(self.settings.codex_bin)
         began = time.monotonic()
-        try:
-            session = await self._launch(codex.resume_argv(binary, conv.thread_id, conv.options), conv.options.cwd)
-        except CodexStartFailed as exc:
-            log.info("resume of %s failed (%s); replaying its history", conv.thread_id, exc.reason)
+        if find_rollout(self.codex_home, conv.thread_id) is None:
+            # Codex cannot resume a thread without its rollout; asking it would only cost a failed start.
+            log.info("thread %s has no rollout; replaying its history", conv.thread_id)
         else:
-            conv.attach(session)
-            log.info("resumed %s (thread %s) in %.2fs", conv.id, conv.thread_id, time.monotonic() - began)
-            return "resumed", prompt
+            try:
+                argv = codex.resume_argv(binary, conv.thread_id, conv.options)
+                session = await self._launch(argv, conv.options.cwd)
+            except CodexStartFailed as exc:
+                log.info("resume of %s failed (%s); replaying its history", conv.thread_id, exc.reason)
+            else:
+                conv.attach(session)
+                log.info("resumed %s (thread %s) in %.2fs", conv.id, conv.thread_id, time.monotonic() - began)
+                return "resumed", prompt
         history = conv.history()
         if not history and (rollout := find_rollout(self.codex_home, conv.thread_id)) is not None:
             history = read_history(rollout)

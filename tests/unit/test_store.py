@@ -1,0 +1,82 @@
+"""Persisted conversations: atomic, owner-only, and a bad file costs nothing else."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from codex_mcp.store import ConversationRecord, OptionsRecord, Store, TurnRecord
+
+CID = "01a1fbea-b6ba-73a1-8251-f4e5e362b223"
+OTHER = "01a1fbea-b6ba-73a1-8251-f4e5e362b224"
+
+
+def record(cid: str = CID, turns: int = 1) -> ConversationRecord:
+    return ConversationRecord(
+        id=cid,
+        thread_id=cid,
+        threads=[cid],
+        options=OptionsRecord(cwd="/tmp", sandbox="read-only", config={"a": {"b": [1, "x"]}}),
+        created_at=1.0,
+        last_activity=2.0,
+        turns=[
+            TurnRecord(index=i + 1, prompt=f"p{i}", status="completed", reply=f"r{i}", submitted_at=1.0)
+            for i in range(turns)
+        ],
+    )
+
+
+def test_round_trip_owner_only(tmp_path: Path) -> None:
+    store = Store(tmp_path / "state")
+    store.save(record(turns=3))
+    assert stat.S_IMODE((tmp_path / "state").stat().st_mode) == 0o700
+    assert stat.S_IMODE(store.dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE(store.path(CID).stat().st_mode) == 0o600
+    [loaded], problems = Store(tmp_path / "state").load_all()
+    assert problems == []
+    assert loaded == record(turns=3)
+
+
+def test_overwrite_is_atomic_and_leaves_no_temp_files(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    store.save(record(turns=1))
+    inode = store.path(CID).stat().st_ino
+    store.save(record(turns=2))
+    assert store.path(CID).stat().st_ino != inode  # replaced by rename, never rewritten in place
+    assert sorted(p.name for p in store.dir.iterdir()) == [f"{CID}.json"]
+
+
+def test_a_crash_mid_write_keeps_the_previous_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = Store(tmp_path)
+    store.save(record(turns=1))
+
+    def broken_fsync(fd: int) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "fsync", broken_fsync)
+    with pytest.raises(OSError, match="disk full"):
+        store.save(record(turns=5))
+    monkeypatch.undo()
+    [loaded], _ = store.load_all()
+    assert len(loaded.turns) == 1
+    assert sorted(p.name for p in store.dir.iterdir()) == [f"{CID}.json"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"{not json", b'{"id": "x"}', b"\xff\xfe garbage", f'{{"id": "{OTHER}"}}'.encode()],
+    ids=["empty", "half-written", "missing-fields", "not-utf8", "wrong-id"],
+)
+def test_a_bad_file_is_set_aside_and_reported(tmp_path: Path, content: bytes) -> None:
+    store = Store(tmp_path)
+    store.save(record(OTHER))
+    store.path(CID).write_bytes(content)
+    records, problems = store.load_all()
+    assert [r.id for r in records] == [OTHER]
+    assert len(problems) == 1
+    assert f"{CID}.json could not be read" in problems[0]
+    assert store.path(CID).with_suffix(".corrupt").read_bytes() == content
+    assert not store.path(CID).exists()
