@@ -302,6 +302,8 @@ async def test_corrupted_state_file_costs_nothing_else(sandbox: Sandbox, codex_b
     async with mcp_server(sandbox, codex_bin) as client:
         listed = await call(client, "codex_list")
         assert [c["conversationId"] for c in listed["conversations"]] == [keep]
+        [problem] = listed["state_problems"]
+        assert "01a1fbea-0000-7000-8000-00000000dead.json could not be read" in problem
         r = await call(client, "codex_reply", conversationId=keep, prompt="still here")
         assert r["recovery"] == "resumed"
     assert (conversations / "01a1fbea-0000-7000-8000-00000000dead.corrupt").exists()
@@ -317,3 +319,55 @@ async def test_failed_resume_falls_back_to_replay(sandbox: Sandbox, codex_bin: P
         assert r["recovery"] == "replayed"
         [sent] = model_got(fake_model, "damaged beta")
         assert "damaged alpha" in sent
+
+
+async def test_two_servers_sharing_a_state_dir_never_fork_a_conversation(
+    sandbox: Sandbox, codex_bin: Path, fake_model: FakeModel
+) -> None:
+    """Two client windows, two codex-mcp processes, one state dir: a conversation live in one is not revived
+    (forked) by the other, and the other continues it with the whole history once it is free."""
+    async with mcp_server(sandbox, codex_bin) as a, mcp_server(sandbox, codex_bin) as b:
+        cid = (await call(a, "codex_start", prompt="shared one", cwd=str(sandbox.work)))["conversationId"]
+        await call(a, "codex_reply", conversationId=cid, prompt="shared two")
+        [seen] = (await call(b, "codex_list"))["conversations"]
+        assert seen["conversationId"] == cid
+        assert seen["end_reason"] == "live in another codex-mcp process"
+        message = await call_error(b, "codex_reply", conversationId=cid, prompt="from b too early")
+        assert "live in another codex-mcp server process" in message
+        assert not model_got(fake_model, "from b too early")
+
+        await call(a, "codex_end", conversationId=cid)
+        r = await call(b, "codex_reply", conversationId=cid, prompt="from b [[history]]")
+        assert r["recovery"] == "resumed"
+        assert r["turn"] == 3  # b knows a's turns
+        assert r["reply"] == "shared one | shared two | from b [[history]]"
+        [from_a] = (await call(a, "codex_list"))["conversations"]
+        assert from_a["end_reason"] == "live in another codex-mcp process"
+        assert from_a["turns"] == 3
+
+
+async def test_cancelling_a_status_wait_leaves_the_turn_alone(sandbox: Sandbox, codex_bin: Path) -> None:
+    async with mcp_server(sandbox, codex_bin) as client:
+        started = await call(client, "codex_start", prompt="keep going [[delay:3]]", cwd=str(sandbox.work), timeout_s=1)
+        cid = started["conversationId"]
+        with anyio.move_on_after(0.7):  # e.g. the client's own request timeout on a long poll
+            await client.call_tool("codex_status", {"conversationId": cid, "wait_s": 30})
+        done = await call(client, "codex_status", conversationId=cid, wait_s=15)
+        assert done["status"] == "completed"
+        assert done["reply"] == "ECHO: keep going [[delay:3]]"
+
+
+async def test_cancelling_a_queued_reply_withdraws_it(sandbox: Sandbox, codex_bin: Path, fake_model: FakeModel) -> None:
+    async with mcp_server(sandbox, codex_bin) as client:
+        started = await call(client, "codex_start", prompt="busy [[delay:3]]", cwd=str(sandbox.work), timeout_s=1)
+        cid = started["conversationId"]
+        with anyio.move_on_after(0.7):
+            await client.call_tool("codex_reply", {"conversationId": cid, "prompt": "never mind this"})
+        first = await call(client, "codex_status", conversationId=cid, turn=1, wait_s=15)
+        assert first["status"] == "completed"  # the running turn was not touched
+        withdrawn = await call(client, "codex_status", conversationId=cid, turn=2)
+        assert withdrawn["status"] == "failed"
+        assert "withdrawn" in withdrawn["error"]
+        after = await call(client, "codex_reply", conversationId=cid, prompt="next real one")
+        assert after["reply"] == "ECHO: next real one"
+        assert not model_got(fake_model, "never mind this")

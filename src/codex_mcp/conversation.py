@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from .codex import LaunchOptions
 from .session import Session, State
-from .store import ConversationRecord, OptionsRecord, TurnRecord
+from .store import ConversationRecord, OptionsRecord, Ownership, TurnRecord
 from .turn import Recovery, Turn, TurnStatus
 
 
@@ -39,6 +39,9 @@ class Conversation:
         self.turns: list[Turn] = []
         self.session: Session | None = None
         self.on_change: Callable[[Conversation], None] | None = None
+        self.ownership: Ownership | None = None  # held while this process runs its live session
+        self.stored_mtime = 0.0  # of the state file we last read or wrote
+        self.elsewhere = False  # another codex-mcp process runs it live (as of the last listing)
         # Held while a session is brought back and while a turn is queued, so recoveries and turns keep
         # their arrival order.
         self.lock = asyncio.Lock()
@@ -55,7 +58,8 @@ class Conversation:
         """The backing session's state, or how the last one ended."""
         if self.session is not None:
             return self.session.state
-        return State.EXITED if (self.end_reason or "").startswith("crashed") else State.ENDED
+        reason = self.end_reason or ""
+        return State.EXITED if reason.startswith(("crashed", "Codex exited")) else State.ENDED
 
     @property
     def latest_turn(self) -> Turn | None:
@@ -71,8 +75,13 @@ class Conversation:
         return None
 
     def history(self) -> list[tuple[str, str | None]]:
-        """(prompt, reply) of every turn that reached Codex, for a replay."""
-        return [(t.prompt, t.reply) for t in self.turns if t.status in (TurnStatus.COMPLETED, TurnStatus.FAILED)]
+        """(prompt, reply) of every turn that reached Codex, for a replay. A turn reached Codex if it completed
+        or Codex started it (it has a turn id); queued or unsent turns that failed are left out."""
+        return [
+            (t.prompt, t.reply)
+            for t in self.turns
+            if t.status == TurnStatus.COMPLETED or (t.settled and t.turn_id is not None)
+        ]
 
     def screen_tail(self, lines: int = 12) -> list[str]:
         """The last screen lines of the backing session (none without one)."""
@@ -92,9 +101,13 @@ class Conversation:
         self.changed()
 
     def detached(self, reason: str) -> None:
-        """The backing session is gone (ended, crashed, reclaimed): remember why."""
+        """The backing session is gone (ended, crashed, reclaimed): remember why, and let other codex-mcp
+        processes take the conversation on."""
         self.end_reason = reason
         self.changed()
+        if self.ownership is not None:
+            self.ownership.release()
+            self.ownership = None
 
     def submit(self, prompt: str, *, payload: str | None = None, recovery: Recovery = "live") -> Turn:
         """Queue a prompt on the backing session (which must be live)."""
@@ -154,6 +167,18 @@ class Conversation:
                 for t in self.turns
             ],
         )
+
+    def refresh(self, newer: Conversation) -> None:
+        """Take over what another codex-mcp process recorded since we read the conversation."""
+        self.options = newer.options
+        self.thread_id = newer.thread_id
+        self.threads = newer.threads
+        self.end_reason = newer.end_reason
+        self.adopted = newer.adopted
+        self.last_activity = newer.last_activity
+        self.turns = newer.turns
+        for turn in self.turns:
+            turn.on_change = lambda _turn: self.changed()
 
     @classmethod
     def from_record(cls, record: ConversationRecord) -> Conversation:

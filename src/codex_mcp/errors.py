@@ -23,15 +23,14 @@ class UnknownConversation(CodexMcpError):
         )
 
 
-class ConversationEnded(CodexMcpError):
-    """The conversation's Codex session is no longer running."""
+class ConversationElsewhere(CodexMcpError):
+    """Another codex-mcp process holds this conversation's live Codex session."""
 
-    def __init__(self, conversation_id: str, reason: str) -> None:
+    def __init__(self, conversation_id: str) -> None:
         self.conversation_id = conversation_id
-        self.reason = reason
         super().__init__(
-            f"conversation {conversation_id} has no live Codex session ({reason}); "
-            "start a new conversation with codex_start"
+            f"conversation {conversation_id} is live in another codex-mcp server process (another client "
+            "window?); continue it there, or end it there first"
         )
 
 

@@ -9,6 +9,8 @@ as a subprocess still controls the model:
 ``[[delay:SECONDS]]`` wait before answering (a long turn)
 ``[[fail:STATUS]]``   answer with that HTTP status and an error body
 ``[[drop]]``          start the event stream, then close it without completing the response
+``[[slow:SECONDS]]``  stream the answer as ``response.output_text.delta`` events spread over SECONDS
+                      before completing it (a slow but live stream)
 ``[[history]]``       answer with every user message of the request, joined by `` | ``
 ``[[exec:COMMAND]]``  ask Codex to run COMMAND with its ``exec_command`` tool; the turn after the tool
                       result answers with the command's output
@@ -34,7 +36,7 @@ from typing import cast
 JsonObject = dict[str, object]
 
 TITLE_MARKER = "Generate a concise"
-_DIRECTIVE = re.compile(r"\[\[(reply|delay|fail|drop|history|exec|escalate)(?::(.*?))?\]\]", re.DOTALL)
+_DIRECTIVE = re.compile(r"\[\[(reply|delay|fail|drop|slow|history|exec|escalate)(?::(.*?))?\]\]", re.DOTALL)
 
 
 @dataclass
@@ -45,6 +47,7 @@ class Answer:
     delay_s: float = 0.0
     fail_status: int | None = None
     drop: bool = False
+    slow_s: float = 0.0
     exec_command: str | None = None
     escalate: bool = False
 
@@ -118,6 +121,8 @@ def default_answer(body: JsonObject, user_texts: list[str]) -> Answer:
             answer.fail_status = int(arg or "500")
         elif kind == "drop":
             answer.drop = True
+        elif kind == "slow":
+            answer.slow_s = float(arg or "0")
         elif kind == "history":
             answer.text = " | ".join(user_texts)
         elif kind in ("exec", "escalate"):
@@ -219,6 +224,8 @@ def _events(answer: Answer) -> Iterator[bytes]:
             "id": f"msg_{uuid.uuid4().hex}",
             "content": [{"type": "output_text", "text": answer.text}],
         }
+        if answer.slow_s > 0:
+            yield from _slow_deltas(item, answer.text, answer.slow_s)
     yield _sse("response.output_item.done", {"type": "response.output_item.done", "item": item})
     usage = {
         "input_tokens": 10,
@@ -228,6 +235,30 @@ def _events(answer: Answer) -> Iterator[bytes]:
         "total_tokens": 15,
     }
     yield _sse("response.completed", {"type": "response.completed", "response": {"id": rid, "usage": usage}})
+
+
+def _slow_deltas(item: JsonObject, text: str, seconds: float) -> Iterator[bytes]:
+    """The message item announced, then its text in pieces spread evenly over ``seconds`` (a live stream
+    that takes its time, as a slow model does)."""
+    yield _sse(
+        "response.output_item.added",
+        {"type": "response.output_item.added", "output_index": 0, "item": {**item, "content": []}},
+    )
+    pieces = max(1, min(len(text), int(seconds * 4) or 1))
+    size = -(-len(text) // pieces) if text else 0
+    chunks = [text[i : i + size] for i in range(0, len(text), size)] if size else [""]
+    for chunk in chunks:
+        time.sleep(seconds / len(chunks))
+        yield _sse(
+            "response.output_text.delta",
+            {
+                "type": "response.output_text.delta",
+                "item_id": item["id"],
+                "output_index": 0,
+                "content_index": 0,
+                "delta": chunk,
+            },
+        )
 
 
 class _Handler(BaseHTTPRequestHandler):

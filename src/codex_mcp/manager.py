@@ -20,6 +20,7 @@ from .conversation import Conversation
 from .errors import (
     CodexNotFound,
     CodexStartFailed,
+    ConversationElsewhere,
     InvalidInput,
     NothingToApprove,
     TooManySessions,
@@ -111,9 +112,7 @@ class Manager:
         for problem in self.load_problems:
             log.error("state: %s", problem)
         for record in records:
-            conv = Conversation.from_record(record)
-            conv.on_change = self._persist
-            self._conversations[conv.id] = conv
+            self._remember(Conversation.from_record(record))
         if records:
             log.info("known conversations from earlier runs: %d", len(records))
         try:
@@ -133,18 +132,53 @@ class Manager:
                 log.info("using Codex %s at %s", self.codex_version, binary)
         self._reaper = asyncio.create_task(self._reap_idle(), name="codex-idle-reaper")
 
+    def _remember(self, conv: Conversation) -> Conversation:
+        conv.on_change = self._persist
+        with contextlib.suppress(OSError):
+            conv.stored_mtime = self.store.path(conv.id).stat().st_mtime
+        self._conversations[conv.id] = conv
+        return conv
+
     def _persist(self, conv: Conversation) -> None:
         try:
             self.store.save(conv.record())
+            conv.stored_mtime = self.store.path(conv.id).stat().st_mtime
         except OSError as exc:  # a full disk must not take the live conversation down with it
             log.error("could not save conversation %s: %s", conv.id, exc)
+
+    def _known(self, cid: str) -> Conversation | None:
+        """A conversation from memory or from the state dir, brought up to date with what another codex-mcp
+        process (sharing the state dir) recorded, unless this process runs it live."""
+        conv = self._conversations.get(cid)
+        if conv is not None and conv.ownership is not None:
+            return conv
+        loaded = self.store.load(cid)
+        if loaded is None:
+            return conv
+        record, mtime = loaded
+        if conv is None:
+            return self._remember(Conversation.from_record(record))
+        if mtime > conv.stored_mtime:
+            conv.refresh(Conversation.from_record(record))
+            conv.stored_mtime = mtime
+        return conv
+
+    def _claim(self, conv: Conversation) -> None:
+        """Make this process the one that runs the conversation live (ConversationElsewhere if another does)."""
+        if conv.ownership is not None:
+            return
+        ownership = self.store.claim(conv.id)
+        if ownership is None:
+            raise ConversationElsewhere(conv.id)
+        conv.ownership = ownership
+        self._known(conv.id)  # read what the previous owner recorded, now that nobody else can write it
 
     # --- lookup ----------------------------------------------------------------------------------
 
     def get(self, conversation_id: str) -> Conversation:
         """The conversation with this id, live or not."""
         cid = check_conversation_id(conversation_id)
-        conv = self._conversations.get(cid)
+        conv = self._known(cid)
         if conv is None:
             raise UnknownConversation(cid)
         return conv
@@ -152,7 +186,7 @@ class Manager:
     def get_or_adopt(self, conversation_id: str) -> Conversation:
         """A known conversation, or one Codex knows (its rollout exists) that this server never handed out."""
         cid = check_conversation_id(conversation_id)
-        conv = self._conversations.get(cid)
+        conv = self._known(cid)
         if conv is not None:
             return conv
         rollout = find_rollout(self.codex_home, cid)
@@ -175,15 +209,21 @@ class Manager:
             turn = Turn(index=index, prompt=prompt, status=TurnStatus.COMPLETED, reply=reply, thread_id=cid)
             turn.on_change = lambda _turn: conv.changed()
             conv.turns.append(turn)
-        conv.on_change = self._persist
-        self._conversations[cid] = conv
+        self._remember(conv)
         conv.changed()
         log.info("adopted conversation %s from its rollout (%d earlier turns)", cid, len(conv.turns))
         return conv
 
     def conversations(self) -> list[Conversation]:
-        """Every conversation this server knows, oldest first."""
-        return sorted(self._conversations.values(), key=lambda c: c.created_at)
+        """Every conversation in the state dir (also those other codex-mcp processes started), oldest first;
+        each knows whether another process runs it live."""
+        for path in self.store.dir.glob("*.json"):
+            with contextlib.suppress(InvalidInput):
+                self._known(check_conversation_id(path.stem))
+        convs = sorted(self._conversations.values(), key=lambda c: c.created_at)
+        for conv in convs:
+            conv.elsewhere = conv.ownership is None and self.store.claimed_elsewhere(conv.id)
+        return convs
 
     def live_sessions(self) -> list[Session]:
         """Codex sessions running now."""
@@ -272,8 +312,8 @@ class Manager:
         session = await self._launch(argv, options.cwd)
         assert session.thread_id is not None
         conv = Conversation(session.thread_id, options)
-        conv.on_change = self._persist
-        self._conversations[conv.id] = conv
+        conv.ownership = self.store.claim(conv.id)
+        self._remember(conv)
         conv.attach(session)
         log.info("started conversation %s in %s (%.2fs)", conv.id, options.cwd, loop.time() - started)
         turn = conv.submit(text)
@@ -296,7 +336,14 @@ class Manager:
             if conv.live:
                 turn = conv.submit(text)
             else:
-                recovery, payload = await self._revive(conv, text)
+                self._claim(conv)
+                try:
+                    recovery, payload = await self._revive(conv, text)
+                except BaseException:
+                    if conv.ownership is not None and not conv.live:
+                        conv.ownership.release()
+                        conv.ownership = None
+                    raise
                 turn = conv.submit(text, payload=payload, recovery=recovery)
         await wait(conv, turn, max(0.0, timeout - (loop.time() - started)))
         return conv, turn
@@ -339,6 +386,8 @@ class Manager:
         self, conversation_id: str, decision: Decision, timeout_s: float | None, wait: Waiter = plain_wait
     ) -> tuple[Conversation, Turn]:
         """Answer the approval Codex is waiting for, then wait (bounded) for the turn to go on."""
+        if self._closed:
+            raise InvalidInput("the server is shutting down")
         timeout = check_timeout(timeout_s, self.settings.default_timeout_s)
         conv = self.get(conversation_id)
         turn = await self.answer_approval(conv, decision)

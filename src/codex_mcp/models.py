@@ -132,6 +132,9 @@ class ListResult(BaseModel):
 
     conversations: list[ConversationInfo]
     codex_version: str | None = Field(default=None, description="The Codex CLI version this server runs")
+    state_problems: list[str] = Field(
+        default_factory=list, description="State files that could not be read at start (set aside as *.corrupt)"
+    )
 
 
 def approval_of(conv: Conversation, turn: Turn | None) -> Approval | None:
@@ -201,7 +204,7 @@ def conversation_info(conv: Conversation) -> ConversationInfo:
         created_at=iso(conv.created_at),
         last_activity=iso(conv.last_activity),
         turns=len(conv.turns),
-        end_reason=conv.end_reason,
+        end_reason="live in another codex-mcp process" if conv.elsewhere else conv.end_reason,
         thread_id=conv.thread_id,
         adopted=conv.adopted,
     )
@@ -261,11 +264,15 @@ def render_text(result: BaseModel) -> str:
             f"Codex {result.exit or 'was not running'})."
         )
     if isinstance(result, ListResult):
+        problems = "".join(f"\nState problem: {p}" for p in result.state_problems)
         if not result.conversations:
-            return "No conversations yet: call codex_start."
-        return "\n".join(
-            f"{c.conversationId}  {c.state:<20} turns={c.turns}  cwd={c.cwd}  last={c.last_activity}"
-            + (f"  ({c.end_reason})" if c.end_reason else "")
-            for c in result.conversations
+            return "No conversations yet: call codex_start." + problems
+        return (
+            "\n".join(
+                f"{c.conversationId}  {c.state:<20} turns={c.turns}  cwd={c.cwd}  last={c.last_activity}"
+                + (f"  ({c.end_reason})" if c.end_reason else "")
+                for c in result.conversations
+            )
+            + problems
         )
     return result.model_dump_json()

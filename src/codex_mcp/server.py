@@ -21,7 +21,7 @@ from mcp_types import CallToolResult, ClientCapabilities, ElicitationCapability,
 from pydantic import BaseModel, Field, JsonValue
 
 from . import __version__
-from .codex import ApprovalPolicy, LaunchOptions, Sandbox, read_approval
+from .codex import UUID_RE, ApprovalPolicy, LaunchOptions, Sandbox, read_approval
 from .config import DEFAULT_TIMEOUT_S, Settings
 from .conversation import Conversation
 from .errors import CodexMcpError
@@ -95,19 +95,21 @@ async def mapped(call: Awaitable[T]) -> T:
 
 
 def one_line_status(conv: Conversation, turn: Turn, elapsed: float) -> str:
-    """What a progress notification says: the turn, its state, and Codex's own status line."""
+    """What a progress notification says: the turn, its state, and Codex's own activity line (e.g.
+    "Working (12s • esc to interrupt)"), not the footer."""
     doing = ""
     for line in reversed(conv.screen_tail(20)):
-        if "esc to interrupt" in line or "Working" in line:
-            doing = " · " + line.strip(" •")
+        if "esc to interrupt" in line and not UUID_RE.search(line):
+            doing = " · " + line.strip(" •◦")
             break
     return f"turn {turn.index} {turn.status.value} for {elapsed:.0f}s{doing}"
 
 
-def make_waiter(ctx: Context[AppState], manager: Manager) -> Waiter:
+def make_waiter(ctx: Context[AppState], manager: Manager, *, owns_turn: bool = True) -> Waiter:
     """How a tool call waits: progress notifications at an interval (a client's idle watchdog resets on
-    them), an approval question to the client when it can answer one, and an interrupt of the turn if the
-    client cancels the call."""
+    them), an approval question to the client when it can answer one, and, for the call that sent the turn
+    (owns_turn), an interrupt of the turn if the client cancels the call. Cancelling a mere codex_status wait
+    (a client's own request timeout, say) leaves the turn alone."""
     interval = manager.settings.progress_interval_s
     session = ctx.request_context.session
     can_elicit = session.check_client_capability(ClientCapabilities(elicitation=ElicitationCapability()))
@@ -127,22 +129,28 @@ def make_waiter(ctx: Context[AppState], manager: Manager) -> Waiter:
                         return
                     asked = True
                     try:
-                        decision = await ask_client(ctx, conv)
-                    except MCPError as exc:
-                        # e.g. a 2026-07-28 connection: no server-to-client requests inside a tool call.
-                        log.info("could not ask the client about the approval (%s); returning it instead", exc)
+                        async with asyncio.timeout(max(0.1, timeout - (loop.time() - began))):
+                            decision = await ask_client(ctx, conv)
+                        if decision is None:
+                            return  # the person did not decide: Codex keeps waiting, the caller hears about it
+                        await manager.answer_approval(conv, decision)
+                    except (MCPError, CodexMcpError, TimeoutError) as exc:
+                        # e.g. a 2026-07-28 connection (no server-to-client requests inside a tool call), no
+                        # answer in time, or a choice Codex does not offer: the caller gets the approval.
+                        log.info("approval not settled through the client (%s); returning it", exc)
                         return
-                    if decision is None:
-                        return  # the person did not decide: Codex keeps waiting, the caller hears about it
-                    await manager.answer_approval(conv, decision)
                     continue
                 if not turn.settled:
                     elapsed = loop.time() - began
                     await ctx.report_progress(elapsed, None, one_line_status(conv, turn, elapsed))
         except asyncio.CancelledError:
-            # The client gave up on this call: stop the turn it was waiting for, not just the wait.
-            if conv.session is not None and conv.session.current is turn:
-                conv.session.interrupt()
+            # The client gave up on the call that sent this turn: stop the turn, or take it back if it has
+            # not reached Codex yet.
+            if owns_turn and conv.session is not None:
+                if conv.session.current is turn:
+                    conv.session.interrupt()
+                else:
+                    conv.session.withdraw(turn)
             raise
 
     return wait
@@ -268,7 +276,8 @@ def create_server(settings: Settings, on_closed: Callable[[], None] | None = Non
 
         async def body() -> CallToolResult:
             manager = manager_of(ctx)
-            conv, shown = await manager.status(conversationId, wait_s, turn, make_waiter(ctx, manager))
+            waiter = make_waiter(ctx, manager, owns_turn=False)
+            conv, shown = await manager.status(conversationId, wait_s, turn, waiter)
             return result(status_result(conv, shown, latest=turn is None))
 
         return await mapped(body())
@@ -355,6 +364,7 @@ def create_server(settings: Settings, on_closed: Callable[[], None] | None = Non
             ListResult(
                 conversations=[conversation_info(c) for c in manager.conversations()],
                 codex_version=manager.codex_version,
+                state_problems=manager.load_problems,
             )
         )
 

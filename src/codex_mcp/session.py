@@ -190,6 +190,8 @@ class Session:
     async def _work(self) -> None:
         while True:
             turn = await self._queue.get()
+            if turn.settled:  # withdrawn while it waited (its caller was cancelled)
+                continue
             self.current = turn
             try:
                 if not self.live:
@@ -296,6 +298,13 @@ class Session:
             turn.set_status(TurnStatus.RUNNING)
 
     # --- control ---------------------------------------------------------------------------------
+
+    def withdraw(self, turn: Turn) -> bool:
+        """Take back a turn that is still queued (never sent). False if it already started."""
+        if turn.status != TurnStatus.QUEUED or turn is self.current:
+            return False
+        turn.fail("withdrawn: the call that sent it was cancelled before Codex got it")
+        return True
 
     def interrupt(self) -> bool:
         """Stop the running turn the way a person would (Esc). False if no turn was running."""

@@ -9,6 +9,7 @@ it never costs the other conversations.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -61,6 +62,20 @@ class ConversationRecord(BaseModel):
     turns: list[TurnRecord] = []
 
 
+class Ownership:
+    """This process's claim on a conversation while it runs a live Codex session for it (an flock, which the
+    kernel drops if the process dies, so a crashed server never leaves a conversation claimed)."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        """Give the claim up (idempotent)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 class Store:
     """Conversation records in an owner-only directory."""
 
@@ -74,6 +89,36 @@ class Store:
     def path(self, conversation_id: str) -> Path:
         """Where a conversation's record lives (ids are validated UUIDs before they get here)."""
         return self.dir / f"{conversation_id}.json"
+
+    def claim(self, conversation_id: str) -> Ownership | None:
+        """Claim a conversation for this process; None if another codex-mcp process holds it live."""
+        fd = os.open(self.dir / f"{conversation_id}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        return Ownership(fd)
+
+    def claimed_elsewhere(self, conversation_id: str) -> bool:
+        """True while another process holds the conversation live."""
+        if not (self.dir / f"{conversation_id}.lock").exists():
+            return False
+        claim = self.claim(conversation_id)
+        if claim is None:
+            return True
+        claim.release()
+        return False
+
+    def load(self, conversation_id: str) -> tuple[ConversationRecord, float] | None:
+        """One record and its file's mtime, if there is a readable one."""
+        path = self.path(conversation_id)
+        try:
+            mtime = path.stat().st_mtime
+            record = ConversationRecord.model_validate(json.loads(path.read_bytes()))
+        except (OSError, ValueError, ValidationError):
+            return None
+        return (record, mtime) if record.id == conversation_id else None
 
     def save(self, record: ConversationRecord) -> None:
         """Write a record atomically; a crash mid-write leaves the previous version intact."""
