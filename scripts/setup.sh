@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CODEX_VERSION="0.169.0"
+INSPECTOR_VERSION="2.12.0"
 PYTHON="${PYTHON:-python3}"
 
 if [ ! -x .venv/bin/python ]; then
@@ -25,4 +26,14 @@ if [ "$installed" != "$CODEX_VERSION" ]; then
   npm install --silent --no-audit --no-fund --prefix .codex-cli "@openai/codex@$CODEX_VERSION" >&2
 fi
 .codex-cli/node_modules/.bin/codex --version >&2
+
+# The MCP Inspector (its CLI mode drives the server in tests/test_inspector.py).
+installed=""
+if [ -f .mcp-inspector/node_modules/@modelcontextprotocol/inspector/package.json ]; then
+  installed=$(node -p "require('./.mcp-inspector/node_modules/@modelcontextprotocol/inspector/package.json').version" 2>/dev/null || true)
+fi
+if [ "$installed" != "$INSPECTOR_VERSION" ]; then
+  echo "setup: installing @modelcontextprotocol/inspector@$INSPECTOR_VERSION into .mcp-inspector" >&2
+  npm install --silent --no-audit --no-fund --prefix .mcp-inspector "@modelcontextprotocol/inspector@$INSPECTOR_VERSION" >&2
+fi
 echo "setup: done. Run the server with: .venv/bin/codex-mcp --codex-bin .codex-cli/node_modules/.bin/codex" >&2

@@ -79,6 +79,7 @@ def sandbox(tmp_path: Path, fake_model: FakeModel) -> Iterator[Sandbox]:
     work = tmp_path / "work"
     for d in (home, codex_home, state, work):
         d.mkdir()
+    state.chmod(0o700)  # as the server makes it; `codex-mcp doctor` flags anything wider
     (codex_home / "config.toml").write_text(codex_config_toml(fake_model.base_url, FAKE_KEY))
     env = {
         "HOME": str(home),

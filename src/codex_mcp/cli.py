@@ -21,29 +21,77 @@ from .server import create_server
 log = logging.getLogger("codex_mcp")
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    """The command line."""
-    parser = argparse.ArgumentParser(
-        prog="codex-mcp",
-        description="MCP stdio server for live, multi-turn conversations with the OpenAI Codex CLI.",
-    )
-    parser.add_argument("--codex-bin", help="Codex executable (default: $CODEX_MCP_CODEX_BIN, else `codex` on PATH)")
+def _add_common(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    # In a subcommand the defaults are suppressed, so options given before the subcommand are kept.
+    default: object = argparse.SUPPRESS if suppress else None
     parser.add_argument(
-        "--state-dir", type=Path, help="server state (default: $CODEX_MCP_STATE_DIR, else the user state dir)"
+        "--codex-bin",
+        default=default,
+        help="Codex executable (default: $CODEX_MCP_CODEX_BIN, else `codex` on PATH)",
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=default,
+        help="server state (default: $CODEX_MCP_STATE_DIR, else the user state dir)",
     )
     parser.add_argument(
         "--max-sessions",
         type=int,
+        default=default,
         help="cap on live Codex sessions; the least recently used idle one is reclaimed (default 8)",
     )
     parser.add_argument(
-        "--idle-timeout", type=float, dest="idle_timeout_s", help="end sessions idle this many seconds (default 1800)"
+        "--idle-timeout",
+        type=float,
+        dest="idle_timeout_s",
+        default=default,
+        help="end sessions idle this many seconds (default 1800)",
     )
     parser.add_argument(
-        "--timeout", type=float, dest="default_timeout_s", help="default tool timeout in seconds (default 50)"
+        "--timeout",
+        type=float,
+        dest="default_timeout_s",
+        default=default,
+        help="default tool timeout in seconds (default 50)",
     )
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging on stderr (-vv for debug)")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=argparse.SUPPRESS if suppress else 0,
+        help="more logging on stderr (-vv for debug)",
+    )
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line: `codex-mcp [serve]`, `codex-mcp doctor`, `codex-mcp demo`."""
+    parser = argparse.ArgumentParser(
+        prog="codex-mcp",
+        description="MCP stdio server for live, multi-turn conversations with the OpenAI Codex CLI.",
+    )
+    _add_common(parser, suppress=False)
     parser.add_argument("--version", action="version", version=f"codex-mcp {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="{serve,doctor,demo}")
+    serve_cmd = commands.add_parser("serve", help="serve MCP on stdio (the default)")
+    _add_common(serve_cmd, suppress=True)
+    doctor_cmd = commands.add_parser(
+        "doctor", help="check Codex, its login, PTYs and the state dir; exit code 0 when healthy"
+    )
+    _add_common(doctor_cmd, suppress=True)
+    doctor_cmd.add_argument(
+        "--e2e", action="store_true", help="also run a short conversation on the built-in fake model"
+    )
+    demo_cmd = commands.add_parser(
+        "demo", help="run a short conversation through the server's own tools and print what happens"
+    )
+    _add_common(demo_cmd, suppress=True)
+    demo_cmd.add_argument(
+        "--fake-model",
+        action="store_true",
+        help="use a built-in fake model on 127.0.0.1 (no account, no network) instead of your Codex setup",
+    )
+    demo_cmd.add_argument("--cwd", default=None, help="folder Codex works in (default: a new empty temp folder)")
     return parser.parse_args(argv)
 
 
@@ -85,7 +133,9 @@ async def serve(settings: Settings) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``codex-mcp`` console script."""
     args = parse_args(argv)
-    level = logging.WARNING - 10 * min(args.verbose, 2)  # -v info, -vv debug
+    command = args.command or "serve"
+    default_level = logging.WARNING if command == "serve" else logging.ERROR
+    level = default_level - 10 * min(args.verbose, 2)  # -v one step more, -vv two
     logging.basicConfig(stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = Settings.from_env(
@@ -98,5 +148,35 @@ def main(argv: list[str] | None = None) -> None:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         sys.exit(f"codex-mcp: invalid setting ({problems})")
+    if command == "doctor":
+        from .doctor import doctor
+
+        sys.exit(doctor(settings, e2e=args.e2e))
+    if command == "demo":
+        sys.exit(0 if run_demo_command(settings, fake_model=args.fake_model, cwd=args.cwd) else 1)
     with contextlib.suppress(KeyboardInterrupt):
         anyio.run(serve, settings)
+
+
+def run_demo_command(settings: Settings, *, fake_model: bool, cwd: str | None) -> bool:
+    """`codex-mcp demo`: in a throwaway folder unless one is given."""
+    import tempfile
+
+    from .demo import fake_codex_home, run_demo
+
+    with contextlib.ExitStack() as stack:
+        folder = cwd or stack.enter_context(tempfile.TemporaryDirectory(prefix="codex-mcp-demo-work-"))
+        if fake_model:
+            stack.enter_context(fake_codex_home())
+        try:
+            return anyio.run(lambda: run_demo(settings, fake_model=fake_model, cwd=folder))
+        except Exception as exc:  # show what went wrong as a person would want to read it
+            print(f"Demo failed: {'; '.join(_messages(exc))}", file=sys.stderr)
+            return False
+
+
+def _messages(exc: BaseException) -> list[str]:
+    """The leaf messages of an exception (task groups wrap what actually went wrong)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return [m for inner in exc.exceptions for m in _messages(inner)]
+    return [str(exc) or type(exc).__name__]

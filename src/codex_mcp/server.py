@@ -18,7 +18,7 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult, ClientCapabilities, ElicitationCapability, TextContent
-from pydantic import BaseModel, Field, JsonValue
+from pydantic import BaseModel, Field, JsonValue, WithJsonSchema
 
 from . import __version__
 from .codex import UUID_RE, ApprovalPolicy, LaunchOptions, Sandbox, read_approval
@@ -55,6 +55,14 @@ Hold multi-turn conversations with the OpenAI Codex CLI (a real, live Codex sess
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
+
+CONFIG_SCHEMA: dict[str, JsonValue] = {
+    "type": "object",
+    "additionalProperties": {
+        "anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}, {"type": "array"}, {"type": "object"}]
+    },
+}
+"""What `config` holds: dotted Codex config keys to TOML-able values (null is not one)."""
 
 TIMEOUT_DOC = (
     f"Seconds to wait for the reply (default {DEFAULT_TIMEOUT_S:g}). When it expires the turn keeps running "
@@ -210,7 +218,7 @@ def create_server(settings: Settings, on_closed: Callable[[], None] | None = Non
         sandbox: Annotated[Sandbox | None, Field(description="Sandbox for commands Codex runs")] = None,
         approval_policy: Annotated[ApprovalPolicy | None, Field(description="When Codex asks before acting")] = None,
         config: Annotated[
-            dict[str, JsonValue] | None,
+            Annotated[dict[str, JsonValue], WithJsonSchema(CONFIG_SCHEMA)] | None,
             Field(
                 description="Codex config overrides, each passed as `-c key=value` "
                 '(e.g. {"model_reasoning_effort": "high"})'

@@ -1,0 +1,159 @@
+"""``codex-mcp doctor``: checks what the server needs and prints one actionable line per problem."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from . import codex
+from .config import Settings
+from .errors import CodexNotFound
+from .rollout import codex_home
+
+Level = Literal["ok", "warn", "fail"]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One finding: what was checked, how it went, and what to do about it."""
+
+    name: str
+    level: Level
+    message: str
+
+    def line(self) -> str:
+        """The printed form, e.g. 'FAIL  codex: … → do this'."""
+        return f"{self.level.upper():<5} {self.name}: {self.message}"
+
+
+async def check_codex(settings: Settings) -> list[Check]:
+    """The Codex binary: found, runs, a version we test with."""
+    try:
+        binary = codex.resolve_binary(settings.codex_bin)
+    except CodexNotFound as exc:
+        return [Check("codex", "fail", str(exc))]
+    version = await codex.codex_version(binary)
+    if version == "unknown":
+        return [
+            Check("codex", "fail", f"{binary} did not report a version: is it the Codex CLI? Try `{binary} --version`")
+        ]
+    if version not in codex.TESTED_VERSIONS:
+        return [
+            Check(
+                "codex",
+                "warn",
+                f"Codex {version} at {binary}; codex-mcp is tested with {', '.join(codex.TESTED_VERSIONS)} "
+                f"(`npm install -g @openai/codex@{codex.TESTED_VERSIONS[-1]}`); other versions may work",
+            )
+        ]
+    return [Check("codex", "ok", f"Codex {version} at {binary}")]
+
+
+def check_codex_home() -> list[Check]:
+    """CODEX_HOME, its config, and some way for Codex to authenticate."""
+    home = codex_home()
+    checks: list[Check] = []
+    if not home.exists():
+        return [
+            Check("codex home", "warn", f"{home} does not exist yet: run `codex` once (or `codex login`) to set it up")
+        ]
+    config: dict[str, object] = {}
+    config_path = home / "config.toml"
+    if config_path.exists():
+        try:
+            config = tomllib.loads(config_path.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            checks.append(Check("codex config", "fail", f"{config_path} is not valid TOML ({exc}): fix or move it"))
+    checks.append(Check("codex home", "ok", str(home)))
+    if (home / "auth.json").exists():
+        checks.append(Check("auth", "ok", f"logged in ({home / 'auth.json'})"))
+        return checks
+    if os.environ.get("OPENAI_API_KEY") or os.environ.get("CODEX_API_KEY"):
+        checks.append(Check("auth", "ok", "API key in the environment"))
+        return checks
+    provider = config.get("model_provider")
+    providers = config.get("model_providers")
+    if isinstance(provider, str) and isinstance(providers, dict):
+        entry = providers.get(provider)
+        env_key = entry.get("env_key") if isinstance(entry, dict) else None
+        if isinstance(env_key, str):
+            if os.environ.get(env_key):
+                checks.append(Check("auth", "ok", f"model provider {provider!r} with ${env_key} set"))
+            else:
+                checks.append(
+                    Check("auth", "fail", f"model provider {provider!r} needs ${env_key}: set it in the server's env")
+                )
+            return checks
+    checks.append(
+        Check("auth", "fail", "no Codex login found: run `codex login`, or give the server OPENAI_API_KEY in its env")
+    )
+    return checks
+
+
+def check_pty() -> list[Check]:
+    """Pseudo-terminals can be opened (each conversation needs one)."""
+    try:
+        master, slave = os.openpty()
+    except OSError as exc:
+        return [Check("pty", "fail", f"cannot open a pseudo-terminal ({exc}): is /dev/pts mounted?")]
+    os.close(master)
+    os.close(slave)
+    return [Check("pty", "ok", "pseudo-terminals available")]
+
+
+def check_state_dir(settings: Settings) -> list[Check]:
+    """The state dir exists or can be made, is a writable directory, and is owner-only."""
+    path = Path(settings.state_dir)
+    if path.exists() and not path.is_dir():
+        return [Check("state dir", "fail", f"{path} is not a directory: move it away or pick another --state-dir")]
+    if not path.exists():
+        parent = next((p for p in path.parents if p.exists()), None)
+        if parent is not None and not parent.is_dir():
+            return [Check("state dir", "fail", f"{path} cannot be created: {parent} is a file, not a folder")]
+        if parent is None or not os.access(parent, os.W_OK):
+            return [
+                Check(
+                    "state dir",
+                    "fail",
+                    f"{path} cannot be created ({parent} is not writable): pick another --state-dir",
+                )
+            ]
+        return [Check("state dir", "ok", f"{path} (created on first start, owner-only)")]
+    if not os.access(path, os.W_OK | os.X_OK):
+        return [Check("state dir", "fail", f"{path} is not writable: fix its owner or pick another --state-dir")]
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        return [Check("state dir", "fail", f"{path} is readable by others (mode {mode:o}): run `chmod 700 {path}`")]
+    corrupt = sorted(p.name for p in (path / "conversations").glob("*.corrupt"))
+    if corrupt:
+        return [Check("state dir", "warn", f"{path}: unreadable state set aside: {', '.join(corrupt)}")]
+    return [Check("state dir", "ok", str(path))]
+
+
+async def run_checks(settings: Settings) -> list[Check]:
+    """Every check, in the order a person would fix things."""
+    return [*(await check_codex(settings)), *check_codex_home(), *check_pty(), *check_state_dir(settings)]
+
+
+def doctor(settings: Settings, *, e2e: bool = False) -> int:
+    """Print the checks (and, with e2e, run the demo on the built-in fake model); 0 if healthy."""
+    checks = asyncio.run(run_checks(settings))
+    for check in checks:
+        print(check.line())
+    healthy = all(c.level != "fail" for c in checks)
+    if e2e and not any(c.name in ("codex", "pty") and c.level == "fail" for c in checks):
+        from .demo import fake_codex_home, run_demo
+
+        print("end-to-end: a short conversation on the built-in fake model")
+        with fake_codex_home():
+            ok = asyncio.run(run_demo(settings, fake_model=True, cwd=os.getcwd(), say=lambda s: print("  " + s)))
+        outcome = "the server drove Codex through a conversation" if ok else "see above"
+        print(f"{'OK' if ok else 'FAIL':<5} end-to-end: {outcome}")
+        healthy &= ok
+    print("healthy" if healthy else "problems found: fix the FAIL lines above")
+    return 0 if healthy else 1
