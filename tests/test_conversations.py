@@ -349,3 +349,27 @@ async def test_settings_reach_codex(sandbox: Sandbox, codex_bin: Path) -> None:
         [info] = (await call(client, "codex_list"))["conversations"]
         assert info["sandbox"] == "read-only"
         assert info["approval_policy"] == "never"
+
+
+async def test_long_replies_are_cut_with_a_marker_and_paged(sandbox: Sandbox, codex_bin: Path) -> None:
+    """A reply over the output budget never gets silently cut by a client's output limit."""
+    long_reply = "".join(f"[{i:05d}] " + "lorem ipsum dolor sit amet " * 3 for i in range(150))
+    assert len(long_reply) > 12_000
+    async with mcp_server(sandbox, codex_bin, env={"CODEX_MCP_REPLY_BUDGET_CHARS": "5000"}) as client:
+        started = await call(client, "codex_start", prompt=f"[[reply:{long_reply}]]", cwd=str(sandbox.work))
+        assert started["reply_truncated"] is True
+        assert started["reply_chars"] == len(long_reply)
+        cid = started["conversationId"]
+        assert started["reply"].startswith(long_reply[:5000])
+        assert f"codex_status(conversationId='{cid}', turn=1, offset=5000)" in started["reply"]
+        pieces = [long_reply[:5000]]
+        offset = 5000
+        while True:
+            page = await call(client, "codex_status", conversationId=cid, turn=1, offset=offset)
+            assert page["reply_offset"] == offset
+            if not page["reply_truncated"]:
+                pieces.append(page["reply"])
+                break
+            pieces.append(page["reply"].split("\n\n[codex-mcp: reply truncated")[0])
+            offset += 5000
+        assert "".join(pieces) == long_reply

@@ -33,6 +33,13 @@ class Settings(BaseModel):
         default=1800.0, gt=0, description="A session idle this long is ended; its conversation stays resumable"
     )
     replay_budget_chars: int = Field(default=24_000, ge=1000, description="How much history a replay carries")
+    reply_budget_chars: int = Field(
+        default=20_000,
+        ge=1000,
+        description="Longest reply returned in one result (it appears twice: structured and as text); longer "
+        "ones are cut with a marker and read on with codex_status(offset). Claude Code cuts tool output at ~25k "
+        "tokens",
+    )
     progress_interval_s: float = Field(default=5.0, gt=0, description="Seconds between progress notifications")
     rows: int = Field(default=50, ge=10)
     cols: int = Field(default=160, ge=80)
@@ -48,6 +55,7 @@ class Settings(BaseModel):
             "CODEX_MCP_IDLE_TIMEOUT_S": "idle_timeout_s",
             "CODEX_MCP_PROGRESS_INTERVAL_S": "progress_interval_s",
             "CODEX_MCP_REPLAY_BUDGET_CHARS": "replay_budget_chars",
+            "CODEX_MCP_REPLY_BUDGET_CHARS": "reply_budget_chars",
         }
         # Strings go to pydantic as they are, so a bad value is a validation error naming the setting.
         values: dict[str, object] = {field: os.environ[var] for var, field in names.items() if os.environ.get(var)}

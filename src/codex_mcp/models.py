@@ -40,6 +40,10 @@ class TurnResult(BaseModel):
         "failed/interrupted: see error"
     )
     reply: str | None = Field(description="Codex's final agent message for this turn, when completed")
+    reply_chars: int | None = Field(default=None, description="Length of the whole reply")
+    reply_truncated: bool = Field(
+        default=False, description="The reply was longer than the output budget; page it with codex_status(offset)"
+    )
     turn: int = Field(description="1-based number of this turn in the conversation")
     turn_id: str | None = Field(default=None, description="Codex's own id for the turn")
     state: StateName = Field(description="The conversation's state now")
@@ -89,6 +93,9 @@ class StatusResult(BaseModel):
     state: StateName
     status: TurnStatusName | None = Field(description="Status of the turn shown (the latest unless one was asked for)")
     reply: str | None = Field(description="The latest completed reply, or the asked-for turn's reply")
+    reply_chars: int | None = Field(default=None, description="Length of the whole reply")
+    reply_offset: int = Field(default=0, description="Where the shown part of the reply starts")
+    reply_truncated: bool = Field(default=False, description="More of the reply follows; ask again with offset")
     turn: int | None = Field(description="Number of the turn shown")
     reply_turn: int | None = Field(default=None, description="Number of the turn that `reply` answers")
     turns: int
@@ -152,13 +159,37 @@ def approval_of(conv: Conversation, turn: Turn | None) -> Approval | None:
     )
 
 
-def turn_fields(conv: Conversation, turn: Turn, elapsed_s: float) -> dict[str, object]:
+def clip_reply(
+    conv: Conversation, turn: Turn | None, budget: int, offset: int = 0
+) -> tuple[str | None, int | None, bool]:
+    """(the part of the turn's reply to show, the reply's length, whether it was cut). A cut part ends with a
+    marker that says how to read on, so a client's output limit never cuts a reply silently."""
+    reply = turn.reply if turn is not None and turn.status == TurnStatus.COMPLETED else None
+    if reply is None:
+        return None, None, False
+    total = len(reply)
+    if offset == 0 and total <= budget:
+        return reply, total, False
+    end = min(total, offset + budget)
+    part = reply[offset:end]
+    if end < total:
+        part += (
+            f"\n\n[codex-mcp: reply truncated: characters {offset}-{end} of {total} shown. Read on with "
+            f"codex_status(conversationId='{conv.id}', turn={turn.index if turn else 0}, offset={end})]"
+        )
+    return part, total, end < total
+
+
+def turn_fields(conv: Conversation, turn: Turn, elapsed_s: float, budget: int) -> dict[str, object]:
     """The fields every TurnResult subclass shares."""
     done = turn.status == TurnStatus.COMPLETED
+    reply, chars, truncated = clip_reply(conv, turn, budget)
     return {
         "conversationId": conv.id,
         "status": turn.status.value,
-        "reply": turn.reply if done else None,
+        "reply": reply,
+        "reply_chars": chars,
+        "reply_truncated": truncated,
         "turn": turn.index,
         "turn_id": turn.turn_id,
         "state": conv.state.value,
@@ -170,15 +201,21 @@ def turn_fields(conv: Conversation, turn: Turn, elapsed_s: float) -> dict[str, o
     }
 
 
-def status_result(conv: Conversation, turn: Turn | None, *, latest: bool = True) -> StatusResult:
+def status_result(
+    conv: Conversation, turn: Turn | None, *, latest: bool = True, budget: int, offset: int = 0
+) -> StatusResult:
     """codex_status's view of a conversation: one turn's status, and the latest completed reply (or, when a
-    turn was asked for by number, that turn's reply)."""
+    turn was asked for by number, that turn's reply), from offset on and within the output budget."""
     answered = conv.latest_completed if latest else (turn if turn is not None and turn.status == "completed" else None)
+    reply, chars, truncated = clip_reply(conv, answered, budget, offset)
     return StatusResult(
         conversationId=conv.id or "",
         state=conv.state.value,
         status=turn.status.value if turn else None,
-        reply=answered.reply if answered else None,
+        reply=reply,
+        reply_chars=chars,
+        reply_offset=offset if reply is not None else 0,
+        reply_truncated=truncated,
         turn=turn.index if turn else None,
         reply_turn=answered.index if answered else None,
         turns=len(conv.turns),

@@ -242,7 +242,7 @@ def create_server(settings: Settings, on_closed: Callable[[], None] | None = Non
                 config=dict(config or {}),
             )
             conv, turn = await manager.start(prompt, options, timeout_s, make_waiter(ctx, manager))
-            fields = turn_fields(conv, turn, time.monotonic() - began)
+            fields = turn_fields(conv, turn, time.monotonic() - began, manager.settings.reply_budget_chars)
             return result(StartResult(cwd=options.cwd, **fields))  # type: ignore[arg-type]
 
         return await mapped(body())
@@ -264,7 +264,7 @@ def create_server(settings: Settings, on_closed: Callable[[], None] | None = Non
         async def body() -> CallToolResult:
             manager = manager_of(ctx)
             conv, turn = await manager.reply(conversationId, prompt, timeout_s, make_waiter(ctx, manager))
-            fields = turn_fields(conv, turn, time.monotonic() - began)
+            fields = turn_fields(conv, turn, time.monotonic() - began, manager.settings.reply_budget_chars)
             return result(ReplyResult(recovery=turn.recovery, **fields))  # type: ignore[arg-type]
 
         return await mapped(body())
@@ -277,6 +277,9 @@ def create_server(settings: Settings, on_closed: Callable[[], None] | None = Non
         turn: Annotated[
             int | None, Field(description="A turn number (from an earlier result) to show instead of the latest")
         ] = None,
+        offset: Annotated[
+            int, Field(ge=0, description="Show the reply from this character on (to read a truncated reply)")
+        ] = 0,
     ) -> Annotated[CallToolResult, StatusResult]:
         """Show a conversation's state, its latest reply and Codex's screen; optionally wait for a running turn.
 
@@ -286,7 +289,8 @@ def create_server(settings: Settings, on_closed: Callable[[], None] | None = Non
             manager = manager_of(ctx)
             waiter = make_waiter(ctx, manager, owns_turn=False)
             conv, shown = await manager.status(conversationId, wait_s, turn, waiter)
-            return result(status_result(conv, shown, latest=turn is None))
+            budget = manager.settings.reply_budget_chars
+            return result(status_result(conv, shown, latest=turn is None, budget=budget, offset=offset))
 
         return await mapped(body())
 
@@ -334,7 +338,7 @@ def create_server(settings: Settings, on_closed: Callable[[], None] | None = Non
         async def body() -> CallToolResult:
             manager = manager_of(ctx)
             conv, turn = await manager.approve(conversationId, decision, timeout_s, make_waiter(ctx, manager))
-            fields = turn_fields(conv, turn, time.monotonic() - began)
+            fields = turn_fields(conv, turn, time.monotonic() - began, manager.settings.reply_budget_chars)
             return result(ApproveResult(decision=decision, **fields))  # type: ignore[arg-type]
 
         return await mapped(body())
