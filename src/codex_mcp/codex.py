@@ -10,6 +10,7 @@ import math
 import os
 import re
 import shutil
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -43,6 +44,71 @@ class LaunchOptions:
     sandbox: Sandbox | None = None
     approval_policy: ApprovalPolicy | None = None
     config: Mapping[str, JsonValue] = field(default_factory=dict)
+
+
+_TRIPLES = {
+    ("linux", "x86_64"): ("codex-linux-x64", "x86_64-unknown-linux-musl"),
+    ("linux", "aarch64"): ("codex-linux-arm64", "aarch64-unknown-linux-musl"),
+    ("darwin", "x86_64"): ("codex-darwin-x64", "x86_64-apple-darwin"),
+    ("darwin", "arm64"): ("codex-darwin-arm64", "aarch64-apple-darwin"),
+    ("win32", "amd64"): ("codex-win32-x64", "x86_64-pc-windows-msvc"),
+    ("win32", "arm64"): ("codex-win32-arm64", "aarch64-pc-windows-msvc"),
+}
+
+
+def native_binary(
+    wrapper: str, platform: str | None = None, machine: str | None = None
+) -> tuple[str, dict[str, str]] | None:
+    """The native Codex executable behind an npm install (the `codex` symlink to bin/codex.js, or the Windows
+    `codex.cmd` shim), with the environment the npm wrapper would add. Launching it directly needs no Node
+    process per session and, on Windows, no shell (a .cmd file only runs under cmd.exe)."""
+    import platform as platform_module
+    from pathlib import Path
+
+    plat = platform or sys.platform
+    arch = (machine or platform_module.machine()).lower()
+    target = _TRIPLES.get((plat, arch))
+    if target is None:
+        return None
+    package, triple = target
+    exe = "codex.exe" if plat == "win32" else "codex"
+    path = Path(wrapper)
+    roots: list[Path] = []
+    if path.suffix.lower() in (".cmd", ".ps1", "") and path.parent.joinpath("node_modules").is_dir():
+        roots.append(path.parent / "node_modules" / "@openai" / "codex")  # Windows npm prefix layout
+    resolved = path.resolve()
+    if resolved.name == "codex.js" and resolved.parent.name == "bin":
+        roots.append(resolved.parent.parent)  # POSIX: <prefix>/bin/codex -> .../@openai/codex/bin/codex.js
+    for root in roots:
+        for vendor in (
+            root / "node_modules" / "@openai" / package / "vendor",
+            root.parent / package / "vendor",  # hoisted next to @openai/codex
+            root / "vendor",
+        ):
+            candidate = vendor / triple / "bin" / exe
+            if candidate.is_file():
+                env = {"CODEX_MANAGED_PACKAGE_ROOT": str(root.resolve()), "CODEX_MANAGED_BY_NPM": "1"}
+                return str(candidate), env
+    return None
+
+
+@dataclass(frozen=True)
+class CodexBinary:
+    """What to execute for Codex, and what to add to its environment."""
+
+    path: str
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def find_codex(codex_bin: str) -> CodexBinary:
+    """The Codex to run: the configured one, or the native executable behind it when it is the npm wrapper."""
+    found = resolve_binary(codex_bin)
+    native = native_binary(found)
+    if native is not None:
+        return CodexBinary(native[0], native[1])
+    if sys.platform == "win32" and found.lower().endswith((".cmd", ".bat", ".ps1")):
+        raise CodexNotFound(f"{found} is a script shim and the native codex.exe behind it was not found")
+    return CodexBinary(found)
 
 
 def resolve_binary(codex_bin: str) -> str:

@@ -34,7 +34,7 @@ class Check:
 async def check_codex(settings: Settings) -> list[Check]:
     """The Codex binary: found, runs, a version we test with."""
     try:
-        binary = codex.resolve_binary(settings.codex_bin)
+        binary = codex.find_codex(settings.codex_bin).path
     except CodexNotFound as exc:
         return [Check("codex", "fail", str(exc))]
     version = await codex.codex_version(binary)

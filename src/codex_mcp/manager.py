@@ -116,7 +116,7 @@ class Manager:
         if records:
             log.info("known conversations from earlier runs: %d", len(records))
         try:
-            binary = codex.resolve_binary(self.settings.codex_bin)
+            binary = codex.find_codex(self.settings.codex_bin).path
         except CodexNotFound as exc:
             log.warning("%s", exc)
         else:
@@ -243,14 +243,14 @@ class Manager:
         log.info("reclaiming idle session %s to stay under %d", victim.thread_id, self.settings.max_sessions)
         await victim.end("evicted")
 
-    async def _launch(self, argv: list[str], cwd: str) -> Session:
+    async def _launch(self, argv: list[str], cwd: str, binary: codex.CodexBinary) -> Session:
         await self._make_room()
         self._starting += 1
         try:
             return await Session.launch(
                 argv,
                 cwd,
-                env=self.env,
+                env={**self.env, **binary.env},
                 codex_home=self.codex_home,
                 rows=self.settings.rows,
                 cols=self.settings.cols,
@@ -264,15 +264,15 @@ class Manager:
     async def _revive(self, conv: Conversation, prompt: str) -> tuple[Recovery, str]:
         """Bring back a conversation with no live session: resume its Codex thread, or, when Codex cannot,
         replay its history into a fresh session. Returns how, and the text to send for the prompt."""
-        binary = codex.resolve_binary(self.settings.codex_bin)
+        binary = codex.find_codex(self.settings.codex_bin)
         began = time.monotonic()
         if find_rollout(self.codex_home, conv.thread_id) is None:
             # Codex cannot resume a thread without its rollout; asking it would only cost a failed start.
             log.info("thread %s has no rollout; replaying its history", conv.thread_id)
         else:
             try:
-                argv = codex.resume_argv(binary, conv.thread_id, conv.options)
-                session = await self._launch(argv, conv.options.cwd)
+                argv = codex.resume_argv(binary.path, conv.thread_id, conv.options)
+                session = await self._launch(argv, conv.options.cwd, binary)
             except CodexStartFailed as exc:
                 log.info("resume of %s failed (%s); replaying its history", conv.thread_id, exc.reason)
             else:
@@ -283,7 +283,7 @@ class Manager:
         if not history and (rollout := find_rollout(self.codex_home, conv.thread_id)) is not None:
             history = read_history(rollout)
         payload, omitted = replay_prompt(history, prompt, self.settings.replay_budget_chars)
-        session = await self._launch(codex.new_session_argv(binary, conv.options), conv.options.cwd)
+        session = await self._launch(codex.new_session_argv(binary.path, conv.options), conv.options.cwd, binary)
         conv.attach(session)
         log.info(
             "replayed %s into thread %s (%d turns, %d left out) in %.2fs",
@@ -305,11 +305,11 @@ class Manager:
             raise InvalidInput("the server is shutting down")
         timeout = check_timeout(timeout_s, self.settings.default_timeout_s)
         text = codex.sanitize_prompt(prompt)
-        binary = codex.resolve_binary(self.settings.codex_bin)
-        argv = codex.new_session_argv(binary, options)  # validates config overrides before we spawn
+        binary = codex.find_codex(self.settings.codex_bin)
+        argv = codex.new_session_argv(binary.path, options)  # validates config overrides before we spawn
         loop = asyncio.get_running_loop()
         started = loop.time()
-        session = await self._launch(argv, options.cwd)
+        session = await self._launch(argv, options.cwd, binary)
         assert session.thread_id is not None
         conv = Conversation(session.thread_id, options)
         conv.ownership = self.store.claim(conv.id)

@@ -19,7 +19,7 @@ from . import codex
 from .errors import CodexStartFailed, TerminalClosed
 from .rollout import RolloutTail, find_rollout, turn_event
 from .screen import Osc, Screen
-from .terminal import ExitInfo, Terminal
+from .terminal import ExitInfo, PtyTerminal, spawn_terminal
 from .turn import Turn, TurnStatus
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ class State(StrEnum):
 class Session:
     """A live Codex TUI bound to one Codex thread id."""
 
-    def __init__(self, terminal: Terminal, screen: Screen, cwd: str, codex_home: Path, *, grace_s: float) -> None:
+    def __init__(self, terminal: PtyTerminal, screen: Screen, cwd: str, codex_home: Path, *, grace_s: float) -> None:
         self.terminal = terminal
         self.screen = screen
         self.cwd = cwd
@@ -89,7 +89,7 @@ class Session:
 
         Raises CodexStartFailed (with the last screen lines) if Codex exits, shows a dialog we must not
         answer for the user, or is not ready within timeout seconds; nothing is left running then."""
-        terminal = await Terminal.spawn(argv, cwd=cwd, env=dict(env), rows=rows, cols=cols)
+        terminal = await spawn_terminal(argv, cwd=cwd, env=dict(env), rows=rows, cols=cols)
         screen = Screen(cols, rows, answer=terminal.write_nowait)
         session = cls(terminal, screen, cwd, codex_home, grace_s=grace_s)
         try:

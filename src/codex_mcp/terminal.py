@@ -16,6 +16,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,45 @@ class ExitInfo:
         return f"exit code {self.code}"
 
 
+class PtyTerminal(Protocol):
+    """What a session needs from a terminal backend (POSIX PTY here, ConPTY in conpty.py)."""
+
+    pid: int
+    exit_info: ExitInfo | None
+
+    @property
+    def alive(self) -> bool: ...
+
+    def subscribe(self, callback: OutputCallback) -> Callable[[], None]: ...
+
+    def on_exit(self, callback: ExitCallback) -> None: ...
+
+    def write_nowait(self, data: bytes) -> None: ...
+
+    async def write(self, data: bytes, timeout: float = ...) -> None: ...
+
+    def resize(self, rows: int, cols: int) -> None: ...
+
+    async def wait_exit(self, timeout: float | None = ...) -> ExitInfo | None: ...
+
+    async def terminate(
+        self, graceful: Callable[[], None] | None = ..., grace_s: float = ..., step_s: float = ...
+    ) -> ExitInfo | None: ...
+
+    def close(self) -> None: ...
+
+
+async def spawn_terminal(argv: Sequence[str], *, cwd: str, env: dict[str, str], rows: int, cols: int) -> PtyTerminal:
+    """Start argv on this platform's terminal backend (chosen once, here): a POSIX PTY, or ConPTY on Windows."""
+    if sys.platform == "win32":
+        from .conpty import ConPtyTerminal
+
+        return await ConPtyTerminal.spawn(argv, cwd=cwd, env=env, rows=rows, cols=cols)
+    return await Terminal.spawn(argv, cwd=cwd, env=env, rows=rows, cols=cols)
+
+
 class Terminal:
-    """One child process on a PTY, driven from the asyncio event loop without blocking it."""
+    """One child process on a POSIX PTY, driven from the asyncio event loop without blocking it."""
 
     def __init__(self, pid: int, fd: int, loop: asyncio.AbstractEventLoop) -> None:
         self.pid = pid
@@ -71,8 +109,6 @@ class Terminal:
     @classmethod
     async def spawn(cls, argv: Sequence[str], *, cwd: str, env: dict[str, str], rows: int, cols: int) -> Terminal:
         """Start argv in a new PTY (its own session and process group). No shell is involved."""
-        if sys.platform == "win32":  # pragma: no cover - the ConPTY backend is a later issue
-            raise NotImplementedError("the Windows terminal backend is not implemented yet")
         from ptyprocess import PtyProcess
 
         loop = asyncio.get_running_loop()
