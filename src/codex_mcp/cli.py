@@ -72,7 +72,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     _add_common(parser, suppress=False)
     parser.add_argument("--version", action="version", version=f"codex-mcp {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="{serve,doctor,demo}")
+    commands = parser.add_subparsers(dest="command", metavar="{serve,doctor,demo,ls,attach}")
     serve_cmd = commands.add_parser("serve", help="serve MCP on stdio (the default)")
     _add_common(serve_cmd, suppress=True)
     doctor_cmd = commands.add_parser(
@@ -92,6 +92,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="use a built-in fake model on 127.0.0.1 (no account, no network) instead of your Codex setup",
     )
     demo_cmd.add_argument("--cwd", default=None, help="folder Codex works in (default: a new empty temp folder)")
+    ls_cmd = commands.add_parser("ls", help="list the live Codex sessions of running servers (same state dir)")
+    _add_common(ls_cmd, suppress=True)
+    attach_cmd = commands.add_parser(
+        "attach", help="attach this terminal to a live Codex session: watch it, or take the keyboard (Ctrl-] detaches)"
+    )
+    _add_common(attach_cmd, suppress=True)
+    attach_cmd.add_argument("conversation_id", help="the conversationId (see `codex-mcp ls`)")
+    attach_cmd.add_argument("--watch", action="store_true", help="watch only: keys are not sent to Codex")
+    attach_cmd.add_argument("--socket", type=Path, default=None, help="a server's control socket (default: found)")
     return parser.parse_args(argv)
 
 
@@ -154,6 +163,14 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(doctor(settings, e2e=args.e2e))
     if command == "demo":
         sys.exit(0 if run_demo_command(settings, fake_model=args.fake_model, cwd=args.cwd) else 1)
+    if command == "ls":
+        from .attach import ls
+
+        sys.exit(ls(settings.state_dir))
+    if command == "attach":
+        from .attach import attach
+
+        sys.exit(attach(settings.state_dir, args.conversation_id, watch=args.watch, socket_path=args.socket))
     with contextlib.suppress(KeyboardInterrupt):
         anyio.run(serve, settings)
 

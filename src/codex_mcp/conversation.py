@@ -98,7 +98,15 @@ class Conversation:
         if self.thread_id not in self.threads:
             self.threads.append(self.thread_id)
         session.on_gone = lambda s: self.detached(s.end_reason or "Codex exited")
+        session.on_person_turn = self._person_turn
         self.changed()
+
+    def _person_turn(self) -> Turn:
+        """Record a turn a person started in an attached terminal (its prompt arrives from the rollout)."""
+        turn = Turn(index=len(self.turns) + 1, prompt="", on_change=lambda _turn: self.changed())
+        self.turns.append(turn)
+        self.changed()
+        return turn
 
     def detached(self, reason: str) -> None:
         """The backing session is gone (ended, crashed, reclaimed): remember why, and let other codex-mcp

@@ -3,12 +3,15 @@ matching human-readable text. Field names are a contract with clients: change th
 
 from __future__ import annotations
 
+import shlex
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from .codex import read_approval
+from .config import Settings
 from .conversation import Conversation
 from .turn import Turn, TurnStatus
 
@@ -51,6 +54,9 @@ class TurnResult(BaseModel):
     screen: list[str] | None = Field(default=None, description="The last lines of Codex's screen, when not completed")
     approval: Approval | None = Field(default=None, description="What Codex asks, when waiting_for_approval")
     thread_id: str | None = Field(default=None, description="The Codex thread that ran this turn")
+    input_holder: str | None = Field(
+        default=None, description="A person at the keyboard (attached terminal): turns wait until they detach"
+    )
     elapsed_s: float = Field(description="Seconds this call took")
 
 
@@ -102,6 +108,7 @@ class StatusResult(BaseModel):
     error: str | None = None
     end_reason: str | None = None
     thread_id: str = Field(description="The Codex thread that backs the conversation now")
+    input_holder: str | None = Field(default=None, description="A person at the keyboard, if any")
     approval: Approval | None = None
     screen: list[str] = Field(description="The last lines of Codex's screen")
 
@@ -132,6 +139,20 @@ class ConversationInfo(BaseModel):
     end_reason: str | None = Field(default=None, description="Why its last Codex session ended")
     thread_id: str = Field(description="The Codex thread that backs it now (differs from the id after a replay)")
     adopted: bool = Field(default=False, description="Started outside codex-mcp and adopted from its rollout")
+    viewers: list[str] = Field(default_factory=list, description="Attached terminals: 'watch' or 'control'")
+    input_holder: str | None = Field(default=None, description="A person at the keyboard, if any")
+
+
+class AttachInfo(BaseModel):
+    """Result of codex_attach_info."""
+
+    conversationId: str  # noqa: N815
+    live: bool = Field(description="Whether a live Codex session runs now (attach needs one)")
+    command: str = Field(description="Run this in a terminal to take the keyboard (Ctrl-] detaches)")
+    watch_command: str = Field(description="Run this to watch without typing")
+    socket: str = Field(description="This server's control socket")
+    viewers: list[str]
+    input_holder: str | None
 
 
 class ListResult(BaseModel):
@@ -197,6 +218,7 @@ def turn_fields(conv: Conversation, turn: Turn, elapsed_s: float, budget: int) -
         "screen": None if done else conv.screen_tail(),
         "approval": approval_of(conv, turn),
         "thread_id": turn.thread_id,
+        "input_holder": conv.session.input_holder if conv.session is not None else None,
         "elapsed_s": round(elapsed_s, 3),
     }
 
@@ -222,8 +244,26 @@ def status_result(
         error=turn.error if turn else None,
         end_reason=conv.end_reason,
         thread_id=conv.thread_id,
+        input_holder=conv.session.input_holder if conv.session is not None else None,
         approval=approval_of(conv, turn),
         screen=conv.screen_tail(),
+    )
+
+
+def attach_info(conv: Conversation, settings: Settings, socket: Path) -> AttachInfo:
+    """How a person attaches a terminal to this conversation."""
+    base = f"codex-mcp attach {conv.id}"
+    if settings.state_dir != Settings().state_dir:
+        base += f" --state-dir {shlex.quote(str(settings.state_dir))}"
+    session = conv.session
+    return AttachInfo(
+        conversationId=conv.id,
+        live=conv.live,
+        command=base,
+        watch_command=base + " --watch",
+        socket=str(socket),
+        viewers=[v.mode for v in session.viewers.values()] if session else [],
+        input_holder=session.input_holder if session else None,
     )
 
 
@@ -244,6 +284,8 @@ def conversation_info(conv: Conversation) -> ConversationInfo:
         end_reason="live in another codex-mcp process" if conv.elsewhere else conv.end_reason,
         thread_id=conv.thread_id,
         adopted=conv.adopted,
+        viewers=[v.mode for v in conv.session.viewers.values()] if conv.session and conv.live else [],
+        input_holder=conv.session.input_holder if conv.session and conv.live else None,
     )
 
 
@@ -264,6 +306,8 @@ def render_text(result: BaseModel) -> str:
             parts.append(f"Error: {result.error}")
         if result.status in _NEXT_STEP:
             parts.append(_NEXT_STEP[result.status])
+        if result.input_holder:
+            parts.append(f"{result.input_holder} is at the keyboard: this turn waits until they detach.")
         if result.approval is not None:
             a = result.approval
             parts.append(
@@ -291,6 +335,13 @@ def render_text(result: BaseModel) -> str:
         if result.end_reason:
             parts.append(f"Ended: {result.end_reason}")
         return "\n\n".join(parts)
+    if isinstance(result, AttachInfo):
+        if not result.live:
+            return f"Conversation {result.conversationId} has no live Codex session now; reply to it first."
+        return (
+            f"To see Codex in your terminal: {result.command}  (takes the keyboard; Ctrl-] detaches)\n"
+            f"To watch only: {result.watch_command}"
+        )
     if isinstance(result, InterruptResult):
         if not result.interrupted:
             return f"Nothing to interrupt in conversation {result.conversationId} (state: {result.state})."

@@ -151,6 +151,18 @@ def _message_text(payload: JsonObject) -> str:
     return "".join(parts)
 
 
+def user_message(record: JsonObject) -> str | None:
+    """The text of a user's message in a rollout line (not Codex's own ``<...>`` context), else None."""
+    payload = record.get("payload")
+    if record.get("type") != "response_item" or not isinstance(payload, dict):
+        return None
+    payload = cast(JsonObject, payload)
+    if payload.get("type") != "message" or payload.get("role") != "user":
+        return None
+    text = _message_text(payload)
+    return None if text.lstrip().startswith("<") else text
+
+
 def read_history(path: Path) -> list[tuple[str, str | None]]:
     """(prompt, final reply) for every user turn in a rollout, in order. Codex's own context messages
     (environment, instructions: user-role text starting with ``<``) are left out."""

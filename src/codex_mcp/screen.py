@@ -156,6 +156,17 @@ class Screen:
         """The visible rows that hold any text."""
         return [line for line in self.lines() if line.strip()]
 
+    def render(self) -> bytes:
+        """ANSI bytes that redraw the current screen on a terminal of the same size (text and cursor; the
+        program's next repaint brings the colours back)."""
+        out = [b"\x1b[0m\x1b[H\x1b[2J"]
+        for row, line in enumerate(self.lines(), start=1):
+            if line:
+                out.append(f"\x1b[{row};1H{line}".encode())
+        cursor = self._screen.cursor
+        out.append(f"\x1b[{cursor.y + 1};{cursor.x + 1}H".encode())
+        return b"".join(out)
+
     @property
     def title(self) -> str:
         """The window title the program last set (OSC 0/2)."""

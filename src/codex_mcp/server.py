@@ -23,17 +23,20 @@ from pydantic import BaseModel, Field, JsonValue, WithJsonSchema
 from . import __version__
 from .codex import UUID_RE, ApprovalPolicy, LaunchOptions, Sandbox, read_approval
 from .config import DEFAULT_TIMEOUT_S, Settings
+from .control import ControlServer
 from .conversation import Conversation
 from .errors import CodexMcpError
 from .manager import Decision, Manager, Waiter, check_cwd
 from .models import (
     ApproveResult,
+    AttachInfo,
     EndResult,
     InterruptResult,
     ListResult,
     ReplyResult,
     StartResult,
     StatusResult,
+    attach_info,
     conversation_info,
     render_text,
     status_result,
@@ -50,6 +53,8 @@ Hold multi-turn conversations with the OpenAI Codex CLI (a real, live Codex sess
   wait_s=...) to collect the reply. Do not resend the prompt.
 - If a result says "waiting_for_approval", show the user what Codex asks and answer with codex_approve.
 - codex_interrupt stops a running turn; codex_list shows every conversation; codex_end stops one.
+- codex_attach_info gives the command a person runs to watch a live conversation or take the keyboard; while they
+  hold it, new turns wait (status "queued").
 """
 
 T = TypeVar("T")
@@ -75,6 +80,7 @@ class AppState:
     """Everything the server holds, created and torn down by the lifespan."""
 
     manager: Manager
+    control: ControlServer
 
 
 class ApprovalAnswer(BaseModel):
@@ -190,11 +196,14 @@ def create_server(settings: Settings, on_closed: Callable[[], None] | None = Non
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
         manager = Manager(settings)
         await manager.prepare()
+        control = ControlServer(manager, settings.state_dir)
+        await control.start()
         try:
-            yield AppState(manager)
+            yield AppState(manager, control)
         finally:
             # Shielded: cancellation (a signal, the client going away) must not cut the clean-up short.
             with anyio.CancelScope(shield=True):
+                await control.close("the codex-mcp server is shutting down")
                 await manager.shutdown()
             if on_closed is not None:
                 on_closed()
@@ -365,6 +374,20 @@ def create_server(settings: Settings, on_closed: Callable[[], None] | None = Non
                     exit=info.describe() if info else None,
                 )
             )
+
+        return await mapped(body())
+
+    @mcp.tool()
+    async def codex_attach_info(
+        conversationId: Annotated[str, Field(description="The conversation a person wants to see")],  # noqa: N803
+        ctx: Context[AppState],
+    ) -> Annotated[CallToolResult, AttachInfo]:
+        """The command a person runs in their own terminal to watch this conversation's live Codex, or take the
+        keyboard (hand it to the user when they want to see what Codex is doing or help it)."""
+
+        async def body() -> CallToolResult:
+            state = ctx.request_context.lifespan_context
+            return result(attach_info(state.manager.get(conversationId), settings, state.control.path))
 
         return await mapped(body())
 

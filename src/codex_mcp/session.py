@@ -12,12 +12,14 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 from . import codex
 from .errors import CodexStartFailed, TerminalClosed
-from .rollout import RolloutTail, find_rollout, turn_event
+from .rollout import RolloutTail, find_rollout, turn_event, user_message
 from .screen import Osc, Screen
 from .terminal import ExitInfo, PtyTerminal, spawn_terminal
 from .turn import Turn, TurnStatus
@@ -43,6 +45,16 @@ class State(StrEnum):
     EXITED = "exited"
 
 
+@dataclass
+class Viewer:
+    """A terminal attached to the session: watching, or holding the keyboard."""
+
+    mode: Literal["watch", "control"]
+    since: float
+    rows: int
+    cols: int
+
+
 class Session:
     """A live Codex TUI bound to one Codex thread id."""
 
@@ -60,7 +72,15 @@ class Session:
         self.last_activity = self.started_at
         self.current: Turn | None = None
         self.on_gone: Callable[[Session], None] | None = None
+        self.on_person_turn: Callable[[], Turn] | None = None  # the conversation records a person's turn
         self._blocked_since: float | None = None
+        self.sent: Turn | None = None  # our turn, once pasted and until it settles
+        self.person_turn: Turn | None = None  # a turn a person started from an attached terminal
+        self.input_holder: str | None = None  # a person at the keyboard: our turns wait for them
+        self._input_key: int | None = None
+        self.viewers: dict[int, Viewer] = {}
+        self.home_size: tuple[int, int] = (0, 0)
+        self._follower: asyncio.Task[None] | None = None
         self._gone_told = False
         self._queue: asyncio.Queue[Turn] = asyncio.Queue()
         self._wake = asyncio.Event()
@@ -92,6 +112,7 @@ class Session:
         terminal = await spawn_terminal(argv, cwd=cwd, env=dict(env), rows=rows, cols=cols)
         screen = Screen(cols, rows, answer=terminal.write_nowait)
         session = cls(terminal, screen, cwd, codex_home, grace_s=grace_s)
+        session.home_size = (rows, cols)
         try:
             session.thread_id = await session._wait_ready(timeout)
         except BaseException:
@@ -136,6 +157,10 @@ class Session:
     def _on_exit(self, info: ExitInfo) -> None:
         if self.state == State.STARTING:
             log.debug("Codex exited during start-up (%s)", info.describe())
+        elif self.state not in (State.ENDED, State.EXITED) and info.code == 0 and self.viewers:
+            log.info("Codex for thread %s was quit from an attached terminal", self.thread_id)
+            self.state = State.ENDED
+            self.end_reason = "ended by the user (in an attached terminal)"
         elif self.state not in (State.ENDED, State.EXITED):
             log.warning("Codex for thread %s exited unexpectedly (%s)", self.thread_id, info.describe())
             self.state = State.EXITED
@@ -216,64 +241,95 @@ class Session:
             return False
         return codex.read_screen(self.screen.lines()).footer_state == "Ready"
 
+    def _may_send(self) -> bool:
+        # Codex must be idle (or Enter would steer a running turn), nobody may be typing, and a turn a person
+        # started must be over.
+        return self.input_holder is None and self.person_turn is None and self._tui_idle()
+
     async def _run_turn(self, turn: Turn) -> None:
-        # The TUI must be idle, or Enter would steer a running turn instead of starting a new one. No
-        # deadline: sending anyway could merge two turns; the caller's own timeout bounds its wait.
-        while self.live and not self._tui_idle():
+        # No deadline: sending anyway could merge two turns; the caller's own timeout bounds its wait.
+        while self.live and not self._may_send():
             await self._sleep_until_woken(0.25)
-        if self._tail is not None:
-            self._tail.read_new()  # skip whatever earlier turns left behind
-        elif (path := find_rollout(self.codex_home, self.thread_id or "")) is not None:
-            self._tail = RolloutTail(path, path.stat().st_size)
+            self._pump_rollout()
+        if self._tail is None and (path := find_rollout(self.codex_home, self.thread_id or "")) is not None:
+            self._tail = RolloutTail(path, path.stat().st_size)  # a resumed thread: only what comes next
+        self._pump_rollout()  # whatever earlier turns left behind is not this turn's
         self.state = State.RUNNING
         turn.set_status(TurnStatus.RUNNING)
+        self.sent = turn
         try:
             await self.terminal.write(codex.encode_prompt(turn.payload))
         except TerminalClosed as exc:
             turn.fail(f"could not send the prompt: {exc}")
             return
-        while not turn.settled:
-            self._follow_rollout(turn)
+        finally:
             if turn.settled:
-                break
-            if not self.terminal.alive or self.state in (State.ENDED, State.EXITED):
-                if self.state == State.ENDED:
-                    turn.fail(self.ended_message())
+                self.sent = None
+        try:
+            while not turn.settled:
+                self._pump_rollout()
+                if turn.settled:
                     break
-                info = self.terminal.exit_info
-                why = self.end_reason or (f"Codex exited ({info.describe()})" if info else "Codex exited")
-                tail = "\n".join(self.screen.text_lines()[-8:])
-                turn.fail(f"{why} during the turn; it was not re-run. Last screen lines:\n{tail}")
-                break
-            self._follow_approval(turn)
-            await self._sleep_until_woken(_POLL_S)
+                if not self.terminal.alive or self.state in (State.ENDED, State.EXITED):
+                    if self.state == State.ENDED:
+                        turn.fail(self.ended_message())
+                        break
+                    info = self.terminal.exit_info
+                    why = self.end_reason or (f"Codex exited ({info.describe()})" if info else "Codex exited")
+                    tail = "\n".join(self.screen.text_lines()[-8:])
+                    turn.fail(f"{why} during the turn; it was not re-run. Last screen lines:\n{tail}")
+                    break
+                self._follow_approval(turn)
+                await self._sleep_until_woken(_POLL_S)
+        finally:
+            self.sent = None
 
-    def _follow_rollout(self, turn: Turn) -> None:
+    def _pump_rollout(self) -> None:
+        """Read what Codex appended to the rollout and settle turns with it: the turn we sent, or a turn a
+        person started from an attached terminal. The only reader of the rollout, so no event is lost."""
         if self._tail is None:
             path = find_rollout(self.codex_home, self.thread_id or "", recent_only=True)
             if path is None:
                 return
-            # A new thread's rollout appears with its first prompt; everything in it is this turn's.
+            # A new thread's rollout appears with its first prompt; everything in it is new.
             self._tail = RolloutTail(path, 0)
         for record in self._tail.read_new():
+            person = self.person_turn
+            if person is not None and not person.prompt and (text := user_message(record)) is not None:
+                person.prompt = text
+                person.payload = text
+                continue
             event = turn_event(record)
             if event is None:
                 continue
+            sent = self.sent
             if event.kind == "started":
-                if turn.turn_id is None:
-                    turn.turn_id = event.turn_id
+                if sent is not None and sent.turn_id is None:
+                    sent.turn_id = event.turn_id
+                elif self.on_person_turn is not None and self.person_turn is None:
+                    self.person_turn = self.on_person_turn()
+                    self.person_turn.turn_id = event.turn_id
+                    self.person_turn.thread_id = self.thread_id
+                    self.person_turn.set_status(TurnStatus.RUNNING)
                 continue
-            if turn.turn_id is not None and event.turn_id not in (None, turn.turn_id):
+            target = None
+            for candidate in (sent, self.person_turn):
+                if candidate is not None and candidate.turn_id in (None, event.turn_id) and not candidate.settled:
+                    target = candidate
+                    break
+            if target is None:
                 continue
             if event.kind == "complete":
-                turn.reply = event.reply
+                target.reply = event.reply
                 if event.error:
-                    turn.set_status(TurnStatus.FAILED, error=event.error)
+                    target.set_status(TurnStatus.FAILED, error=event.error)
                 else:
-                    turn.set_status(TurnStatus.COMPLETED)
+                    target.set_status(TurnStatus.COMPLETED)
             else:
-                turn.set_status(TurnStatus.INTERRUPTED, error=f"turn aborted ({event.reason or 'unknown reason'})")
-            return
+                target.set_status(TurnStatus.INTERRUPTED, error=f"turn aborted ({event.reason or 'unknown reason'})")
+            if target is self.person_turn:
+                self.person_turn = None
+                self._wake.set()
 
     def _follow_approval(self, turn: Turn) -> None:
         blocked = self.tui_state == "blocked"
@@ -296,6 +352,75 @@ class Session:
         elif not blocked and turn.status == TurnStatus.WAITING_FOR_APPROVAL:
             self.state = State.RUNNING
             turn.set_status(TurnStatus.RUNNING)
+
+    # --- people at attached terminals ------------------------------------------------------------
+
+    def add_viewer(self, key: int, viewer: Viewer) -> None:
+        """A terminal attached. Holding the keyboard also sets the session's size to the person's terminal."""
+        if not self.viewers:
+            self._follower = asyncio.get_running_loop().create_task(self._follow_people())
+        self.viewers[key] = viewer
+        if viewer.mode == "control":
+            self.resize(viewer.rows, viewer.cols)
+        else:
+            self.nudge_redraw()
+
+    def remove_viewer(self, key: int) -> None:
+        """A terminal detached (or its connection dropped)."""
+        viewer = self.viewers.pop(key, None)
+        if viewer is not None and viewer.mode == "control":
+            self.release_input(key)
+        if not any(v.mode == "control" for v in self.viewers.values()) and self.home_size[0]:
+            self.resize(*self.home_size)  # the last person left: back to the server's own size
+        if not self.viewers and self._follower is not None:
+            self._follower.cancel()
+            self._follower = None
+
+    def take_input(self, key: int, who: str) -> bool:
+        """Give a person the keyboard; False if someone else has it."""
+        if self.input_holder is not None and self._input_key != key:
+            return False
+        self.input_holder = who
+        self._input_key = key
+        return True
+
+    def release_input(self, key: int) -> None:
+        """The person gives the keyboard back; queued turns go ahead."""
+        if self.input_holder is not None and self._input_key == key:
+            self.input_holder = None
+            self._input_key = None
+            self._wake.set()
+
+    def person_typed(self, key: int, data: bytes) -> bool:
+        """Keys from an attached terminal: passed on only for the person holding the keyboard."""
+        if self.input_holder is None or self._input_key != key or not self.live:
+            return False
+        self._write_quietly(data)
+        self.last_activity = time.time()
+        return True
+
+    def resize(self, rows: int, cols: int) -> None:
+        """Resize the PTY and the screen model together."""
+        if (rows, cols) == self.screen.size:
+            return
+        self.terminal.resize(rows, cols)
+        self.screen.resize(rows, cols)
+
+    def nudge_redraw(self) -> None:
+        """Make Codex repaint everything (a size change it notices), so a new watcher sees it all in colour."""
+        rows, cols = self.screen.size
+        self.terminal.resize(rows, max(20, cols - 1))
+        asyncio.get_running_loop().call_later(0.05, self.terminal.resize, rows, cols)
+
+    async def _follow_people(self) -> None:
+        """While terminals are attached, notice turns a person starts (we are not sending one then)."""
+        while True:
+            await asyncio.sleep(0.1)
+            if self.sent is None and self.live:
+                try:
+                    self._pump_rollout()
+                except Exception:  # the follower must outlive any one bad record
+                    log.exception("following a person's turn failed")
 
     # --- control ---------------------------------------------------------------------------------
 

@@ -1,0 +1,175 @@
+"""`codex-mcp ls` and `codex-mcp attach`: a person's terminal on a live Codex session of a running server.
+
+The terminal goes into raw mode and onto the alternate screen; Codex's output is drawn as it comes, and (unless
+--watch) keys go to Codex while this terminal holds the keyboard. Ctrl-] detaches. Whatever happens, the
+terminal's modes are restored on the way out."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import signal
+import sys
+import termios
+import tty
+from pathlib import Path
+from typing import Any
+
+from .control import control_dir
+
+DETACH_KEY = b"\x1d"  # Ctrl-]
+_ENTER = b"\x1b[?1049h\x1b[?2004h"  # alternate screen; bracketed paste, so a paste reaches Codex as one
+# Leave everything as it was: Codex's keyboard mode, paste mode, cursor, colours, the main screen.
+_LEAVE = b"\x1b[<u\x1b[?2004l\x1b[?25h\x1b[0m\x1b[?1049l"
+
+
+def sockets(state_dir: Path) -> list[Path]:
+    """Control sockets of the servers sharing this state dir."""
+    return sorted(control_dir(state_dir).glob("*.sock"))
+
+
+async def _request(path: Path, request: dict[str, Any]) -> dict[str, Any]:
+    reader, writer = await asyncio.open_unix_connection(str(path), limit=1 << 20)
+    try:
+        writer.write((json.dumps(request) + "\n").encode())
+        await writer.drain()
+        answer: dict[str, Any] = json.loads(await reader.readline())
+        return answer
+    finally:
+        writer.close()
+
+
+async def list_live(state_dir: Path) -> list[dict[str, Any]]:
+    """Every live conversation of every running server, each with its server's socket."""
+    found: list[dict[str, Any]] = []
+    for path in sockets(state_dir):
+        try:
+            answer = await asyncio.wait_for(_request(path, {"op": "list"}), 5)
+        except (OSError, TimeoutError, ValueError):
+            continue  # a server that is gone or not answering
+        for conv in answer.get("conversations", []):
+            found.append({**conv, "socket": str(path)})
+    return found
+
+
+def ls(state_dir: Path) -> int:
+    """Print the live conversations; 0 if the listing worked."""
+    convs = asyncio.run(list_live(state_dir))
+    if not convs:
+        print("no live Codex sessions (is a codex-mcp server running with this state dir?)")
+        return 0
+    for c in convs:
+        viewers = ", ".join(c["viewers"]) or "-"
+        keyboard = c["input"] or "the MCP client"
+        print(f"{c['conversationId']}  {c['state']:<20} input: {keyboard}  viewers: {viewers}  cwd: {c['cwd']}")
+    return 0
+
+
+def attach(state_dir: Path, conversation_id: str, *, watch: bool, socket_path: Path | None = None) -> int:
+    """Attach this terminal to a live session until the person detaches or the session ends."""
+    if socket_path is None:
+        live = asyncio.run(list_live(state_dir))
+        match = [c for c in live if c["conversationId"] == conversation_id.strip().lower()]
+        if not match:
+            print(f"codex-mcp attach: no live session {conversation_id} (see `codex-mcp ls`)", file=sys.stderr)
+            return 1
+        socket_path = Path(match[0]["socket"])
+    return asyncio.run(_attach(socket_path, conversation_id, watch))
+
+
+async def _attach(path: Path, conversation_id: str, watch: bool) -> int:
+    stdin, stdout = sys.stdin.fileno(), sys.stdout.fileno()
+    size = os.get_terminal_size(stdout) if os.isatty(stdout) else os.terminal_size((80, 24))
+    try:
+        reader, writer = await asyncio.open_unix_connection(str(path), limit=1 << 22)
+    except OSError as exc:
+        print(f"codex-mcp attach: cannot reach the server ({exc})", file=sys.stderr)
+        return 1
+    request = {
+        "op": "attach",
+        "id": conversation_id,
+        "mode": "watch" if watch else "control",
+        "rows": size.lines,
+        "cols": size.columns,
+        "pid": os.getpid(),
+    }
+    writer.write((json.dumps(request) + "\n").encode())
+    await writer.drain()
+    answer = json.loads(await reader.readline() or b"{}")
+    if not answer.get("ok"):
+        print(f"codex-mcp attach: {answer.get('error', 'refused')}", file=sys.stderr)
+        writer.close()
+        return 1
+    print(
+        f"attached to {answer['conversationId']} ({'watching' if watch else 'keyboard is yours'}); detach with Ctrl-]",
+        file=sys.stderr,
+    )
+    saved = termios.tcgetattr(stdin) if os.isatty(stdin) else None
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[str] = loop.create_future()
+
+    def send(message: dict[str, Any]) -> None:
+        with contextlib.suppress(Exception):
+            writer.write((json.dumps(message) + "\n").encode())
+
+    def on_keys() -> None:
+        data = os.read(stdin, 65536)
+        if not data:
+            return
+        if DETACH_KEY in data:
+            before = data.split(DETACH_KEY, 1)[0]
+            if before and not watch:
+                send({"data": base64.b64encode(before).decode()})
+            send({"detach": True})
+            if not done.done():
+                done.set_result("detached")
+            return
+        if not watch:
+            send({"data": base64.b64encode(data).decode()})
+
+    def on_resize() -> None:
+        if os.isatty(stdout):
+            new = os.get_terminal_size(stdout)
+            send({"resize": [new.lines, new.columns]})
+
+    try:
+        if saved is not None:
+            tty.setraw(stdin)
+        os.write(stdout, _ENTER)
+        loop.add_reader(stdin, on_keys)
+        loop.add_signal_handler(signal.SIGWINCH, on_resize)
+        reason = await _pump_output(reader, stdout, done)
+    finally:
+        with contextlib.suppress(Exception):
+            loop.remove_reader(stdin)
+            loop.remove_signal_handler(signal.SIGWINCH)
+        os.write(stdout, _LEAVE)
+        if saved is not None:
+            termios.tcsetattr(stdin, termios.TCSADRAIN, saved)
+        with contextlib.suppress(Exception):
+            await writer.drain()
+            writer.close()
+    print(f"codex-mcp attach: {reason}", file=sys.stderr)
+    return 0
+
+
+async def _pump_output(reader: asyncio.StreamReader, stdout: int, done: asyncio.Future[str]) -> str:
+    """Draw what the server sends until the person detaches or the server says goodbye."""
+    while True:
+        line_task: asyncio.Future[bytes] = asyncio.ensure_future(reader.readline())
+        waiting: set[asyncio.Future[Any]] = {line_task, done}
+        finished, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        if done in finished:
+            line_task.cancel()
+            return done.result()
+        line = line_task.result()
+        if not line:
+            return "the server went away"
+        message = json.loads(line)
+        if "data" in message:
+            os.write(stdout, base64.b64decode(message["data"]))
+        if "bye" in message:
+            return str(message["bye"])

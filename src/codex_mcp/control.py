@@ -1,0 +1,226 @@
+"""The local control channel: a Unix domain socket per server process, in an owner-only directory under the
+state dir, through which `codex-mcp ls` and `codex-mcp attach` reach live sessions.
+
+Frames are JSON lines. A client's first frame is a request: ``{"op": "list"}`` or
+``{"op": "attach", "id": ..., "mode": "watch" | "control", "rows": R, "cols": C}``. An attached client then gets
+``{"data": <base64 output>}`` frames (the current screen first) and finally ``{"bye": <reason>}``; it sends
+``{"data": <base64 keys>}``, ``{"resize": [R, C]}`` and ``{"detach": true}``. Only the same user may connect:
+the directory is 0700, the socket 0600, and the peer's uid is checked on every connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+import os
+import socket
+import struct
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import CodexMcpError
+from .manager import Manager
+from .session import Session, Viewer
+from .terminal import ExitInfo
+
+log = logging.getLogger(__name__)
+
+_MAX_FRAME = 1 << 20
+_MAX_QUEUED = 2000  # output frames a slow viewer may fall behind before it is detached
+
+
+def control_dir(state_dir: Path) -> Path:
+    """Where the servers' sockets live."""
+    return state_dir / "control"
+
+
+def peer_uid(sock: socket.socket) -> int | None:
+    """The uid of the process at the other end of a Unix socket (Linux SO_PEERCRED), if the OS tells."""
+    if not hasattr(socket, "SO_PEERCRED"):  # pragma: no cover - the 0700 directory still guards it
+        return None
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    return int(uid)
+
+
+def frame(message: dict[str, Any]) -> bytes:
+    """One JSON line."""
+    return (json.dumps(message) + "\n").encode()
+
+
+class ControlServer:
+    """Serves ls/attach for this server process's live sessions."""
+
+    def __init__(self, manager: Manager, state_dir: Path) -> None:
+        self.manager = manager
+        self.dir = control_dir(state_dir)
+        self.path = self.dir / f"{os.getpid()}.sock"
+        self._server: asyncio.AbstractServer | None = None
+        self._clients: dict[int, asyncio.Queue[dict[str, Any] | None]] = {}
+
+    def _prepare_dir(self) -> None:
+        """The owner-only directory, without the sockets of servers that are gone."""
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.dir, 0o700)
+        for stale in self.dir.glob("*.sock"):
+            pid = stale.stem
+            if pid.isdigit() and not Path(f"/proc/{pid}").exists() and int(pid) != os.getpid():
+                with contextlib.suppress(OSError):
+                    stale.unlink()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    async def start(self) -> None:
+        """Listen on this server's socket."""
+        self._prepare_dir()
+        self._server = await asyncio.start_unix_server(self._serve, path=str(self.path), limit=_MAX_FRAME)
+        os.chmod(self.path, 0o600)
+
+    async def close(self, reason: str) -> None:
+        """Tell every attached terminal why it is being let go, then stop listening."""
+        for queue in list(self._clients.values()):
+            queue.put_nowait({"bye": reason})
+            queue.put_nowait(None)
+        await asyncio.sleep(0.05)  # let the farewells go out
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    def sessions(self) -> list[dict[str, Any]]:
+        """This server's live conversations, as `codex-mcp ls` shows them."""
+        out = []
+        for conv in self.manager.conversations():
+            session = conv.session
+            if session is None or not session.live:
+                continue
+            out.append(
+                {
+                    "conversationId": conv.id,
+                    "state": session.state.value,
+                    "cwd": conv.options.cwd,
+                    "input": session.input_holder,
+                    "viewers": [v.mode for v in session.viewers.values()],
+                    "server_pid": os.getpid(),
+                }
+            )
+        return out
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            sock = writer.get_extra_info("socket")
+            uid = peer_uid(sock) if sock is not None else None
+            if uid is not None and uid != os.getuid():
+                log.warning("refused a control connection from uid %d", uid)
+                writer.write(frame({"ok": False, "error": "only the user running the server may connect"}))
+                return
+            line = await reader.readline()
+            try:
+                request = json.loads(line)
+            except ValueError:
+                writer.write(frame({"ok": False, "error": "expected a JSON request line"}))
+                return
+            if request.get("op") == "list":
+                writer.write(frame({"ok": True, "conversations": self.sessions()}))
+            elif request.get("op") == "attach":
+                await self._attach(request, reader, writer)
+            else:
+                writer.write(frame({"ok": False, "error": "unknown op: use list or attach"}))
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        except Exception:
+            log.exception("control connection failed")
+        finally:
+            with contextlib.suppress(Exception):
+                await writer.drain()
+                writer.close()
+
+    async def _attach(
+        self, request: dict[str, Any], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        try:
+            conv = self.manager.get(str(request.get("id", "")))
+        except CodexMcpError as exc:
+            writer.write(frame({"ok": False, "error": str(exc)}))
+            return
+        session = conv.session
+        if session is None or not session.live:
+            writer.write(
+                frame({"ok": False, "error": f"conversation {conv.id} has no live Codex session here right now"})
+            )
+            return
+        mode: Literal["watch", "control"] = "control" if request.get("mode") == "control" else "watch"
+        key = id(writer)
+        who = f"a person (codex-mcp attach, pid {request.get('pid', '?')})"
+        if mode == "control" and not session.take_input(key, who):
+            writer.write(frame({"ok": False, "error": f"{session.input_holder} has the keyboard; attach with --watch"}))
+            return
+        rows = max(10, int(request.get("rows") or 24))
+        cols = max(40, int(request.get("cols") or 80))
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self._clients[key] = queue
+
+        def on_output(data: bytes) -> None:
+            if queue.qsize() > _MAX_QUEUED:
+                queue.put_nowait({"bye": "this terminal fell too far behind; attach again"})
+                queue.put_nowait(None)
+                return
+            queue.put_nowait({"data": base64.b64encode(data).decode()})
+
+        def on_exit(info: ExitInfo) -> None:
+            queue.put_nowait({"bye": _gone(session)})
+            queue.put_nowait(None)
+
+        unsubscribe = session.terminal.subscribe(on_output)
+        session.terminal.on_exit(on_exit)
+        session.add_viewer(key, Viewer(mode, time.time(), rows, cols))
+        writer.write(frame({"ok": True, "conversationId": conv.id, "mode": mode, "input": session.input_holder}))
+        writer.write(frame({"data": base64.b64encode(session.screen.render()).decode()}))
+        sender = asyncio.create_task(self._send(queue, writer))
+        try:
+            await self._receive(session, key, mode, reader)
+        finally:
+            unsubscribe()
+            session.remove_viewer(key)
+            self._clients.pop(key, None)
+            if not sender.done():
+                queue.put_nowait(None)
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(sender, 1.0)
+
+    async def _send(self, queue: asyncio.Queue[dict[str, Any] | None], writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):
+            while (message := await queue.get()) is not None:
+                writer.write(frame(message))
+                await writer.drain()
+                if "bye" in message:
+                    break
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    async def _receive(self, session: Session, key: int, mode: str, reader: asyncio.StreamReader) -> None:
+        while True:
+            line = await reader.readline()
+            if not line:
+                return  # the attach client went away (detached, killed): the session is untouched
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            if message.get("detach"):
+                return
+            if "data" in message and mode == "control":
+                session.person_typed(key, base64.b64decode(message["data"]))
+            elif "resize" in message and mode == "control":
+                rows, cols = (int(n) for n in message["resize"])
+                session.resize(max(10, rows), max(40, cols))
+
+
+def _gone(session: Session) -> str:
+    return f"the Codex session ended: {session.end_reason or 'Codex exited'}"
