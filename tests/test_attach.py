@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import stat
+import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -225,3 +226,36 @@ async def test_only_the_same_user_may_connect(sandbox: Sandbox, codex_bin: Path)
                 os._exit(code)
         _, status_code = await asyncio.to_thread(os.waitpid, pid, 0)
         assert os.waitstatus_to_exitcode(status_code) == 0, "another user reached the control socket"
+
+
+async def test_a_person_answers_an_approval_and_ls_shows_them(sandbox: Sandbox, codex_bin: Path) -> None:
+    async with mcp_server(sandbox, codex_bin) as client:
+        asked = await call(
+            client,
+            "codex_start",
+            prompt="[[escalate:touch by-a-person.txt]]",
+            cwd=str(sandbox.work),
+            approval_policy="on-request",
+            sandbox="read-only",
+            timeout_s=30,
+        )
+        assert asked["status"] == "waiting_for_approval"
+        cid = asked["conversationId"]
+        async with person(sandbox, cid) as me:
+            assert await me.until(lambda: "Would you like to run the following command?" in me.text()), me.text()
+            listing = await asyncio.to_thread(
+                subprocess.run,
+                [sys.executable, "-m", "codex_mcp", "ls"],
+                env=sandbox.env,
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            [line] = [line for line in listing.stdout.splitlines() if line.startswith(cid)]
+            assert "waiting_for_approval" in line
+            assert "input: a person" in line
+            assert "viewers: control" in line
+            await me.terminal.write(b"y")  # the person approves in place
+            done = await status(client, cid, wait_s=15)
+            assert done["status"] == "completed"
+            assert (sandbox.work / "by-a-person.txt").exists()
