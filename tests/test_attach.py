@@ -256,6 +256,9 @@ async def test_a_person_answers_an_approval_and_ls_shows_them(sandbox: Sandbox, 
             assert "input: a person" in line
             assert "viewers: control" in line
             await me.terminal.write(b"y")  # the person approves in place
-            done = await status(client, cid, wait_s=15)
-            assert done["status"] == "completed"
+            deadline = time.monotonic() + 15
+            # (a wait returns at once while the turn still waits for a decision: poll until Codex took the key)
+            while (done := await status(client, cid, wait_s=5))["status"] != "completed":
+                assert time.monotonic() < deadline, done
+                await asyncio.sleep(0.1)
             assert (sandbox.work / "by-a-person.txt").exists()

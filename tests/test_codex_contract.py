@@ -18,7 +18,7 @@ import pytest
 from codex_mcp import codex
 from codex_mcp.codex import LaunchOptions
 from codex_mcp.fakemodel import FakeModel
-from codex_mcp.rollout import find_rollout, turn_event
+from codex_mcp.rollout import TurnEvent, find_rollout, turn_event
 from codex_mcp.screen import Screen
 from codex_mcp.terminal import Terminal
 
@@ -107,10 +107,17 @@ async def test_model_error_is_task_complete_with_error(sandbox: Sandbox, codex_b
         assert thread_id
         await t.terminal.write(codex.encode_prompt("[[fail:500]] contract"))
         assert await t.until(lambda: "error" in t.states)
-        path = find_rollout(sandbox.codex_home, thread_id)
-        assert path is not None
-        events = [turn_event(json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
-        [complete] = [e for e in events if e is not None and e.kind == "complete"]
+
+        def completions() -> list[TurnEvent]:
+            path = find_rollout(sandbox.codex_home, thread_id)
+            if path is None:
+                return []
+            events = [turn_event(json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
+            return [e for e in events if e is not None and e.kind == "complete"]
+
+        # The OSC and the rollout line are written by different parts of Codex: either may come first.
+        assert await t.until(lambda: len(completions()) == 1, 5)
+        [complete] = completions()
         assert complete.reply is None
         assert complete.error
 

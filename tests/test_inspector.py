@@ -65,6 +65,7 @@ def test_inspector_lists_tools_with_portable_schemas(inspector: Path, sandbox: S
         "codex_approve",
         "codex_end",
         "codex_list",
+        "codex_attach_info",
     }
     for tool in tools.values():
         assert tool["description"]

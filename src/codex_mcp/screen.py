@@ -17,6 +17,8 @@ AnswerCallback = Callable[[bytes], None]
 
 _OSC_START = b"\x1b]"
 _KITTY_KEYBOARD = re.compile(rb"\x1b\[[<>=?][0-9;]*u")
+_QUERY = re.compile(rb"\x1b\[[0-9;?>]*[cn]")  # DA and DSR/CPR: pyte answers them from the screen state
+_MAX_PENDING = 256 * 1024
 _MAX_OSC = 4096
 
 # Answers for OSC 10/11 colour queries: a plain light-on-dark terminal. crossterm-based TUIs ask and
@@ -48,20 +50,35 @@ class Screen:
         self._discarding = False  # inside an over-long OSC whose body we no longer keep
         self._esc_pending = False  # the previous chunk ended with an ESC we could not classify yet
         self._title = ""
+        self._pending = bytearray()  # output not rendered yet (see feed)
 
     def _answer_text(self, text: str) -> None:
         if self._answer is not None:
             self._answer(text.encode())
 
     def feed(self, data: bytes) -> list[Osc]:
-        """Render data and return the OSC sequences completed in it (in order).
+        """Take the program's output and return the OSC sequences completed in it (in order).
 
-        OSC sequences are taken out before pyte sees the bytes: we parse them ourselves (split across
-        chunks, bounded in size), and pyte's own OSC parser buffers without limit."""
+        OSC sequences are taken out here, at once: we parse them ourselves (split across chunks, bounded in
+        size; pyte's own OSC parser buffers without limit), and they carry Codex's run state. Rendering the rest
+        with pyte is deferred until someone reads the screen: pure-Python parsing of every repaint costs tens
+        of milliseconds of CPU per turn, on the critical path, for a screen nobody looks at mid-turn. A
+        terminal query (device attributes, cursor position) is rendered at once, since its answer depends on
+        the screen state, and so is a large backlog."""
         text, oscs = self._split_osc(data)
-        # pyte draws the kitty keyboard-protocol sequences (ESC[>1u, ESC[<1u, ESC[=..u) as text.
-        self._stream.feed(_KITTY_KEYBOARD.sub(b"", text))
+        start = max(0, len(self._pending) - 8)  # a query may straddle two chunks
+        self._pending += text
+        if _QUERY.search(self._pending, start) or len(self._pending) > _MAX_PENDING:
+            self.flush()
         return oscs
+
+    def flush(self) -> None:
+        """Render everything received so far."""
+        if self._pending:
+            data = bytes(self._pending)
+            self._pending.clear()
+            # pyte draws the kitty keyboard-protocol sequences (ESC[>1u, ESC[<1u, ESC[=..u) as text.
+            self._stream.feed(_KITTY_KEYBOARD.sub(b"", data))
 
     def _split_osc(self, data: bytes) -> tuple[bytes, list[Osc]]:
         """(data without OSC sequences, the OSCs completed in it)."""
@@ -150,6 +167,7 @@ class Screen:
 
     def lines(self) -> list[str]:
         """The visible screen, one string per row, trailing spaces removed."""
+        self.flush()
         return [line.rstrip() for line in self._screen.display]
 
     def text_lines(self) -> list[str]:
@@ -159,6 +177,7 @@ class Screen:
     def render(self) -> bytes:
         """ANSI bytes that redraw the current screen on a terminal of the same size (text and cursor; the
         program's next repaint brings the colours back)."""
+        self.flush()
         out = [b"\x1b[0m\x1b[H\x1b[2J"]
         for row, line in enumerate(self.lines(), start=1):
             if line:
@@ -179,4 +198,5 @@ class Screen:
 
     def resize(self, rows: int, cols: int) -> None:
         """Follow a terminal resize."""
+        self.flush()
         self._screen.resize(rows, cols)

@@ -26,7 +26,7 @@ from .turn import Turn, TurnStatus
 
 log = logging.getLogger(__name__)
 
-_POLL_S = 0.01
+_POLL_S = 0.005
 """How often a running turn checks the rollout file. Only while a turn runs; an idle session costs nothing."""
 
 
@@ -234,11 +234,14 @@ class Session:
                 self.last_activity = time.time()
                 if self.state in (State.RUNNING, State.WAITING_FOR_APPROVAL):
                     self.state = State.IDLE
+                # Render the turn's output now that the reply is out, not while it was on its way.
+                asyncio.get_running_loop().call_later(0.05, self.screen.flush)
 
     def _tui_idle(self) -> bool:
-        # Both of Codex's own signals: the OSC 7501 run state (when it sends one) and the footer.
-        if self.tui_state not in (None, "idle", "done", "error"):
-            return False
+        # Codex's own run state (OSC 7501) when it has sent one; the footer's run state otherwise. Reading the
+        # footer means rendering the screen, which the OSC spares on every turn.
+        if self.tui_state is not None:
+            return self.tui_state in ("idle", "done", "error")
         return codex.read_screen(self.screen.lines()).footer_state == "Ready"
 
     def _may_send(self) -> bool:

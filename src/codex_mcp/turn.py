@@ -66,7 +66,9 @@ class Turn:
             self.finished_at = time.time()
         self._changed.set()
         self._changed = asyncio.Event()
-        if self.on_change is not None:
+        # Persist what must survive a crash: a settled turn. "running" or "waiting" is never kept over a
+        # restart (an unsettled turn is loaded as failed), so saving it would only cost an fsync per turn.
+        if self.on_change is not None and status in SETTLED:
             self.on_change(self)
 
     def changed_externally(self) -> None:
