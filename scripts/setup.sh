@@ -15,7 +15,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 echo "setup: installing codex-mcp and its test tools into .venv" >&2
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[test]"
+.venv/bin/python -m pip install --quiet -e ".[test,bench]"
 
 installed=""
 if [ -f .codex-cli/node_modules/@openai/codex/package.json ]; then

@@ -176,9 +176,14 @@ def toml_value(value: JsonValue) -> str:
     raise InvalidInput("config values cannot be null; leave the key out instead")
 
 
+_MAX_ARG = 128 * 1024 - 1  # the kernel's limit for one argument (MAX_ARG_STRLEN, with its NUL)
+_MAX_CONFIG = 512 * 1024  # all overrides together, well under ARG_MAX with the environment
+
+
 def config_overrides(config: Mapping[str, JsonValue]) -> list[str]:
     """Validated ``-c`` arguments for the client's config overrides."""
     args: list[str] = []
+    total = 0
     for key, value in config.items():
         if not _CONFIG_KEY_RE.fullmatch(key):
             raise InvalidInput(
@@ -187,7 +192,15 @@ def config_overrides(config: Mapping[str, JsonValue]) -> list[str]:
             )
         if any(key == r or key.startswith(r + ".") or r.startswith(key + ".") for r in RESERVED_CONFIG_KEYS):
             raise InvalidInput(f"config key {key!r} is set by codex-mcp itself and cannot be overridden")
-        args += ["-c", f"{key}={toml_value(value)}"]
+        arg = f"{key}={toml_value(value)}"
+        size = len(arg.encode())
+        total += size
+        if size > _MAX_ARG or total > _MAX_CONFIG:
+            raise InvalidInput(
+                f"config value for {key!r} is too large to pass to Codex ({size} bytes; one value may be at most "
+                f"{_MAX_ARG}, all together {_MAX_CONFIG}): put large settings in a Codex profile instead"
+            )
+        args += ["-c", arg]
     return args
 
 

@@ -156,13 +156,33 @@ class ControlServer:
             )
             return
         mode: Literal["watch", "control"] = "control" if request.get("mode") == "control" else "watch"
+        try:
+            rows = min(1000, max(10, int(request.get("rows") or 24)))
+            cols = min(1000, max(40, int(request.get("cols") or 80)))
+        except (TypeError, ValueError):
+            writer.write(frame({"ok": False, "error": "rows and cols must be numbers"}))
+            return
         key = id(writer)
-        who = f"a person (codex-mcp attach, pid {request.get('pid', '?')})"
+        who = f"a person (codex-mcp attach, pid {str(request.get('pid', '?'))[:12]})"
         if mode == "control" and not session.take_input(key, who):
             writer.write(frame({"ok": False, "error": f"{session.input_holder} has the keyboard; attach with --watch"}))
             return
-        rows = max(10, int(request.get("rows") or 24))
-        cols = max(40, int(request.get("cols") or 80))
+        try:
+            await self._attached(session, conv.id, key, mode, rows, cols, reader, writer)
+        finally:
+            session.release_input(key)  # whatever happened, the keyboard goes back
+
+    async def _attached(
+        self,
+        session: Session,
+        conversation_id: str,
+        key: int,
+        mode: Literal["watch", "control"],
+        rows: int,
+        cols: int,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         self._clients[key] = queue
 
@@ -180,7 +200,9 @@ class ControlServer:
         unsubscribe = session.terminal.subscribe(on_output)
         session.terminal.on_exit(on_exit)
         session.add_viewer(key, Viewer(mode, time.time(), rows, cols))
-        writer.write(frame({"ok": True, "conversationId": conv.id, "mode": mode, "input": session.input_holder}))
+        writer.write(
+            frame({"ok": True, "conversationId": conversation_id, "mode": mode, "input": session.input_holder})
+        )
         writer.write(frame({"data": base64.b64encode(session.screen.render()).decode()}))
         sender = asyncio.create_task(self._send(queue, writer))
         try:
@@ -218,8 +240,9 @@ class ControlServer:
             if "data" in message and mode == "control":
                 session.person_typed(key, base64.b64decode(message["data"]))
             elif "resize" in message and mode == "control":
-                rows, cols = (int(n) for n in message["resize"])
-                session.resize(max(10, rows), max(40, cols))
+                with contextlib.suppress(TypeError, ValueError):
+                    rows, cols = (int(n) for n in message["resize"])
+                    session.resize(min(1000, max(10, rows)), min(1000, max(40, cols)))
 
 
 def _gone(session: Session) -> str:

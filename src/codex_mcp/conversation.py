@@ -11,6 +11,7 @@ from collections.abc import Callable
 from .codex import LaunchOptions
 from .session import Session, State
 from .store import ConversationRecord, OptionsRecord, Ownership, TurnRecord
+from .terminal import ExitInfo
 from .turn import Recovery, Turn, TurnStatus
 
 
@@ -38,6 +39,9 @@ class Conversation:
         self.adopted = adopted
         self.turns: list[Turn] = []
         self.session: Session | None = None
+        # Kept when a session is gone (its screen model is dropped: an ended conversation costs a few KB).
+        self.last_screen: list[str] = []
+        self.last_exit: ExitInfo | None = None
         self.on_change: Callable[[Conversation], None] | None = None
         self.ownership: Ownership | None = None  # held while this process runs its live session
         self.stored_mtime = 0.0  # of the state file we last read or wrote
@@ -85,7 +89,7 @@ class Conversation:
 
     def screen_tail(self, lines: int = 12) -> list[str]:
         """The last screen lines of the backing session (none without one)."""
-        return self.session.screen_tail(lines) if self.session is not None else []
+        return self.session.screen_tail(lines) if self.session is not None else self.last_screen[-lines:]
 
     # --- changes ---------------------------------------------------------------------------------
 
@@ -99,7 +103,14 @@ class Conversation:
             self.threads.append(self.thread_id)
         session.on_gone = lambda s: self.detached(s.end_reason or "Codex exited")
         session.on_person_turn = self._person_turn
+        session.on_closed = self._session_closed
         self.changed()
+
+    def _session_closed(self, session: Session) -> None:
+        if self.session is session:
+            self.last_screen = session.screen_tail()
+            self.last_exit = session.terminal.exit_info
+            self.session = None
 
     def _person_turn(self) -> Turn:
         """Record a turn a person started in an attached terminal (its prompt arrives from the rollout)."""

@@ -76,14 +76,22 @@ def check_cwd(cwd: str | None) -> str:
         cwd.encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidInput("cwd must be valid Unicode text") from None
-    path = Path(cwd).expanduser()
-    if not path.is_absolute():
-        raise InvalidInput(f"cwd {cwd!r} is not an absolute path: give the full path of the project folder")
-    if not path.exists():
-        raise InvalidInput(f"cwd {cwd!r} does not exist: create it or pass an existing folder")
-    if not path.is_dir():
-        raise InvalidInput(f"cwd {cwd!r} is not a directory: pass the folder, not a file in it")
-    return str(path.resolve())
+    shown = cwd if len(cwd) <= 200 else cwd[:200] + "…"
+    try:
+        path = Path(cwd).expanduser()
+        if not path.is_absolute():
+            raise InvalidInput(f"cwd {shown!r} is not an absolute path: give the full path of the project folder")
+        if not path.exists():
+            raise InvalidInput(f"cwd {shown!r} does not exist: create it or pass an existing folder")
+        if not path.is_dir():
+            raise InvalidInput(f"cwd {shown!r} is not a directory: pass the folder, not a file in it")
+        return str(path.resolve())
+    except (OSError, RuntimeError) as exc:  # a name too long, ~nosuchuser, a loop of symlinks, no permission
+        raise InvalidInput(f"cwd {shown!r} cannot be used ({exc}): pass an existing absolute folder") from None
+
+
+def _folder_exists(path: str) -> bool:
+    return Path(path).is_dir()
 
 
 _SANDBOXES = ("read-only", "workspace-write", "danger-full-access")
@@ -265,6 +273,11 @@ class Manager:
         """Bring back a conversation with no live session: resume its Codex thread, or, when Codex cannot,
         replay its history into a fresh session. Returns how, and the text to send for the prompt."""
         binary = codex.find_codex(self.settings.codex_bin)
+        if not _folder_exists(conv.options.cwd):
+            raise InvalidInput(
+                f"conversation {conv.id} works in {conv.options.cwd}, which no longer exists: recreate the folder, "
+                "or start a new conversation with codex_start"
+            )
         began = time.monotonic()
         if find_rollout(self.codex_home, conv.thread_id) is None:
             # Codex cannot resume a thread without its rollout; asking it would only cost a failed start.
@@ -311,10 +324,14 @@ class Manager:
         started = loop.time()
         session = await self._launch(argv, options.cwd, binary)
         assert session.thread_id is not None
-        conv = Conversation(session.thread_id, options)
-        conv.ownership = self.store.claim(conv.id)
-        self._remember(conv)
-        conv.attach(session)
+        try:
+            conv = Conversation(session.thread_id, options)
+            conv.ownership = self.store.claim(conv.id)
+            self._remember(conv)
+            conv.attach(session)
+        except BaseException:
+            await session.end("could not be recorded")  # never a Codex running that nobody knows about
+            raise
         log.info("started conversation %s in %s (%.2fs)", conv.id, options.cwd, loop.time() - started)
         turn = conv.submit(text)
         await wait(conv, turn, max(0.0, timeout - (loop.time() - started)))

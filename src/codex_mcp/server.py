@@ -363,8 +363,7 @@ def create_server(settings: Settings, on_closed: Callable[[], None] | None = Non
 
         async def body() -> CallToolResult:
             conv = await manager_of(ctx).end(conversationId)
-            session = conv.session
-            info = session.terminal.exit_info if session is not None else None
+            info = conv.session.terminal.exit_info if conv.session is not None else conv.last_exit
             return result(
                 EndResult(
                     conversationId=conv.id,

@@ -73,6 +73,8 @@ class Session:
         self.current: Turn | None = None
         self.on_gone: Callable[[Session], None] | None = None
         self.on_person_turn: Callable[[], Turn] | None = None  # the conversation records a person's turn
+        self.on_closed: Callable[[Session], None] | None = None  # the process is gone and the PTY closed
+        self._closed_told = False
         self._blocked_since: float | None = None
         self.sent: Turn | None = None  # our turn, once pasted and until it settles
         self.person_turn: Turn | None = None  # a turn a person started from an attached terminal
@@ -109,7 +111,10 @@ class Session:
 
         Raises CodexStartFailed (with the last screen lines) if Codex exits, shows a dialog we must not
         answer for the user, or is not ready within timeout seconds; nothing is left running then."""
-        terminal = await spawn_terminal(argv, cwd=cwd, env=dict(env), rows=rows, cols=cols)
+        try:
+            terminal = await spawn_terminal(argv, cwd=cwd, env=dict(env), rows=rows, cols=cols)
+        except OSError as exc:  # a missing folder, an argument list too long for the kernel, ...
+            raise CodexStartFailed(f"it could not be started ({exc})", []) from exc
         screen = Screen(cols, rows, answer=terminal.write_nowait)
         session = cls(terminal, screen, cwd, codex_home, grace_s=grace_s)
         session.home_size = (rows, cols)
@@ -169,7 +174,13 @@ class Session:
         # Release the PTY now; there is nothing more to read that matters once the process is gone.
         if self._ending is None:
             self._ending = asyncio.get_running_loop().create_task(self.terminal.terminate())
+            self._ending.add_done_callback(lambda _task: self._tell_closed())
         self._tell_gone()
+
+    def _tell_closed(self) -> None:
+        if not self._closed_told and self.on_closed is not None:
+            self._closed_told = True
+            self.on_closed(self)
 
     def _tell_gone(self) -> None:
         if self.state in (State.ENDED, State.EXITED) and not self._gone_told and self.on_gone is not None:
@@ -477,6 +488,7 @@ class Session:
         if self._ending is not None:
             with contextlib.suppress(Exception):
                 await self._ending
+        self._tell_closed()
         return info
 
     def _write_quietly(self, data: bytes) -> None:

@@ -80,10 +80,15 @@ class Store:
     """Conversation records in an owner-only directory."""
 
     def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
         self.dir = state_dir / "conversations"
-        state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._ensure_dir()
+
+    def _ensure_dir(self) -> None:
+        """The owner-only directories, made again if someone removed them while the server runs."""
+        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.dir.mkdir(exist_ok=True, mode=0o700)
-        for d in (state_dir, self.dir):
+        for d in (self.state_dir, self.dir):
             os.chmod(d, 0o700)
 
     def path(self, conversation_id: str) -> Path:
@@ -92,6 +97,8 @@ class Store:
 
     def claim(self, conversation_id: str) -> Ownership | None:
         """Claim a conversation for this process; None if another codex-mcp process holds it live."""
+        if not self.dir.is_dir():
+            self._ensure_dir()
         fd = os.open(self.dir / f"{conversation_id}.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -123,6 +130,8 @@ class Store:
     def save(self, record: ConversationRecord) -> None:
         """Write a record atomically; a crash mid-write leaves the previous version intact."""
         data = record.model_dump_json(indent=1).encode()
+        if not self.dir.is_dir():
+            self._ensure_dir()
         fd, tmp = tempfile.mkstemp(prefix=f".{record.id}.", suffix=".tmp", dir=self.dir)
         try:
             os.fchmod(fd, 0o600)

@@ -46,6 +46,10 @@ class ExitInfo:
         return f"exit code {self.code}"
 
 
+def _is_dir(path: str) -> bool:
+    return os.path.isdir(path)
+
+
 class PtyTerminal(Protocol):
     """What a session needs from a terminal backend (POSIX PTY here, ConPTY in conpty.py)."""
 
@@ -110,6 +114,11 @@ class Terminal:
     async def spawn(cls, argv: Sequence[str], *, cwd: str, env: dict[str, str], rows: int, cols: int) -> Terminal:
         """Start argv in a new PTY (its own session and process group). No shell is involved."""
         from ptyprocess import PtyProcess
+
+        # ptyprocess changes directory in the forked child outside its error reporting: a missing folder there
+        # leaves a copy of this process running and the parent waiting forever. Check before forking.
+        if not _is_dir(cwd):
+            raise FileNotFoundError(f"folder {cwd} does not exist")
 
         loop = asyncio.get_running_loop()
         # fork+exec waits for the exec to succeed; keep that off the event loop.
