@@ -94,7 +94,9 @@ def default_answer(body: JsonObject, user_texts: list[str]) -> Answer:
     """Echo the latest user message, obeying any directives in it."""
     last = user_texts[-1] if user_texts else ""
     if last.startswith(TITLE_MARKER) or TITLE_MARKER in last[:200]:
-        return Answer(text="Fake title")
+        # Codex asks for structured output ({"title": ...}); a plain answer is dropped and asked for again on
+        # every later turn, which a real model never causes.
+        return Answer(text=json.dumps({"title": "Fake title"}))
     answer = Answer(text=f"ECHO: {last}")
     # A tool result came back for this turn (after the latest user message): report it instead of asking
     # again. Codex may add its own messages after the output (e.g. an approved command prefix).
