@@ -472,6 +472,9 @@ async def test_damaged_state_files_are_reported_and_cost_nothing_else(
 
 
 async def test_reply_after_the_conversations_folder_was_removed(sandbox: Sandbox, codex_bin: Path) -> None:
+    """The folder a conversation ran in is gone: the reply says so at once. (It used to hang for good, with a
+    forked copy of the server left behind: ptyprocess changes directory in the child outside its error
+    reporting.)"""
     gone = sandbox.work / "gone"
     try:
         async with mcp_server(sandbox, codex_bin) as client:
@@ -494,6 +497,8 @@ async def test_reply_after_the_conversations_folder_was_removed(sandbox: Sandbox
 
 
 async def test_state_dir_removed_while_running(sandbox: Sandbox, codex_bin: Path, tmp_path: Path) -> None:
+    """The state dir deleted under a running server: starts and replies still work or say what is wrong, and
+    no Codex runs that no conversation owns."""
     log = tmp_path / "server.log"
     try:
         async with logged_server(sandbox, codex_bin, log) as client:
