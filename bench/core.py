@@ -17,32 +17,11 @@ import time
 from pathlib import Path
 
 import anyio
+from common import pinned_codex, procs_with
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
 from codex_mcp.fakemodel import FakeModel, codex_config_toml
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def pinned_codex() -> str:
-    for candidate in (REPO / ".codex-cli/node_modules/@openai").glob("codex-linux-*/vendor/*/bin/codex"):
-        return str(candidate)
-    return "codex"
-
-
-def procs_with(var: str, value: str) -> list[int]:
-    needle = f"{var}={value}".encode()
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/environ", "rb") as f:
-                    if needle in f.read().split(b"\0"):
-                        pids.append(int(entry))
-            except OSError:
-                pass
-    return pids
 
 
 def codex_turn_ms(home: Path, cid: str) -> list[float]:
@@ -79,7 +58,7 @@ async def run(args: argparse.Namespace) -> None:
             command=sys.executable, args=["-m", "codex_mcp", "--codex-bin", args.codex_bin], env=env, cwd=str(work)
         )
         async with Client(params, read_timeout_seconds=120) as client:
-            [server] = [p for p in procs_with("CODEX_HOME", str(home))]
+            [server] = [pid for pid, _ in procs_with("CODEX_HOME", str(home))]
             fds_before = len(os.listdir(f"/proc/{server}/fd"))
 
             starts: list[float] = []

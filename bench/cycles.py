@@ -19,39 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
+from common import pinned_codex, procs_with
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
 from codex_mcp.fakemodel import FakeModel, codex_config_toml
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def pinned_codex() -> str:
-    for candidate in (REPO / ".codex-cli/node_modules/@openai").glob("codex-linux-*/vendor/*/bin/codex"):
-        return str(candidate)
-    return "codex"
-
-
-def procs_with(var: str, value: str) -> list[tuple[int, str]]:
-    """(pid, cmdline) of every live process whose environment has var=value."""
-    needle = f"{var}={value}".encode()
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/environ", "rb") as f:
-                if needle not in f.read().split(b"\0"):
-                    continue
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                if f.read().rsplit(b")", 1)[-1].split()[0] == b"Z":
-                    continue
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                found.append((int(entry), f.read().replace(b"\0", b" ").decode(errors="replace")))
-        except OSError:
-            pass
-    return found
 
 
 @dataclass

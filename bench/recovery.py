@@ -20,36 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from common import codex_pids, pinned_codex
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
 from codex_mcp.fakemodel import FakeModel, codex_config_toml
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def pinned_codex() -> str:
-    for candidate in (REPO / ".codex-cli/node_modules/@openai").glob("codex-linux-*/vendor/*/bin/codex"):
-        return str(candidate)
-    return "codex"
-
-
-def codex_pids(home: Path) -> list[int]:
-    needle = f"CODEX_HOME={home}".encode()
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/environ", "rb") as f:
-                if needle not in f.read().split(b"\0"):
-                    continue
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                if b"codex_mcp" not in f.read():
-                    pids.append(int(entry))
-        except OSError:
-            pass
-    return pids
 
 
 async def reply(client: Client, cid: str, prompt: str) -> tuple[float, str]:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import pytest
 from mcp import Client
@@ -98,11 +99,12 @@ def sandbox(tmp_path: Path, fake_model: FakeModel) -> Iterator[Sandbox]:
 @asynccontextmanager
 async def mcp_server(
     sandbox: Sandbox,
-    codex_bin: Path,
+    codex_bin: Path | str,
     *extra_args: str,
     env: dict[str, str] | None = None,
     elicitation_callback: ElicitationFnT | None = None,
     mode: ConnectMode = "auto",
+    errlog: TextIO | None = None,
 ) -> AsyncIterator[Client]:
     """Our server as a subprocess, reached through the official MCP client over stdio."""
     params = StdioServerParameters(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
@@ -14,25 +13,18 @@ from typing import Any
 
 import anyio
 from mcp import Client
-from mcp.client.stdio import StdioServerParameters, stdio_client
 
-from .conftest import Sandbox
-from .helpers import await_until, call, children_of, processes_with_env
+from .conftest import Sandbox, mcp_server
+from .helpers import alive, await_until, call, children_of, processes_with_env
 
 
 @asynccontextmanager
 async def logged_server(
     sandbox: Sandbox, codex_bin: Path | str, log: Path, *extra_args: str, env: dict[str, str] | None = None
 ) -> AsyncIterator[Client]:
-    """Like conftest.mcp_server, but the server's stderr (its log, -v) goes to a file the test can read."""
-    params = StdioServerParameters(
-        command=sys.executable,
-        args=["-m", "codex_mcp", "--codex-bin", str(codex_bin), "-v", *extra_args],
-        env={**sandbox.env, **(env or {})},
-        cwd=str(sandbox.work),
-    )
+    """conftest.mcp_server, with the server's stderr (its log, -v) in a file the test can read."""
     with log.open("a") as errlog:
-        async with Client(stdio_client(params, errlog=errlog), read_timeout_seconds=120) as client:
+        async with mcp_server(sandbox, codex_bin, *extra_args, env=env, errlog=errlog) as client:
             yield client
 
 
@@ -44,15 +36,6 @@ def crashes_in(log: Path) -> list[str]:
     if not log.exists():
         return []
     return [line for line in log.read_text(errors="replace").splitlines() if any(s in line for s in CRASH_SIGNS)]
-
-
-def alive(pid: int) -> bool:
-    """True while the process exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
-    except OSError:
-        return False
 
 
 def server_pids(sandbox: Sandbox) -> list[int]:

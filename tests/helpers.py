@@ -36,6 +36,15 @@ def processes_with_env(name: str, value: str) -> list[str]:
     return found
 
 
+def alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
+    except OSError:
+        return False
+
+
 def children_of(pid: int) -> list[int]:
     """Direct child pids of a process."""
     kids: list[int] = []

@@ -33,6 +33,13 @@ def server_pid(sandbox: Sandbox) -> int:
     return pid
 
 
+async def kill_codex_soon(sandbox: Sandbox, delay: float = 1.0) -> None:
+    """SIGKILL this test's Codex processes after delay seconds (mid-turn, when a turn was just sent)."""
+    await anyio.sleep(delay)
+    for pid in codex_pids(sandbox):
+        os.kill(pid, signal.SIGKILL)
+
+
 def model_got(fake: FakeModel, marker: str) -> list[str]:
     """The latest user message of every real (non-title) request whose latest message contains marker."""
     return [r.user_texts[-1] for r in fake.user_requests() if r.user_texts and marker in r.user_texts[-1]]
@@ -262,14 +269,8 @@ async def test_model_error_fails_the_turn_and_keeps_the_session(sandbox: Sandbox
 async def test_codex_killed_mid_turn_returns_promptly(sandbox: Sandbox, codex_bin: Path) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
         cid = (await call(client, "codex_start", prompt="doomed", cwd=str(sandbox.work)))["conversationId"]
-
-        async def kill_soon() -> None:
-            await anyio.sleep(1.0)
-            for pid in codex_pids(sandbox):
-                os.kill(pid, signal.SIGKILL)
-
         async with anyio.create_task_group() as tg:
-            tg.start_soon(kill_soon)
+            tg.start_soon(kill_codex_soon, sandbox)
             began = time.monotonic()
             r = await call(client, "codex_reply", conversationId=cid, prompt="long [[delay:20]]", timeout_s=30)
         assert time.monotonic() - began < 5

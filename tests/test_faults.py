@@ -22,7 +22,6 @@ from codex_mcp.fakemodel import FakeModel
 
 from .conftest import Sandbox, mcp_server
 from .faults_helpers import (
-    alive,
     assert_all_reachable,
     await_true,
     codex_children,
@@ -34,7 +33,7 @@ from .faults_helpers import (
     server_pids,
     status_of,
 )
-from .helpers import await_until, call, text_of
+from .helpers import alive, await_until, call, text_of
 from .test_conversations import model_got, server_pid
 
 pytestmark = [pytest.mark.anyio, pytest.mark.codex]

@@ -12,18 +12,10 @@ import anyio
 import pytest
 
 from .conftest import Sandbox, mcp_server
-from .helpers import await_until, call, fd_count
+from .helpers import alive, await_until, call, fd_count, processes_with_env
 from .test_conversations import codex_pids, server_pid
 
 pytestmark = [pytest.mark.anyio, pytest.mark.codex]
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
-    except OSError:
-        return False
 
 
 async def test_stdin_eof_ends_every_session(sandbox: Sandbox, codex_bin: Path) -> None:
@@ -92,3 +84,22 @@ async def test_fds_and_processes_stay_flat_over_cycles(sandbox: Sandbox, codex_b
         assert len(listed["conversations"]) == cycles + 1
         assert {c["state"] for c in listed["conversations"]} == {"ended"}
         print(f"{cycles} start/reply/end cycles: {per_cycle:.2f}s each, server fds {fds_before} before and after")
+
+
+async def test_no_stragglers_from_the_users_login_shell(sandbox: Sandbox, codex_bin: Path) -> None:
+    """Codex snapshots the user's login shell at start-up; a profile that leaves a job running in the background
+    (pyenv's rehash does) must not outlive the session, although it is in a process group of its own."""
+    marker = sandbox.home / "profile-ran"
+    profile = f'touch "{marker}"\n( sleep 120 & ) >/dev/null 2>&1\n'
+    for name in (".bash_profile", ".bashrc", ".profile"):
+        (sandbox.home / name).write_text(profile)
+    async with mcp_server(sandbox, codex_bin) as client:
+        started = await call(client, "codex_start", prompt="profile test", cwd=str(sandbox.work))
+        assert await await_until(marker.exists, 10), "Codex did not run the login shell snapshot"
+        sleepers = [p for p in processes_with_env("CODEX_HOME", str(sandbox.codex_home)) if "sleep 120" in p]
+        assert sleepers, "the profile's background job did not start"
+        await call(client, "codex_end", conversationId=started["conversationId"])
+        gone = await await_until(
+            lambda: not [p for p in processes_with_env("CODEX_HOME", str(sandbox.codex_home)) if "sleep 120" in p], 5
+        )
+        assert gone, "a job started by the user's login shell outlived the session"

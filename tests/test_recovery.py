@@ -19,7 +19,7 @@ from codex_mcp.fakemodel import FakeModel
 
 from .conftest import Sandbox, mcp_server
 from .helpers import await_until, call, call_error
-from .test_conversations import codex_pids, model_got
+from .test_conversations import codex_pids, kill_codex_soon, model_got
 
 pytestmark = [pytest.mark.anyio, pytest.mark.codex]
 
@@ -60,14 +60,8 @@ async def test_killed_between_turns_resumes_with_context(sandbox: Sandbox, codex
 async def test_killed_mid_turn_is_not_rerun(sandbox: Sandbox, codex_bin: Path, fake_model: FakeModel) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
         cid = (await call(client, "codex_start", prompt="mid-turn victim", cwd=str(sandbox.work)))["conversationId"]
-
-        async def kill_soon() -> None:
-            await anyio.sleep(1.0)
-            for pid in codex_pids(sandbox):
-                os.kill(pid, signal.SIGKILL)
-
         async with anyio.create_task_group() as tg:
-            tg.start_soon(kill_soon)
+            tg.start_soon(kill_codex_soon, sandbox)
             r = await call(client, "codex_reply", conversationId=cid, prompt="doomed turn [[delay:20]]", timeout_s=30)
         assert r["status"] == "failed"
         assert "not re-run" in r["error"]

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from .errors import TerminalClosed
-from .terminal import ExitCallback, ExitInfo, OutputCallback
+from .terminal import ExitInfo, ProcessOutput
 
 log = logging.getLogger(__name__)
 
@@ -60,25 +60,22 @@ def taskkill(pid: int, force: bool) -> None:
         subprocess.run(args, capture_output=True, timeout=10, check=False)
 
 
-class ConPtyTerminal:
+class ConPtyTerminal(ProcessOutput):
     """One child process on a ConPTY, driven from the asyncio event loop without blocking it."""
 
     def __init__(
         self, proc: WinPtyProcess, loop: asyncio.AbstractEventLoop, kill_tree: TreeKiller | None = None
     ) -> None:
+        super().__init__()
         self.pid = proc.pid
         self._proc = proc
         self._loop = loop
         self._kill_tree = kill_tree or taskkill
-        self._subscribers: list[OutputCallback] = []
-        self._exit_callbacks: list[ExitCallback] = []
         self._writes: queue.Queue[bytes | None] = queue.Queue()
         self._pending = 0
         self._drained = asyncio.Event()
         self._drained.set()
         self._closed = False
-        self.exit_info: ExitInfo | None = None
-        self._exited = asyncio.Event()
         threading.Thread(target=self._read_loop, name=f"conpty-read-{self.pid}", daemon=True).start()
         threading.Thread(target=self._write_loop, name=f"conpty-write-{self.pid}", daemon=True).start()
 
@@ -101,23 +98,6 @@ class ConPtyTerminal:
 
     # --- output -------------------------------------------------------------------------------
 
-    def subscribe(self, callback: OutputCallback) -> Callable[[], None]:
-        """Call callback with every chunk of output from now on; returns an unsubscribe function."""
-        self._subscribers.append(callback)
-
-        def unsubscribe() -> None:
-            with contextlib.suppress(ValueError):
-                self._subscribers.remove(callback)
-
-        return unsubscribe
-
-    def on_exit(self, callback: ExitCallback) -> None:
-        """Call callback once when the process has exited (at once if it already has)."""
-        if self.exit_info is not None:
-            callback(self.exit_info)
-        else:
-            self._exit_callbacks.append(callback)
-
     def _read_loop(self) -> None:
         while True:
             try:
@@ -134,37 +114,11 @@ class ConPtyTerminal:
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is listening any more
             self._loop.call_soon_threadsafe(fn, *args)
 
-    def _deliver(self, data: bytes) -> None:
-        for callback in list(self._subscribers):
-            try:
-                callback(data)
-            except Exception:  # a broken consumer must not stop the others
-                log.exception("terminal output subscriber failed")
-
     def _on_exit(self, info: ExitInfo) -> None:
         if self.exit_info is not None:
             return
-        self.exit_info = info
-        self._exited.set()
         self._writes.put(None)
-        for callback in self._exit_callbacks:
-            try:
-                callback(info)
-            except Exception:
-                log.exception("terminal exit callback failed")
-        self._exit_callbacks.clear()
-
-    @property
-    def alive(self) -> bool:
-        """True until the process has exited."""
-        return self.exit_info is None
-
-    async def wait_exit(self, timeout: float | None = None) -> ExitInfo | None:
-        """Wait for the process to exit; None if it is still running after timeout seconds."""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
-                await self._exited.wait()
-        return self.exit_info
+        self._announce_exit(info)
 
     # --- input --------------------------------------------------------------------------------
 

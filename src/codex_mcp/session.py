@@ -10,6 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import secrets
+import signal
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -26,12 +29,37 @@ from .turn import Turn, TurnStatus
 
 log = logging.getLogger(__name__)
 
+SESSION_MARKER = "CODEX_MCP_SESSION"
+
 _POLL_S = 0.005
 """How often a running turn checks the rollout file. Only while a turn runs; an idle session costs nothing."""
 
 
 _DIALOG_GRACE_S = 5.0
 """How long Codex may say "blocked" without drawing a dialog before we report the wait anyway."""
+
+
+def kill_marked(marker: str) -> int:
+    """SIGKILL every process that still carries this session's marker in its environment (Linux /proc; elsewhere
+    nothing to scan). Returns how many there were."""
+    needle = f"{SESSION_MARKER}={marker}".encode()
+    killed = 0
+    with contextlib.suppress(OSError):
+        entries = os.listdir("/proc")
+        for entry in entries:
+            if not entry.isdigit() or int(entry) == os.getpid():
+                continue
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as f:
+                    if needle not in f.read().split(b"\0"):
+                        continue
+                os.kill(int(entry), signal.SIGKILL)
+                killed += 1
+            except OSError:  # gone meanwhile, or not ours to read
+                continue
+    if killed:
+        log.info("ended %d process(es) left behind by a Codex session", killed)
+    return killed
 
 
 class State(StrEnum):
@@ -82,6 +110,7 @@ class Session:
         self._input_key: int | None = None
         self.viewers: dict[int, Viewer] = {}
         self.home_size: tuple[int, int] = (0, 0)
+        self.marker: str | None = None
         self._follower: asyncio.Task[None] | None = None
         self._gone_told = False
         self._queue: asyncio.Queue[Turn] = asyncio.Queue()
@@ -111,13 +140,17 @@ class Session:
 
         Raises CodexStartFailed (with the last screen lines) if Codex exits, shows a dialog we must not
         answer for the user, or is not ready within timeout seconds; nothing is left running then."""
+        # Every process Codex starts inherits this marker, even one that leaves Codex's process group (the login
+        # shell of Codex's shell snapshot runs the user's profile, whose background jobs end up under init).
+        marker = secrets.token_hex(12)
         try:
-            terminal = await spawn_terminal(argv, cwd=cwd, env=dict(env), rows=rows, cols=cols)
+            terminal = await spawn_terminal(argv, cwd=cwd, env={**env, SESSION_MARKER: marker}, rows=rows, cols=cols)
         except OSError as exc:  # a missing folder, an argument list too long for the kernel, ...
             raise CodexStartFailed(f"it could not be started ({exc})", []) from exc
         screen = Screen(cols, rows, answer=terminal.write_nowait)
         session = cls(terminal, screen, cwd, codex_home, grace_s=grace_s)
         session.home_size = (rows, cols)
+        session.marker = marker
         try:
             session.thread_id = await session._wait_ready(timeout)
         except BaseException:
@@ -178,6 +211,8 @@ class Session:
         self._tell_gone()
 
     def _tell_closed(self) -> None:
+        if self.marker is not None:
+            kill_marked(self.marker)
         if not self._closed_told and self.on_closed is not None:
             self._closed_told = True
             self.on_closed(self)

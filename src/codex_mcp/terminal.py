@@ -46,6 +46,63 @@ class ExitInfo:
         return f"exit code {self.code}"
 
 
+class ProcessOutput:
+    """What every terminal backend shares: output fanned out to subscribers, and the process's exit reported
+    once to whoever asks, before or after it happened."""
+
+    def __init__(self) -> None:
+        self._subscribers: list[OutputCallback] = []
+        self._exit_callbacks: list[ExitCallback] = []
+        self.exit_info: ExitInfo | None = None
+        self._exited = asyncio.Event()
+
+    def subscribe(self, callback: OutputCallback) -> Callable[[], None]:
+        """Call callback with every chunk of output from now on; returns an unsubscribe function."""
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def on_exit(self, callback: ExitCallback) -> None:
+        """Call callback once when the process has exited (at once if it already has)."""
+        if self.exit_info is not None:
+            callback(self.exit_info)
+        else:
+            self._exit_callbacks.append(callback)
+
+    def _deliver(self, data: bytes) -> None:
+        for callback in list(self._subscribers):
+            try:
+                callback(data)
+            except Exception:  # a broken consumer must not stop the others
+                log.exception("terminal output subscriber failed")
+
+    def _announce_exit(self, info: ExitInfo) -> None:
+        self.exit_info = info
+        self._exited.set()
+        for callback in self._exit_callbacks:
+            try:
+                callback(info)
+            except Exception:
+                log.exception("terminal exit callback failed")
+        self._exit_callbacks.clear()
+
+    @property
+    def alive(self) -> bool:
+        """True until the process has exited (and, on POSIX, been reaped)."""
+        return self.exit_info is None
+
+    async def wait_exit(self, timeout: float | None = None) -> ExitInfo | None:
+        """Wait for the process to exit; None if it is still running after timeout seconds."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._exited.wait()
+        return self.exit_info
+
+
 def _is_dir(path: str) -> bool:
     return os.path.isdir(path)
 
@@ -87,22 +144,19 @@ async def spawn_terminal(argv: Sequence[str], *, cwd: str, env: dict[str, str], 
     return await Terminal.spawn(argv, cwd=cwd, env=env, rows=rows, cols=cols)
 
 
-class Terminal:
+class Terminal(ProcessOutput):
     """One child process on a POSIX PTY, driven from the asyncio event loop without blocking it."""
 
     def __init__(self, pid: int, fd: int, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
         self.pid = pid
         self._fd = fd
         self._loop = loop
-        self._subscribers: list[OutputCallback] = []
-        self._exit_callbacks: list[ExitCallback] = []
         self._pending = bytearray()
         self._drained = asyncio.Event()
         self._drained.set()
         self._eof = False
         self._fd_closed = False
-        self.exit_info: ExitInfo | None = None
-        self._exited = asyncio.Event()
         self._pidfd: int | None = None
         os.set_blocking(fd, False)
         loop.add_reader(fd, self._on_readable)
@@ -131,23 +185,6 @@ class Terminal:
 
     # --- output -------------------------------------------------------------------------------
 
-    def subscribe(self, callback: OutputCallback) -> Callable[[], None]:
-        """Call callback with every chunk of output from now on; returns an unsubscribe function."""
-        self._subscribers.append(callback)
-
-        def unsubscribe() -> None:
-            with contextlib.suppress(ValueError):
-                self._subscribers.remove(callback)
-
-        return unsubscribe
-
-    def on_exit(self, callback: ExitCallback) -> None:
-        """Call callback once when the process has exited and been reaped (at once if it already has)."""
-        if self.exit_info is not None:
-            callback(self.exit_info)
-        else:
-            self._exit_callbacks.append(callback)
-
     def _on_readable(self) -> None:
         try:
             data = os.read(self._fd, _READ_CHUNK)
@@ -161,11 +198,7 @@ class Terminal:
         if not data:
             self._on_eof()
             return
-        for callback in list(self._subscribers):
-            try:
-                callback(data)
-            except Exception:  # a broken consumer must not stop the others
-                log.exception("terminal output subscriber failed")
+        self._deliver(data)
 
     def _on_eof(self) -> None:
         if self._eof:
@@ -205,33 +238,14 @@ class Terminal:
             info = ExitInfo(code=None, signal=os.WTERMSIG(status))
         else:
             info = ExitInfo(code=os.waitstatus_to_exitcode(status), signal=None)
-        self.exit_info = info
         if self._pidfd is not None:
             self._loop.remove_reader(self._pidfd)
             os.close(self._pidfd)
             self._pidfd = None
         # Anything the leader left in its process group goes with it.
         self._signal_group(signal.SIGKILL)
-        self._exited.set()
-        for callback in self._exit_callbacks:
-            try:
-                callback(info)
-            except Exception:
-                log.exception("terminal exit callback failed")
-        self._exit_callbacks.clear()
+        self._announce_exit(info)
         return True
-
-    @property
-    def alive(self) -> bool:
-        """True until the process has exited and been reaped."""
-        return self.exit_info is None
-
-    async def wait_exit(self, timeout: float | None = None) -> ExitInfo | None:
-        """Wait for the process to exit; None if it is still running after timeout seconds."""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
-                await self._exited.wait()
-        return self.exit_info
 
     # --- input --------------------------------------------------------------------------------
 
