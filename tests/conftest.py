@@ -15,7 +15,7 @@ import pytest
 from mcp import Client
 from mcp.client.client import ConnectMode
 from mcp.client.session import ElicitationFnT
-from mcp.client.stdio import StdioServerParameters
+from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from codex_mcp.fakemodel import FakeModel, codex_config_toml
 
@@ -113,5 +113,7 @@ async def mcp_server(
         env={**sandbox.env, **(env or {})},
         cwd=str(sandbox.work),
     )
-    async with Client(params, read_timeout_seconds=120, elicitation_callback=elicitation_callback, mode=mode) as client:
+    # errlog: the server's stderr (its log) to a file; otherwise it goes to the test's stderr.
+    server = params if errlog is None else stdio_client(params, errlog=errlog)
+    async with Client(server, read_timeout_seconds=120, elicitation_callback=elicitation_callback, mode=mode) as client:
         yield client

@@ -26,6 +26,9 @@ async def logged_server(
     with log.open("a") as errlog:
         async with mcp_server(sandbox, codex_bin, *extra_args, env=env, errlog=errlog) as client:
             yield client
+    # The server logs at start (-v): an empty file means its stderr went elsewhere, and every check of the log
+    # would pass without looking at anything.
+    assert log.stat().st_size > 0, f"the server's log did not reach {log}"
 
 
 CRASH_SIGNS = ("Traceback (most recent call last)", "raised an unexpected exception")
