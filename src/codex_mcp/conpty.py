@@ -73,8 +73,6 @@ class ConPtyTerminal(ProcessOutput):
         self._kill_tree = kill_tree or taskkill
         self._writes: queue.Queue[bytes | None] = queue.Queue()
         self._pending = 0
-        self._drained = asyncio.Event()
-        self._drained.set()
         self._closed = False
         threading.Thread(target=self._read_loop, name=f"conpty-read-{self.pid}", daemon=True).start()
         threading.Thread(target=self._write_loop, name=f"conpty-write-{self.pid}", daemon=True).start()
@@ -144,15 +142,6 @@ class ConPtyTerminal(ProcessOutput):
         if self._pending <= 0:
             self._pending = 0
             self._drained.set()
-
-    async def write(self, data: bytes, timeout: float = 10.0) -> None:
-        """Write bytes and wait until the ConPTY has taken them all (bounded by timeout)."""
-        self.write_nowait(data)
-        try:
-            async with asyncio.timeout(timeout):
-                await self._drained.wait()
-        except TimeoutError:
-            raise TerminalClosed(f"the terminal did not accept input within {timeout:g}s") from None
 
     def resize(self, rows: int, cols: int) -> None:
         """Set the ConPTY's size."""

@@ -55,6 +55,23 @@ class ProcessOutput:
         self._exit_callbacks: list[ExitCallback] = []
         self.exit_info: ExitInfo | None = None
         self._exited = asyncio.Event()
+        self._drained = asyncio.Event()  # set while no written input waits to be taken
+        self._drained.set()
+
+    def write_nowait(self, data: bytes) -> None:
+        """Queue bytes for the child without blocking (each backend moves them its own way)."""
+        raise NotImplementedError
+
+    async def write(self, data: bytes, timeout: float = 10.0) -> None:
+        """Write bytes and wait until the terminal has taken them all (bounded by timeout)."""
+        self.write_nowait(data)
+        try:
+            async with asyncio.timeout(timeout):
+                await self._drained.wait()
+        except TimeoutError:
+            from .errors import TerminalClosed
+
+            raise TerminalClosed(f"the terminal did not accept input within {timeout:g}s") from None
 
     def subscribe(self, callback: OutputCallback) -> Callable[[], None]:
         """Call callback with every chunk of output from now on; returns an unsubscribe function."""
@@ -153,8 +170,6 @@ class Terminal(ProcessOutput):
         self._fd = fd
         self._loop = loop
         self._pending = bytearray()
-        self._drained = asyncio.Event()
-        self._drained.set()
         self._eof = False
         self._fd_closed = False
         self._pidfd: int | None = None
@@ -257,17 +272,6 @@ class Terminal(ProcessOutput):
             raise TerminalClosed("the process has exited")
         self._pending += data
         self._flush()
-
-    async def write(self, data: bytes, timeout: float = 10.0) -> None:
-        """Write bytes and wait until the PTY has taken them all (bounded by timeout)."""
-        self.write_nowait(data)
-        try:
-            async with asyncio.timeout(timeout):
-                await self._drained.wait()
-        except TimeoutError:
-            from .errors import TerminalClosed
-
-            raise TerminalClosed(f"the terminal did not accept input within {timeout:g}s") from None
 
     def _flush(self) -> None:
         while self._pending:
