@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from mcp.client.stdio import StdioServerParameters
+
+from codex_mcp.fakemodel import FakeModel, codex_config_toml
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -40,3 +48,29 @@ def procs_with(var: str, value: str) -> list[tuple[int, str]]:
 def codex_pids(home: Path) -> list[int]:
     """Codex processes (not our server) of the run using this CODEX_HOME."""
     return [pid for pid, cmd in procs_with("CODEX_HOME", str(home)) if "codex_mcp" not in cmd]
+
+
+@contextmanager
+def bench_world(codex_bin: str, **extra_env: str) -> Iterator[tuple[Path, Path, StdioServerParameters]]:
+    """A throwaway CODEX_HOME (pointing Codex at a fresh fake model), a work folder, and the parameters that
+    start our server on them: (codex home, work folder, server parameters)."""
+    with tempfile.TemporaryDirectory() as tmp, FakeModel() as fake:
+        home = Path(tmp) / "codex-home"
+        work = Path(tmp) / "work"
+        home.mkdir()
+        work.mkdir()
+        (home / "config.toml").write_text(codex_config_toml(fake.base_url))
+        env = {
+            **os.environ,
+            "CODEX_HOME": str(home),
+            "CODEX_MCP_FAKE_KEY": "bench",
+            "CODEX_MCP_STATE_DIR": str(Path(tmp) / "state"),
+            **extra_env,
+        }
+        yield (
+            home,
+            work,
+            StdioServerParameters(
+                command=sys.executable, args=["-m", "codex_mcp", "--codex-bin", codex_bin], env=env, cwd=str(work)
+            ),
+        )

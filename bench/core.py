@@ -11,17 +11,12 @@ import argparse
 import json
 import os
 import statistics
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 import anyio
-from common import pinned_codex, procs_with
+from common import bench_world, pinned_codex, procs_with
 from mcp import Client
-from mcp.client.stdio import StdioServerParameters
-
-from codex_mcp.fakemodel import FakeModel, codex_config_toml
 
 
 def codex_turn_ms(home: Path, cid: str) -> list[float]:
@@ -42,21 +37,7 @@ def summary(values: list[float]) -> str:
 
 
 async def run(args: argparse.Namespace) -> None:
-    with tempfile.TemporaryDirectory() as tmp, FakeModel() as fake:
-        home = Path(tmp) / "codex-home"
-        work = Path(tmp) / "work"
-        home.mkdir()
-        work.mkdir()
-        (home / "config.toml").write_text(codex_config_toml(fake.base_url))
-        env = {
-            **os.environ,
-            "CODEX_HOME": str(home),
-            "CODEX_MCP_FAKE_KEY": "bench",
-            "CODEX_MCP_STATE_DIR": str(Path(tmp) / "state"),
-        }
-        params = StdioServerParameters(
-            command=sys.executable, args=["-m", "codex_mcp", "--codex-bin", args.codex_bin], env=env, cwd=str(work)
-        )
+    with bench_world(args.codex_bin) as (home, work, params):
         async with Client(params, read_timeout_seconds=120) as client:
             [server] = [pid for pid, _ in procs_with("CODEX_HOME", str(home))]
             fds_before = len(os.listdir(f"/proc/{server}/fd"))

@@ -11,20 +11,14 @@ import argparse
 import os
 import signal
 import statistics
-import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import anyio
-from common import codex_pids, pinned_codex
+from common import bench_world, codex_pids, pinned_codex
 from mcp import Client
-from mcp.client.stdio import StdioServerParameters
-
-from codex_mcp.fakemodel import FakeModel, codex_config_toml
 
 
 async def reply(client: Client, cid: str, prompt: str) -> tuple[float, str]:
@@ -37,21 +31,7 @@ async def reply(client: Client, cid: str, prompt: str) -> tuple[float, str]:
 
 
 async def run(args: argparse.Namespace) -> None:
-    with tempfile.TemporaryDirectory() as tmp, FakeModel() as fake:
-        home = Path(tmp) / "codex-home"
-        work = Path(tmp) / "work"
-        home.mkdir()
-        work.mkdir()
-        (home / "config.toml").write_text(codex_config_toml(fake.base_url))
-        env = {
-            **os.environ,
-            "CODEX_HOME": str(home),
-            "CODEX_MCP_FAKE_KEY": "bench",
-            "CODEX_MCP_STATE_DIR": str(Path(tmp) / "state"),
-        }
-        params = StdioServerParameters(
-            command=sys.executable, args=["-m", "codex_mcp", "--codex-bin", args.codex_bin], env=env, cwd=str(work)
-        )
+    with bench_world(args.codex_bin) as (home, work, params):
 
         @asynccontextmanager
         async def server() -> AsyncIterator[Client]:
