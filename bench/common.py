@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -74,3 +75,25 @@ def bench_world(codex_bin: str, **extra_env: str) -> Iterator[tuple[Path, Path, 
                 command=sys.executable, args=["-m", "codex_mcp", "--codex-bin", codex_bin], env=env, cwd=str(work)
             ),
         )
+
+
+_SECTION = re.compile(r"<!-- (?P<name>[a-z_]+): begin -->\n.*?<!-- (?P=name): end -->\n", re.S)
+
+
+def write_section(path: Path, name: str, body: str) -> None:
+    """Put body into path between `<!-- name: begin -->` and `<!-- name: end -->` (replacing what was there, or
+    appended): how a script that measures one thing owns its part of a report another script writes."""
+    block = f"<!-- {name}: begin -->\n{body.rstrip()}\n<!-- {name}: end -->\n"
+    text = path.read_text() if path.exists() else ""
+    for found in _SECTION.finditer(text):
+        if found.group("name") == name:
+            path.write_text(text[: found.start()] + block + text[found.end() :])
+            return
+    path.write_text(text.rstrip("\n") + "\n\n" + block)
+
+
+def carry_sections(previous: str, rendered: str) -> str:
+    """rendered, plus the marked sections of previous that it does not have (see write_section)."""
+    have = {m.group("name") for m in _SECTION.finditer(rendered)}
+    kept = [m.group(0) for m in _SECTION.finditer(previous) if m.group("name") not in have]
+    return rendered.rstrip("\n") + "".join("\n\n" + k for k in kept) + ("\n" if kept else "")

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import TextIO, cast
 
 import anyio
+from common import carry_sections
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
@@ -2033,7 +2034,8 @@ async def run(args: argparse.Namespace) -> None:
 
 def write_report(args: argparse.Namespace, res: Results, meta: dict[str, str], plan: Plan) -> None:
     """docs/benchmarks.md and docs/benchmarks.png."""
-    args.out.write_text(render_markdown(res, meta, plan))
+    previous = args.out.read_text() if args.out.exists() else ""
+    args.out.write_text(carry_sections(previous, render_markdown(res, meta, plan)))  # other scripts' sections stay
     log(f"wrote {args.out}")
     if render_chart(res, args.chart):
         log(f"wrote {args.chart}")

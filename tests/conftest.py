@@ -4,6 +4,7 @@ and an MCP client talking to our server over stdio."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -17,12 +18,13 @@ from mcp.client.client import ConnectMode
 from mcp.client.session import ElicitationFnT
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
+from codex_mcp.codex import RECOMMENDED_VERSION
 from codex_mcp.fakemodel import FakeModel, codex_config_toml
 
 from .helpers import processes_with_env
 
 REPO = Path(__file__).resolve().parent.parent
-PINNED_CODEX = REPO / ".codex-cli" / "node_modules" / "@openai" / "codex-linux-x64" / "vendor"
+PINNED_CODEX = REPO / ".codex-cli" / "node_modules" / "@openai"
 FAKE_KEY = "CODEX_MCP_FAKE_KEY"
 
 
@@ -34,12 +36,14 @@ def anyio_backend() -> str:
 def _find_pinned_codex() -> Path:
     explicit = os.environ.get("CODEX_MCP_TEST_CODEX_BIN")
     if explicit:
-        return Path(explicit)
-    for candidate in PINNED_CODEX.glob("*/bin/codex"):
-        return candidate
+        return Path(explicit).absolute()  # tests start Codex from other folders
+    # The native binary of this platform's package (codex-linux-x64, codex-darwin-arm64, codex-win32-x64, ...).
+    for pattern in ("codex-*/vendor/*/bin/codex", "codex-*/vendor/*/bin/codex.exe"):
+        for candidate in PINNED_CODEX.glob(pattern):
+            return candidate
     raise RuntimeError(
-        "The pinned Codex CLI is not installed. Run `bash scripts/setup.sh` (installs @openai/codex@0.169.0 "
-        "into .codex-cli/) or set CODEX_MCP_TEST_CODEX_BIN. The real-Codex tests never skip."
+        f"The pinned Codex CLI is not installed. Run `bash scripts/setup.sh` (installs @openai/codex@"
+        f"{RECOMMENDED_VERSION} into .codex-cli/) or set CODEX_MCP_TEST_CODEX_BIN. The real-Codex tests never skip."
     )
 
 
@@ -117,3 +121,16 @@ async def mcp_server(
     server = params if errlog is None else stdio_client(params, errlog=errlog)
     async with Client(server, read_timeout_seconds=120, elicitation_callback=elicitation_callback, mode=mode) as client:
         yield client
+
+
+def codex_exec(sandbox: Sandbox, codex_bin: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """One `codex exec` run in the sandbox (JSON events on stdout)."""
+    return subprocess.run(
+        [str(codex_bin), *args],
+        env={**os.environ, **sandbox.env},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )

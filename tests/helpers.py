@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import random
 import time
+import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import anyio
 from mcp import Client
 from mcp_types import CallToolResult, TextContent
+
+from codex_mcp.store import ConversationRecord, OptionsRecord, TurnRecord
 
 
 def processes_with_env(name: str, value: str) -> list[str]:
@@ -91,3 +97,61 @@ async def call_error(client: Client, tool: str, **arguments: Any) -> str:
     result = await client.call_tool(tool, arguments)
     assert result.is_error, f"{tool} unexpectedly succeeded: {result.structured_content}"
     return text_of(result)
+
+
+def write_old_records(
+    state_dir: Path, count: int, *, turns: int = 20, seed: int = 0, projects: Path = Path("/home/user/projects")
+) -> list[str]:
+    """count conversation records as codex-mcp writes them (its own format, no index row: as an earlier version
+    left them), spread over the last 180 days and ten project folders (projects/app0 … app9, made if they can
+    be); returns their ids, oldest first."""
+    for n in range(min(count, 10)):
+        with contextlib.suppress(OSError):
+            (projects / f"app{n}").mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)
+    folder = state_dir / "conversations"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    now = time.time()
+    made: list[tuple[float, str]] = []
+    for n in range(count):
+        cid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        created = now - rng.uniform(1, 180) * 86400
+        record = ConversationRecord(
+            id=cid,
+            thread_id=cid,
+            threads=[cid],
+            options=OptionsRecord(cwd=str(projects / f"app{n % 10}")),
+            created_at=created,
+            last_activity=created + turns * 60,
+            end_reason="idle",
+            turns=[
+                TurnRecord(
+                    index=i + 1,
+                    prompt=f"Conversation {n}, turn {i + 1}: " + "please look at the parser and explain " * 5,
+                    status="completed",
+                    reply=f"Reply {i + 1}: " + "the parser reads tokens and builds the tree. " * 14,
+                    turn_id=str(uuid.uuid4()),
+                    thread_id=cid,
+                    submitted_at=created + i * 60,
+                    finished_at=created + i * 60 + 5,
+                )
+                for i in range(turns)
+            ],
+        )
+        path = folder / f"{cid}.json"
+        path.write_text(record.model_dump_json(indent=1))
+        path.chmod(0o600)
+        made.append((record.last_activity, cid))
+    return [cid for _, cid in sorted(made)]
+
+
+async def list_all(client: Client, **filters: Any) -> list[dict[str, Any]]:
+    """Every conversation codex_list has, page by page."""
+    found: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = await call(client, "codex_list", limit=200, **filters, **({"cursor": cursor} if cursor else {}))
+        found += page["conversations"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return found

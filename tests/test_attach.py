@@ -24,7 +24,7 @@ from codex_mcp.screen import Screen
 from codex_mcp.terminal import Terminal
 
 from .conftest import Sandbox, mcp_server
-from .helpers import call
+from .helpers import await_until, call
 from .test_conversations import model_got
 
 pytestmark = [pytest.mark.anyio, pytest.mark.codex]
@@ -47,12 +47,7 @@ class Person:
         return "\n".join(self.screen.lines())
 
     async def until(self, predicate: Callable[[], bool], timeout: float = 15.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            await asyncio.sleep(0.05)
-        return predicate()
+        return await await_until(predicate, timeout)
 
     async def type(self, text: str) -> None:
         """Type a line like a person: the text, a pause, then Enter."""
@@ -163,6 +158,7 @@ async def test_quit_typed_by_a_person_ends_the_session_resumably(sandbox: Sandbo
         assert r["reply"] == "ECHO: after the user quit"
 
 
+@pytest.mark.version_independent
 async def test_killing_the_attach_client_leaves_the_session_untouched(sandbox: Sandbox, codex_bin: Path) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
         cid = (await call(client, "codex_start", prompt="sturdy", cwd=str(sandbox.work)))["conversationId"]
@@ -181,6 +177,7 @@ async def test_killing_the_attach_client_leaves_the_session_untouched(sandbox: S
         assert r["reply"] == "ECHO: still mine"
 
 
+@pytest.mark.version_independent
 async def test_server_shutdown_tells_attached_terminals(sandbox: Sandbox, codex_bin: Path) -> None:
     term: Terminal | None = None
     try:

@@ -22,7 +22,9 @@ from codex_mcp.rollout import TurnEvent, find_rollout, turn_event
 from codex_mcp.screen import Screen
 from codex_mcp.terminal import Terminal
 
-from .conftest import Sandbox
+from .conftest import REPO, Sandbox
+
+FIXTURES = REPO / "tests" / "fixtures" / "codex"
 
 pytestmark = [pytest.mark.anyio, pytest.mark.codex]
 
@@ -70,8 +72,12 @@ async def tui(sandbox: Sandbox, codex_bin: Path) -> AsyncIterator[Tui]:
         await terminal.terminate(grace_s=0.5)
 
 
-async def test_version_is_one_we_test(codex_bin: Path) -> None:
-    assert await codex.codex_version(str(codex_bin)) in codex.TESTED_VERSIONS
+async def test_version_is_in_the_supported_window(codex_bin: Path) -> None:
+    """The Codex under test is one we claim to support, and its golden fixtures (tests/unit/test_golden.py) exist:
+    a new release is added with scripts/capture_fixtures.py and a bump of SUPPORTED_VERSIONS (docs/compatibility.md)."""
+    version = await codex.codex_version(str(codex_bin))
+    assert version in codex.SUPPORTED_VERSIONS
+    assert (FIXTURES / version / "capture.json").is_file(), f"no golden fixtures for Codex {version}"
 
 
 async def test_ready_screen_thread_id_and_rollout(sandbox: Sandbox, codex_bin: Path) -> None:

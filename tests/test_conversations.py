@@ -222,6 +222,7 @@ async def test_large_and_non_ascii_prompts_arrive_intact(
         assert crlf["reply"] == "ECHO: one\ntwo\nthree\tfour"
 
 
+@pytest.mark.version_independent
 async def test_timeout_returns_running_and_status_collects(sandbox: Sandbox, codex_bin: Path) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
         began = time.monotonic()

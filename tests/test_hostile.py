@@ -335,6 +335,7 @@ def check_launch(record: dict[str, Any], arguments: dict[str, Any], stub: StubCo
 
 
 @pytest.mark.codex
+@pytest.mark.version_independent
 def test_fuzzed_start_arguments_are_tool_errors_never_crashes(
     sandbox: Sandbox, stub_codex: StubCodex, tmp_path: Path
 ) -> None:
@@ -387,7 +388,8 @@ CONVERSATION_TOOLS: dict[str, tuple[set[str], set[str]]] = {
     "codex_approve": ({"conversationId", "decision"}, {"timeout_s"}),
     "codex_end": ({"conversationId"}, set()),
     "codex_attach_info": ({"conversationId"}, set()),
-    "codex_list": (set(), set()),
+    "codex_list": (set(), {"limit", "cursor", "state", "cwd", "text"}),
+    "codex_transcript": ({"conversationId"}, {"from_turn", "limit"}),
 }
 
 
@@ -419,6 +421,12 @@ def conversation_arguments(cid: str) -> st.SearchStrategy[tuple[str, dict[str, A
         "turn": (st.integers(min_value=1, max_value=6), st.one_of(st.integers(), numbers)),
         "decision": (st.sampled_from(["approve", "approve_for_session", "approve_always", "deny"]), odd_text),
         "offset": (st.integers(min_value=0, max_value=50), st.one_of(st.integers(), numbers)),
+        "limit": (st.integers(min_value=1, max_value=50), st.one_of(st.integers(), numbers)),
+        "from_turn": (st.integers(min_value=1, max_value=6), st.one_of(st.integers(), numbers)),
+        "cursor": (st.none(), odd_text),
+        "state": (st.sampled_from(["live", "ended"]), odd_text),
+        "cwd": (st.sampled_from(["/", "/tmp", "/nonexistent/old/project"]), odd_text),
+        "text": (st.sampled_from(["fuzz", "base", ""]), odd_text),
     }
     return st.one_of(
         *(
@@ -432,6 +440,7 @@ def conversation_arguments(cid: str) -> st.SearchStrategy[tuple[str, dict[str, A
 
 
 @pytest.mark.codex
+@pytest.mark.version_independent
 def test_fuzzed_conversation_tool_arguments_never_crash(sandbox: Sandbox, codex_bin: Path, tmp_path: Path) -> None:
     """Every other tool with generated arguments, against one live conversation on the real Codex: each call
     returns (a result, or a tool error saying what is wrong), and the conversation works afterwards."""
@@ -584,6 +593,7 @@ def test_hostile_prompts_reach_the_model_as_plain_text(
 
 
 @pytest.mark.codex
+@pytest.mark.version_independent
 @pytest.mark.anyio
 async def test_unusable_cwd_paths_are_tool_errors(sandbox: Sandbox, stub_codex: StubCodex, tmp_path: Path) -> None:
     """Paths the OS refuses to look at (too long, ~ of an unknown user) are a tool error about the cwd, not an
@@ -598,6 +608,7 @@ async def test_unusable_cwd_paths_are_tool_errors(sandbox: Sandbox, stub_codex: 
 
 
 @pytest.mark.codex
+@pytest.mark.version_independent
 @pytest.mark.anyio
 async def test_oversized_config_values_are_tool_errors(sandbox: Sandbox, stub_codex: StubCodex, tmp_path: Path) -> None:
     """A config value longer than one argument may be (128 KiB), or all of them together too long for execve,
@@ -614,6 +625,7 @@ async def test_oversized_config_values_are_tool_errors(sandbox: Sandbox, stub_co
 
 
 @pytest.mark.codex
+@pytest.mark.version_independent
 def test_protocol_garbage_is_survived(sandbox: Sandbox, stub_codex: StubCodex, tmp_path: Path) -> None:
     """Lines a client cannot normally send: not JSON, not UTF-8, lone surrogates in strings, NaN and Infinity,
     arguments that are not an object, an unknown tool. The server answers what it can with errors and goes
@@ -721,6 +733,7 @@ def test_protocol_garbage_is_survived(sandbox: Sandbox, stub_codex: StubCodex, t
 
 
 @pytest.mark.codex
+@pytest.mark.version_independent
 @pytest.mark.anyio
 async def test_state_is_owner_only_even_with_a_permissive_umask(sandbox: Sandbox, codex_bin: Path) -> None:
     """The state files hold prompts and replies: whatever the umask and however loose the folders were, the
@@ -755,6 +768,7 @@ def control_socket(sandbox: Sandbox, server: int) -> Path:
 
 
 @pytest.mark.codex
+@pytest.mark.version_independent
 @pytest.mark.anyio
 async def test_the_only_channel_is_the_owner_only_control_socket(sandbox: Sandbox, codex_bin: Path) -> None:
     """Besides stdio the server has exactly one way in: its control socket, a unix socket in an owner-only
@@ -805,6 +819,7 @@ async def control_exchange(path: Path, payload: bytes, limit: float = 10.0) -> t
 
 
 @pytest.mark.codex
+@pytest.mark.version_independent
 @pytest.mark.anyio
 async def test_control_socket_garbage_is_refused_and_costs_nothing(sandbox: Sandbox, codex_bin: Path) -> None:
     """Junk on the control channel: each connection gets an error (or is just closed), the server and the live
@@ -839,6 +854,7 @@ async def test_control_socket_garbage_is_refused_and_costs_nothing(sandbox: Sand
 
 
 @pytest.mark.codex
+@pytest.mark.version_independent
 @pytest.mark.anyio
 async def test_a_bad_control_attach_does_not_keep_the_keyboard(sandbox: Sandbox, codex_bin: Path) -> None:
     """A control attach that fails half-way (its size is not a number) must not leave the keyboard taken, or

@@ -14,7 +14,7 @@ import pytest
 
 from .conftest import REPO, Sandbox
 
-pytestmark = [pytest.mark.codex]
+pytestmark = [pytest.mark.codex, pytest.mark.version_independent]
 
 INSPECTOR = REPO / ".mcp-inspector" / "node_modules" / ".bin" / "mcp-inspector"
 
@@ -66,6 +66,7 @@ def test_inspector_lists_tools_with_portable_schemas(inspector: Path, sandbox: S
         "codex_end",
         "codex_list",
         "codex_attach_info",
+        "codex_transcript",
     }
     for tool in tools.values():
         assert tool["description"]

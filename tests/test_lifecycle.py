@@ -61,6 +61,7 @@ async def test_server_killed_takes_codex_with_it(sandbox: Sandbox, codex_bin: Pa
             await client.call_tool("codex_list", {}, read_timeout_seconds=5)
 
 
+@pytest.mark.version_independent
 async def test_fds_and_processes_stay_flat_over_cycles(sandbox: Sandbox, codex_bin: Path) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
         server = server_pid(sandbox)

@@ -21,12 +21,12 @@ from codex_mcp.manager import Manager
 
 from .conftest import FAKE_KEY, Sandbox, mcp_server
 from .faults_helpers import codex_children, codex_processes
-from .helpers import call, children_of, fd_count
+from .helpers import call, children_of, fd_count, list_all
 from .test_conversations import model_got, server_pid
 
-pytestmark = [pytest.mark.anyio, pytest.mark.codex]
+pytestmark = [pytest.mark.anyio, pytest.mark.codex, pytest.mark.version_independent]
 
-CYCLES = 200
+CYCLES = 100  # bench/cycles.py runs 1000; 100 keep CI in its time budget and still show any per-cycle growth
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ async def test_many_cycles_keep_files_threads_and_processes_flat(sandbox: Sandbo
                 samples.append((n, Sample.of(server)))
                 assert not codex_processes(sandbox), f"cycle {n}: left running: {codex_processes(sandbox)}"
         per_cycle = (time.monotonic() - began) / CYCLES
-        listed = (await call(client, "codex_list"))["conversations"]
+        listed = await list_all(client)
         assert len(listed) == CYCLES + 1
         assert {c["state"] for c in listed} == {"ended"}
         assert {c["end_reason"] for c in listed} == {"ended by client"}

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import stat
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import pytest
 
 from codex_mcp.fakemodel import FakeModel
 
-from .conftest import Sandbox, mcp_server
+from .conftest import Sandbox, codex_exec, mcp_server
 from .helpers import await_until, call, call_error
 from .test_conversations import codex_pids, kill_codex_soon, model_got
 
@@ -160,14 +159,8 @@ async def test_removed_rollout_is_replayed_with_history(
 
 
 async def test_adopts_a_conversation_started_outside(sandbox: Sandbox, codex_bin: Path) -> None:
-    done = subprocess.run(
-        [str(codex_bin), "exec", "--json", "--skip-git-repo-check", "-C", str(sandbox.work), "made by hand"],
-        env={**os.environ, **sandbox.env},
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
+    done = codex_exec(
+        sandbox, codex_bin, "exec", "--json", "--skip-git-repo-check", "-C", str(sandbox.work), "made by hand"
     )
     thread_id = json.loads(done.stdout.splitlines()[0])["thread_id"]
     async with mcp_server(sandbox, codex_bin) as client:
@@ -250,6 +243,7 @@ async def test_cancelling_a_call_interrupts_its_turn(sandbox: Sandbox, codex_bin
         assert after["reply"] == "ECHO: after cancel"
 
 
+@pytest.mark.version_independent
 async def test_progress_notifications_while_waiting(sandbox: Sandbox, codex_bin: Path) -> None:
     seen: list[tuple[float, str | None]] = []
 
@@ -289,6 +283,7 @@ async def test_queued_replies_run_in_arrival_order(sandbox: Sandbox, codex_bin: 
         assert sent == ["q2", "q3", "q4"]
 
 
+@pytest.mark.version_independent
 async def test_corrupted_state_file_costs_nothing_else(sandbox: Sandbox, codex_bin: Path) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
         keep = (await call(client, "codex_start", prompt="survivor", cwd=str(sandbox.work)))["conversationId"]
@@ -316,6 +311,7 @@ async def test_failed_resume_falls_back_to_replay(sandbox: Sandbox, codex_bin: P
         assert "damaged alpha" in sent
 
 
+@pytest.mark.version_independent
 async def test_two_servers_sharing_a_state_dir_never_fork_a_conversation(
     sandbox: Sandbox, codex_bin: Path, fake_model: FakeModel
 ) -> None:
@@ -341,6 +337,7 @@ async def test_two_servers_sharing_a_state_dir_never_fork_a_conversation(
         assert from_a["turns"] == 3
 
 
+@pytest.mark.version_independent
 async def test_cancelling_a_status_wait_leaves_the_turn_alone(sandbox: Sandbox, codex_bin: Path) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
         started = await call(client, "codex_start", prompt="keep going [[delay:3]]", cwd=str(sandbox.work), timeout_s=1)
@@ -352,6 +349,7 @@ async def test_cancelling_a_status_wait_leaves_the_turn_alone(sandbox: Sandbox, 
         assert done["reply"] == "ECHO: keep going [[delay:3]]"
 
 
+@pytest.mark.version_independent
 async def test_cancelling_a_queued_reply_withdraws_it(sandbox: Sandbox, codex_bin: Path, fake_model: FakeModel) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
         started = await call(client, "codex_start", prompt="busy [[delay:3]]", cwd=str(sandbox.work), timeout_s=1)

@@ -72,7 +72,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     _add_common(parser, suppress=False)
     parser.add_argument("--version", action="version", version=f"codex-mcp {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="{serve,doctor,demo,ls,attach}")
+    commands = parser.add_subparsers(dest="command", metavar="{serve,doctor,demo,ls,attach,prune}")
     serve_cmd = commands.add_parser("serve", help="serve MCP on stdio (the default)")
     _add_common(serve_cmd, suppress=True)
     doctor_cmd = commands.add_parser(
@@ -101,6 +101,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     attach_cmd.add_argument("conversation_id", help="the conversationId (see `codex-mcp ls`)")
     attach_cmd.add_argument("--watch", action="store_true", help="watch only: keys are not sent to Codex")
     attach_cmd.add_argument("--socket", type=Path, default=None, help="a server's control socket (default: found)")
+    prune_cmd = commands.add_parser(
+        "prune",
+        help="remove the records of conversations with no activity for DAYS (never a live one; Codex's rollouts stay)",
+    )
+    _add_common(prune_cmd, suppress=True)
+    prune_cmd.add_argument(
+        "--older-than", type=float, required=True, metavar="DAYS", help="no activity for this many days"
+    )
+    prune_cmd.add_argument("--dry-run", action="store_true", help="only list what would be removed")
     return parser.parse_args(argv)
 
 
@@ -167,6 +176,10 @@ def main(argv: list[str] | None = None) -> None:
         from .attach import ls
 
         sys.exit(ls(settings.state_dir))
+    if command == "prune":
+        from .prune import prune
+
+        sys.exit(prune(settings, args.older_than, dry_run=args.dry_run))
     if command == "attach":
         from .attach import attach
 

@@ -1,6 +1,7 @@
 """How Codex is launched and read: argv for new sessions, ``-c`` overrides, prompt encoding, and what the
-TUI's screen says (ready, thread id, blocking dialogs). Facts verified against Codex 0.169.0
-(see docs/architecture.md and tests/test_codex_contract.py, which notices when Codex changes)."""
+TUI's screen says (ready, thread id, blocking dialogs). Facts verified against every Codex in
+SUPPORTED_VERSIONS (see docs/compatibility.md; tests/test_codex_contract.py and the golden fixtures in
+tests/fixtures/codex/ notice when Codex changes)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,45 @@ from typing import Literal
 
 from .errors import CodexNotFound, InvalidInput
 
-TESTED_VERSIONS = ("0.169.0",)
+SUPPORTED_VERSIONS: tuple[str, ...] = ("0.169.0", "0.171.0")
+"""The supported window: Codex releases the whole test suite passes on, oldest first (0.170 was never published).
+Its ends bound the window; see version_support."""
+RECOMMENDED_VERSION = "0.171.0"
+"""The one to install: scripts/setup.sh pins it, and install hints name it."""
+TESTED_VERSIONS = SUPPORTED_VERSIONS
+"""The old name of SUPPORTED_VERSIONS, kept for callers not yet moved to version_support."""
+
+VersionSupport = Literal["supported", "newer_untested", "older_unsupported", "unknown"]
+_VERSION_RE = re.compile(r"v?(\d+)\.(\d+)\.(\d+)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?")
+
+
+def version_key(version: str) -> tuple[int, int, int, int] | None:
+    """A sortable key for a version like '0.171.0' (semver order: a pre-release such as '0.171.0-alpha.2'
+    comes just before its release; build metadata after '+' is ignored), or None if it is not one."""
+    m = _VERSION_RE.fullmatch(version.strip())
+    if m is None:
+        return None
+    return int(m.group(1)), int(m.group(2)), int(m.group(3)), 0 if m.group(4) else 1
+
+
+def version_support(version: str | None) -> VersionSupport:
+    """Where a Codex version stands against the supported window, comparing numerically (0.99.0 < 0.171.0).
+
+    The window is the closed range from the oldest to the newest of SUPPORTED_VERSIONS: a release inside it
+    that we did not test by itself (a patch release such as 0.169.1) counts as supported, since what we rely
+    on holds at both ends. Newer than the window: newer_untested (it probably works; docs/compatibility.md
+    says how to check and add it). Older: older_unsupported (it may lack flags or screens we depend on).
+    No version, or one we cannot read: unknown."""
+    key = version_key(version) if version else None
+    if key is None:
+        return "unknown"
+    window = sorted(k for k in map(version_key, SUPPORTED_VERSIONS) if k is not None)
+    if key < window[0]:
+        return "older_unsupported"
+    if key > window[-1]:
+        return "newer_untested"
+    return "supported"
+
 
 Sandbox = Literal["read-only", "workspace-write", "danger-full-access"]
 ApprovalPolicy = Literal["on-request", "never"]
@@ -107,7 +146,9 @@ def find_codex(codex_bin: str) -> CodexBinary:
     if native is not None:
         return CodexBinary(native[0], native[1])
     if sys.platform == "win32" and found.lower().endswith((".cmd", ".bat", ".ps1")):
-        raise CodexNotFound(f"{found} is a script shim and the native codex.exe behind it was not found")
+        raise CodexNotFound(
+            f"{found} is a script shim and the native codex.exe behind it was not found", RECOMMENDED_VERSION
+        )
     return CodexBinary(found)
 
 
@@ -116,18 +157,18 @@ def resolve_binary(codex_bin: str) -> str:
     if os.sep in codex_bin or (os.altsep and os.altsep in codex_bin):
         path = os.path.abspath(os.path.expanduser(codex_bin))
         if not os.path.isfile(path):
-            raise CodexNotFound(f"{path} does not exist")
+            raise CodexNotFound(f"{path} does not exist", RECOMMENDED_VERSION)
         if not os.access(path, os.X_OK):
-            raise CodexNotFound(f"{path} is not executable")
+            raise CodexNotFound(f"{path} is not executable", RECOMMENDED_VERSION)
         return path
     found = shutil.which(codex_bin)
     if found is None:
-        raise CodexNotFound(f"{codex_bin!r} is not on PATH")
+        raise CodexNotFound(f"{codex_bin!r} is not on PATH", RECOMMENDED_VERSION)
     return found
 
 
 async def codex_version(binary: str, env: Mapping[str, str] | None = None) -> str:
-    """The version Codex reports (e.g. '0.169.0'), or 'unknown'."""
+    """The version Codex reports (e.g. '0.171.0'), or 'unknown'."""
     proc = await asyncio.create_subprocess_exec(
         binary,
         "--version",
@@ -408,7 +449,7 @@ def _choice_key(request: ApprovalRequest | None, *needles: str) -> str | None:
 def approval_keys(decision: str, request: ApprovalRequest | None) -> bytes:
     """The key that gives Codex exactly this decision, and never more than was decided.
 
-    approve_for_session only where Codex offers a choice limited to the session. Codex 0.169 offers none:
+    approve_for_session only where Codex offers a choice limited to the session. Codex 0.169 and 0.171 offer none:
     its "don't ask again" choice saves a lasting rule in $CODEX_HOME/rules, which is approve_always."""
     offered = ", ".join(f"{label} ({key})" for key, label in request.choices) if request else "none seen"
     if decision == "approve":

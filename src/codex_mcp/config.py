@@ -41,6 +41,12 @@ class Settings(BaseModel):
         "tokens",
     )
     progress_interval_s: float = Field(default=5.0, gt=0, description="Seconds between progress notifications")
+    prune_after_days: float | None = Field(
+        default=None,
+        gt=0,
+        description="At start, remove the records of conversations with no activity for this many days (never a "
+        "live one; Codex's own rollouts stay). Default: keep everything",
+    )
     rows: int = Field(default=50, ge=10)
     cols: int = Field(default=160, ge=80)
 
@@ -56,6 +62,7 @@ class Settings(BaseModel):
             "CODEX_MCP_PROGRESS_INTERVAL_S": "progress_interval_s",
             "CODEX_MCP_REPLAY_BUDGET_CHARS": "replay_budget_chars",
             "CODEX_MCP_REPLY_BUDGET_CHARS": "reply_budget_chars",
+            "CODEX_MCP_PRUNE_AFTER_DAYS": "prune_after_days",
         }
         # Strings go to pydantic as they are, so a bad value is a validation error naming the setting.
         values: dict[str, object] = {field: os.environ[var] for var, field in names.items() if os.environ.get(var)}

@@ -96,9 +96,9 @@ class ControlServer:
     def sessions(self) -> list[dict[str, Any]]:
         """This server's live conversations, as `codex-mcp ls` shows them."""
         out = []
-        for conv in self.manager.conversations():
+        for conv in self.manager.live_conversations():
             session = conv.session
-            if session is None or not session.live:
+            if session is None:
                 continue
             out.append(
                 {

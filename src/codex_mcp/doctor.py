@@ -13,7 +13,7 @@ from typing import Literal
 from . import codex
 from .config import Settings
 from .errors import CodexNotFound
-from .rollout import codex_home
+from .rollout import codex_home, count_rollouts, rollout_problem, zstd_problem
 
 Level = Literal["ok", "warn", "fail"]
 
@@ -32,26 +32,38 @@ class Check:
 
 
 async def check_codex(settings: Settings) -> list[Check]:
-    """The Codex binary: found, runs, a version we test with."""
+    """The Codex binary: found, runs, and a version in the supported window (newer: a warning; older: a failure,
+    since codex-mcp passes flags and reads screens an older Codex may not have)."""
     try:
         binary = codex.find_codex(settings.codex_bin).path
     except CodexNotFound as exc:
         return [Check("codex", "fail", str(exc))]
     version = await codex.codex_version(binary)
-    if version == "unknown":
+    window = f"{codex.SUPPORTED_VERSIONS[0]} to {codex.SUPPORTED_VERSIONS[-1]}"
+    install = f"`npm install -g @openai/codex@{codex.RECOMMENDED_VERSION}`"
+    support = codex.version_support(version)
+    if support == "unknown":
         return [
             Check("codex", "fail", f"{binary} did not report a version: is it the Codex CLI? Try `{binary} --version`")
         ]
-    if version not in codex.TESTED_VERSIONS:
+    if support == "older_unsupported":
+        return [
+            Check(
+                "codex",
+                "fail",
+                f"Codex {version} at {binary} is older than the supported versions ({window}): upgrade with {install}",
+            )
+        ]
+    if support == "newer_untested":
         return [
             Check(
                 "codex",
                 "warn",
-                f"Codex {version} at {binary}; codex-mcp is tested with {', '.join(codex.TESTED_VERSIONS)} "
-                f"(`npm install -g @openai/codex@{codex.TESTED_VERSIONS[-1]}`); other versions may work",
+                f"Codex {version} at {binary} is newer than the versions codex-mcp is tested with ({window}); it "
+                f"probably works (`codex-mcp doctor --e2e` tries it), or install the tested {install}",
             )
         ]
-    return [Check("codex", "ok", f"Codex {version} at {binary}")]
+    return [Check("codex", "ok", f"Codex {version} at {binary} (supported: {window})")]
 
 
 def check_codex_home() -> list[Check]:
@@ -93,6 +105,21 @@ def check_codex_home() -> list[Check]:
         Check("auth", "fail", "no Codex login found: run `codex login`, or give the server OPENAI_API_KEY in its env")
     )
     return checks
+
+
+def check_rollouts() -> list[Check]:
+    """Codex's sessions dir: how many rollouts, how many compressed (``.jsonl.zst``), and that compressed ones
+    can be read: zstd works, and the newest compressed rollout's first line decodes (nothing more is read)."""
+    sessions = codex_home() / "sessions"
+    counted = count_rollouts(codex_home())
+    found = f"{sessions}: {counted.total} rollouts, {counted.compressed} compressed"
+    if (problem := zstd_problem()) is not None:
+        # Without zstd a compressed thread cannot be adopted, and its history is lost to a replay.
+        return [Check("rollouts", "fail" if counted.compressed else "warn", f"{found}; cannot read those: {problem}")]
+    newest = counted.newest_compressed
+    if newest is not None and (problem := rollout_problem(newest)) is not None:
+        return [Check("rollouts", "warn", f"{found}; {problem}: its conversation would be replayed, not resumed")]
+    return [Check("rollouts", "ok", f"{found} (readable)" if counted.compressed else found)]
 
 
 def check_pty() -> list[Check]:
@@ -137,7 +164,13 @@ def check_state_dir(settings: Settings) -> list[Check]:
 
 async def run_checks(settings: Settings) -> list[Check]:
     """Every check, in the order a person would fix things."""
-    return [*(await check_codex(settings)), *check_codex_home(), *check_pty(), *check_state_dir(settings)]
+    return [
+        *(await check_codex(settings)),
+        *check_codex_home(),
+        *check_rollouts(),
+        *check_pty(),
+        *check_state_dir(settings),
+    ]
 
 
 def doctor(settings: Settings, *, e2e: bool = False) -> int:

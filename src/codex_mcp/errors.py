@@ -34,12 +34,34 @@ class ConversationElsewhere(CodexMcpError):
         )
 
 
+class ThreadOpenElsewhere(CodexMcpError):
+    """Another Codex process has the conversation's thread open (it holds Codex's writer lock for the thread):
+    resuming would fail and replaying would fork the conversation, so nothing is done."""
+
+    def __init__(self, conversation_id: str, thread_id: str, holder: str, codex_mcp_server: int | None) -> None:
+        self.conversation_id = conversation_id
+        self.thread_id = thread_id
+        self.holder = holder
+        where = (
+            f" It is a Codex session of a codex-mcp server (pid {codex_mcp_server}): continue the conversation "
+            f"through that server's client, or work in the same session with `codex-mcp attach {thread_id}` "
+            "(codex_attach_info in that server gives the command)."
+            if codex_mcp_server is not None
+            else ""
+        )
+        super().__init__(
+            f"conversation {conversation_id} is open in another Codex process ({holder}): its Codex thread "
+            f"{thread_id} can have one writer at a time, and continuing here would fork it. Nothing was sent. "
+            "Close that Codex (type /quit in it, or press Ctrl-C there), then call codex_reply again." + where
+        )
+
+
 class CodexNotFound(CodexMcpError):
     """The Codex binary cannot be found or run."""
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, recommended: str) -> None:
         super().__init__(
-            f"Codex CLI not found ({what}). Install it with `npm install -g @openai/codex@0.169.0`, "
+            f"Codex CLI not found ({what}). Install it with `npm install -g @openai/codex@{recommended}`, "
             "or point the server at it with --codex-bin / CODEX_MCP_CODEX_BIN"
         )
 

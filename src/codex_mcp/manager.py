@@ -8,12 +8,14 @@ import asyncio
 import contextlib
 import logging
 import os
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, cast
 
-from . import codex
+from . import codex, writers
 from .codex import LaunchOptions
 from .config import MAX_TIMEOUT_S, Settings
 from .conversation import Conversation
@@ -23,18 +25,46 @@ from .errors import (
     ConversationElsewhere,
     InvalidInput,
     NothingToApprove,
+    ThreadOpenElsewhere,
     TooManySessions,
     UnknownConversation,
 )
+from .index import BadCursor, Filters, Position, Summary, decode_cursor, encode_cursor
 from .replay import replay_prompt
 from .rollout import codex_home, find_rollout, read_history, read_settings
-from .session import Session, State
-from .store import Store
+from .session import SESSION_MARKER, Session, State
+from .store import Store, summary_of
 from .turn import Recovery, Turn, TurnStatus
 
 log = logging.getLogger(__name__)
 
 Decision = Literal["approve", "approve_for_session", "approve_always", "deny"]
+ListState = Literal["live", "ended"]
+
+DEFAULT_LIST_LIMIT = 20
+MAX_LIST_LIMIT = 200
+_MAX_FILTER_TEXT = 500
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One conversation in a listing: its summary, and the conversation itself when this process runs it live."""
+
+    summary: Summary
+    conversation: Conversation | None
+    elsewhere: bool
+    """Another codex-mcp process runs it live."""
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A page of conversations."""
+
+    entries: list[Listed]
+    total: int
+    """How many conversations match the filters, over all pages."""
+    next_cursor: str | None
+
 
 Waiter = Callable[[Conversation, Turn, float], Awaitable[None]]
 """How a call waits for its turn (at most the given seconds). The server's waiter also sends progress
@@ -90,9 +120,33 @@ def check_cwd(cwd: str | None) -> str:
         raise InvalidInput(f"cwd {shown!r} cannot be used ({exc}): pass an existing absolute folder") from None
 
 
+def _folder_filter(cwd: str | None) -> str | None:
+    """A folder to list conversations in (it may no longer exist: old conversations keep their folder)."""
+    if cwd is None or not cwd.strip():
+        return None
+    if "\x00" in cwd or len(cwd) > 4096:
+        raise InvalidInput("cwd must be an absolute folder path")
+    path = os.path.normpath(os.path.expanduser(cwd.strip()))
+    if not os.path.isabs(path):
+        raise InvalidInput(f"cwd {cwd[:200]!r} is not an absolute path: give the full path of the project folder")
+    return path
+
+
+def _text_filter(text: str | None) -> str | None:
+    if text is None or not text.strip():
+        return None
+    if len(text) > _MAX_FILTER_TEXT:
+        raise InvalidInput(f"text must be at most {_MAX_FILTER_TEXT} characters")
+    return text.strip()
+
+
 def _folder_exists(path: str) -> bool:
     return Path(path).is_dir()
 
+
+_OWN_EXIT_WAIT_S = 5.0
+"""How long a Codex this server is ending may take to exit before its thread counts as open elsewhere (Codex
+exits on /quit within 0.1 s; Session.end escalates to signals after its grace period)."""
 
 _SANDBOXES = ("read-only", "workspace-write", "danger-full-access")
 _APPROVALS = ("on-request", "never")
@@ -114,30 +168,43 @@ class Manager:
         self._reaper: asyncio.Task[None] | None = None
 
     async def prepare(self) -> None:
-        """Load what earlier servers handed out, check which Codex we will run, start the idle reaper.
-        A missing Codex is logged, not fatal: every tool call then says how to install it."""
-        records, self.load_problems = self.store.load_all()
+        """Check the index of what earlier servers handed out (no transcript is read unless its file changed),
+        prune if the settings ask for it, check which Codex we will run, start the idle reaper. A missing Codex
+        is logged, not fatal: every tool call then says how to install it."""
+        report = self.store.sync()
+        self.load_problems = report.problems
         for problem in self.load_problems:
             log.error("state: %s", problem)
-        for record in records:
-            self._remember(Conversation.from_record(record))
-        if records:
-            log.info("known conversations from earlier runs: %d", len(records))
+        if report.indexed or report.removed:
+            log.info("index: %d record(s) indexed, %d dropped", report.indexed, report.removed)
+        if self.settings.prune_after_days is not None:
+            pruned = self.store.prune(self.settings.prune_after_days * 86400)
+            if pruned.removed:
+                log.info(
+                    "pruned %d conversation(s) with no activity for %g days",
+                    len(pruned.removed),
+                    self.settings.prune_after_days,
+                )
         try:
             binary = codex.find_codex(self.settings.codex_bin).path
         except CodexNotFound as exc:
             log.warning("%s", exc)
         else:
             self.codex_version = await codex.codex_version(binary, self.env)
-            if self.codex_version not in codex.TESTED_VERSIONS:
+            support = codex.version_support(self.codex_version)
+            if support == "supported":
+                log.info("using Codex %s at %s", self.codex_version, binary)
+            else:
                 log.warning(
-                    "Codex %s at %s is not a version codex-mcp is tested with (%s); it may still work",
+                    "Codex %s at %s is %s: codex-mcp supports %s to %s (`npm install -g @openai/codex@%s`); "
+                    "it may still work",
                     self.codex_version,
                     binary,
-                    ", ".join(codex.TESTED_VERSIONS),
+                    support.replace("_", " "),
+                    codex.SUPPORTED_VERSIONS[0],
+                    codex.SUPPORTED_VERSIONS[-1],
+                    codex.RECOMMENDED_VERSION,
                 )
-            else:
-                log.info("using Codex %s at %s", self.codex_version, binary)
         self._reaper = asyncio.create_task(self._reap_idle(), name="codex-idle-reaper")
 
     def _remember(self, conv: Conversation) -> Conversation:
@@ -201,7 +268,12 @@ class Manager:
         if rollout is None:
             raise UnknownConversation(cid)
         found = read_settings(rollout)
-        if not found.cwd or not Path(found.cwd).is_dir():
+        if not found.cwd:
+            raise InvalidInput(
+                f"Codex's rollout of thread {cid} ({rollout.name}) could not be read: it is damaged or not a rollout. "
+                "Resume it in a terminal with `codex resume` to see what Codex says, or start a new conversation"
+            )
+        if not Path(found.cwd).is_dir():
             raise InvalidInput(
                 f"conversation {cid} ran in {found.cwd!r}, which no longer exists: recreate the folder, "
                 "or start a new conversation with codex_start"
@@ -222,16 +294,59 @@ class Manager:
         log.info("adopted conversation %s from its rollout (%d earlier turns)", cid, len(conv.turns))
         return conv
 
-    def conversations(self) -> list[Conversation]:
-        """Every conversation in the state dir (also those other codex-mcp processes started), oldest first;
-        each knows whether another process runs it live."""
-        for path in self.store.dir.glob("*.json"):
-            with contextlib.suppress(InvalidInput):
-                self._known(check_conversation_id(path.stem))
-        convs = sorted(self._conversations.values(), key=lambda c: c.created_at)
-        for conv in convs:
-            conv.elsewhere = conv.ownership is None and self.store.claimed_elsewhere(conv.id)
-        return convs
+    def live_conversations(self) -> list[Conversation]:
+        """Conversations a live Codex session of this process backs now."""
+        return [c for c in self._conversations.values() if c.live]
+
+    def listing(
+        self,
+        *,
+        limit: int = DEFAULT_LIST_LIMIT,
+        cursor: str | None = None,
+        state: ListState | None = None,
+        cwd: str | None = None,
+        text: str | None = None,
+    ) -> Listing:
+        """One page of every conversation in the state dir (also those other codex-mcp processes started):
+        live ones first, then the most recently active. Read from the index: never a transcript."""
+        if not (1 <= limit <= MAX_LIST_LIMIT):
+            raise InvalidInput(f"limit must be between 1 and {MAX_LIST_LIMIT}")
+        filters = Filters(
+            live=None if state is None else state == "live",
+            cwd=_folder_filter(cwd),
+            text=_text_filter(text),
+        )
+        try:
+            after = None if not cursor else decode_cursor(cursor, filters)
+        except BadCursor as exc:
+            raise InvalidInput(
+                f"cursor {(cursor or '')[:40]!r} cannot be used: {exc}. Call codex_list without a cursor (and with the "
+                "same filters) to start from the first page"
+            ) from None
+        try:
+            return self._listing(filters, limit, after)
+        except sqlite3.DatabaseError as exc:
+            # A damaged index has been rebuilt empty by now: fill it from the records and try once more.
+            log.warning("conversation index: %s; re-indexing the records", exc)
+            self.load_problems += self.store.sync().problems
+            return self._listing(filters, limit, after)
+
+    def _listing(self, filters: Filters, limit: int, after: Position | None) -> Listing:
+        here = {c.id: c for c in self.live_conversations()}
+        elsewhere = {
+            cid for cid in self.store.index.saved_live() if cid not in here and self.store.claimed_elsewhere(cid)
+        }
+        live_ids = set(here) | elsewhere
+        summaries, position = self.store.index.page(filters, live_ids, limit, after)
+        entries = [
+            Listed(summary_of(here[s.id].record()) if s.id in here else s, here.get(s.id), s.id in elsewhere)
+            for s in summaries
+        ]
+        return Listing(
+            entries=entries,
+            total=self.store.index.count(filters, live_ids),
+            next_cursor=None if position is None else encode_cursor(position, filters),
+        )
 
     def live_sessions(self) -> list[Session]:
         """Codex sessions running now."""
@@ -269,6 +384,28 @@ class Manager:
         finally:
             self._starting -= 1
 
+    async def _writer_elsewhere(self, thread_id: str) -> writers.Writer | None:
+        """The Codex process that has this thread open, if any. A Codex this server started and is ending (its
+        /quit or the signals are on the way) gets a few seconds to exit and let go of the thread first."""
+        deadline = time.monotonic() + _OWN_EXIT_WAIT_S
+        while True:
+            writer = await asyncio.to_thread(
+                writers.thread_writer, self.codex_home, thread_id, marker_env=SESSION_MARKER
+            )
+            if writer is None or not self._own_exiting(writer) or time.monotonic() > deadline:
+                return writer
+            await asyncio.sleep(0.05)
+
+    def _own_exiting(self, writer: writers.Writer) -> bool:
+        """True if the writer is a Codex of ours that is ending but has not exited yet."""
+        for conv in self._conversations.values():
+            session = conv.session
+            if session is None or session.live or not session.terminal.alive:
+                continue
+            if writer.pid == session.terminal.pid or (writer.marker is not None and writer.marker == session.marker):
+                return True
+        return False
+
     async def _revive(self, conv: Conversation, prompt: str) -> tuple[Recovery, str]:
         """Bring back a conversation with no live session: resume its Codex thread, or, when Codex cannot,
         replay its history into a fresh session. Returns how, and the text to send for the prompt."""
@@ -279,16 +416,31 @@ class Manager:
                 "or start a new conversation with codex_start"
             )
         began = time.monotonic()
-        if find_rollout(self.codex_home, conv.thread_id) is None:
-            # Codex cannot resume a thread without its rollout; asking it would only cost a failed start.
-            log.info("thread %s has no rollout; replaying its history", conv.thread_id)
-        else:
+        for attempt in (1, 2):
+            # Never fork a thread another Codex has open (a person's `codex resume` in a terminal): it holds the
+            # thread's writer lock, so resuming would fail, and replaying would split the conversation in two.
+            writer = await self._writer_elsewhere(conv.thread_id)
+            if writer is not None:
+                log.info("thread %s is open in another Codex process (%s)", conv.thread_id, writer.describe())
+                raise ThreadOpenElsewhere(conv.id, conv.thread_id, writer.describe(), writer.server_pid)
+            if find_rollout(self.codex_home, conv.thread_id) is None:
+                # Codex cannot resume a thread without its rollout; asking it would only cost a failed start.
+                log.info("thread %s has no rollout; replaying its history", conv.thread_id)
+                break
             try:
                 argv = codex.resume_argv(binary.path, conv.thread_id, conv.options)
                 session = await self._launch(argv, conv.options.cwd, binary)
             except CodexStartFailed as exc:
-                log.info("resume of %s failed (%s); replaying its history", conv.thread_id, exc.reason)
+                if not writers.conflict_shown(exc.screen):
+                    log.info("resume of %s failed (%s); replaying its history", conv.thread_id, exc.reason)
+                    break
+                # Another Codex took the thread between our look and Codex's start: look again (it names the
+                # holder, or it has gone and the resume is worth one more try).
+                log.info("resume of %s: Codex says the thread is open in another process", conv.thread_id)
+                if attempt == 2:
+                    raise ThreadOpenElsewhere(conv.id, conv.thread_id, "the system does not say which", None) from exc
             else:
+                session.follow_resumed_thread()
                 conv.attach(session)
                 log.info("resumed %s (thread %s) in %.2fs", conv.id, conv.thread_id, time.monotonic() - began)
                 return "resumed", prompt

@@ -10,9 +10,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from .codex import read_approval
+from .codex import VersionSupport, read_approval
 from .config import Settings
 from .conversation import Conversation
+from .manager import Listed
 from .turn import Turn, TurnStatus
 
 TurnStatusName = Literal["queued", "running", "waiting_for_approval", "completed", "failed", "interrupted"]
@@ -136,6 +137,7 @@ class ConversationInfo(BaseModel):
     created_at: str
     last_activity: str
     turns: int
+    first_prompt: str = Field(default="", description="The conversation's first prompt, cut to 120 characters")
     end_reason: str | None = Field(default=None, description="Why its last Codex session ended")
     thread_id: str = Field(description="The Codex thread that backs it now (differs from the id after a replay)")
     adopted: bool = Field(default=False, description="Started outside codex-mcp and adopted from its rollout")
@@ -158,10 +160,93 @@ class AttachInfo(BaseModel):
 class ListResult(BaseModel):
     """Result of codex_list."""
 
-    conversations: list[ConversationInfo]
+    conversations: list[ConversationInfo] = Field(description="This page: live ones first, then newest activity")
+    total: int = Field(description="How many conversations match the filters, over all pages")
+    next_cursor: str | None = Field(
+        default=None, description="Pass as cursor (with the same filters) for the next page; null on the last"
+    )
     codex_version: str | None = Field(default=None, description="The Codex CLI version this server runs")
+    codex_support: VersionSupport = Field(
+        default="unknown",
+        description="Where codex_version stands: supported (in the tested window), newer_untested (newer than "
+        "the window: it runs, untested), older_unsupported, or unknown (Codex not found)",
+    )
+    codex_supported_versions: list[str] = Field(
+        default_factory=list, description="The window of Codex versions codex-mcp is tested with"
+    )
     state_problems: list[str] = Field(
         default_factory=list, description="State files that could not be read at start (set aside as *.corrupt)"
+    )
+
+
+class TranscriptTurn(BaseModel):
+    """One turn of a transcript."""
+
+    turn: int
+    status: TurnStatusName
+    prompt: str
+    reply: str | None = None
+    error: str | None = None
+    recovery: Literal["live", "resumed", "replayed"] = "live"
+    thread_id: str | None = None
+    submitted_at: str
+    finished_at: str | None = None
+    clipped: bool = Field(
+        default=False,
+        description="Prompt or reply cut to fit the page; codex_status(turn=N, offset=...) reads a reply whole",
+    )
+
+
+class TranscriptResult(BaseModel):
+    """Result of codex_transcript."""
+
+    conversationId: str  # noqa: N815
+    turns_total: int = Field(description="Turns in the conversation")
+    turns: list[TranscriptTurn] = Field(description="This page of turns, oldest first")
+    next_turn: int | None = Field(
+        default=None, description="Pass as from_turn for the next page; null when this page reaches the last turn"
+    )
+
+
+def _clip(text: str, limit: int) -> tuple[str, bool]:
+    if len(text) <= limit:
+        return text, False
+    return text[:limit] + f"… [{len(text) - limit} more characters]", True
+
+
+def transcript_result(conv: Conversation, from_turn: int, limit: int, budget: int) -> TranscriptResult:
+    """A page of a conversation's transcript: up to limit turns from from_turn on, within the output budget
+    (each prompt and reply clipped to its share; a page always holds at least one turn)."""
+    share = max(500, budget // (2 * limit))
+    shown: list[TranscriptTurn] = []
+    used = 0
+    for t in conv.turns[from_turn - 1 : from_turn - 1 + limit]:
+        prompt, cut_prompt = _clip(t.prompt, share)
+        reply, cut_reply = _clip(t.reply, share) if t.reply is not None else (None, False)
+        size = len(prompt) + len(reply or "") + len(t.error or "")
+        if shown and used + size > budget:
+            break
+        used += size
+        shown.append(
+            TranscriptTurn(
+                turn=t.index,
+                status=t.status.value,
+                prompt=prompt,
+                reply=reply,
+                error=t.error,
+                recovery=t.recovery,
+                thread_id=t.thread_id,
+                submitted_at=iso(t.submitted_at),
+                finished_at=iso(t.finished_at) if t.finished_at else None,
+                clipped=cut_prompt or cut_reply,
+            )
+        )
+    last = shown[-1].turn if shown else from_turn - 1
+    return TranscriptResult(
+        conversationId=conv.id,
+        turns_total=len(conv.turns),
+        turns=shown,
+        next_turn=last + 1 if last < len(conv.turns) else None,
     )
 
 
@@ -267,25 +352,35 @@ def attach_info(conv: Conversation, settings: Settings, socket: Path) -> AttachI
     )
 
 
-def conversation_info(conv: Conversation) -> ConversationInfo:
-    """codex_list's view of a conversation."""
-    o = conv.options
+def conversation_info(listed: Listed) -> ConversationInfo:
+    """codex_list's view of a conversation: its index summary, and the live session's state when this process
+    runs it."""
+    s, conv = listed.summary, listed.conversation
+    session = conv.session if conv is not None and conv.live else None
+    if session is not None:
+        state: StateName = session.state.value
+        end_reason = None
+    else:
+        reason = s.end_reason or "server stopped"
+        state = "exited" if reason.startswith(("crashed", "Codex exited")) else "ended"
+        end_reason = "live in another codex-mcp process" if listed.elsewhere else reason
     return ConversationInfo(
-        conversationId=conv.id or "",
-        state=conv.state.value,
-        cwd=o.cwd,
-        model=o.model,
-        profile=o.profile,
-        sandbox=o.sandbox,
-        approval_policy=o.approval_policy,
-        created_at=iso(conv.created_at),
-        last_activity=iso(conv.last_activity),
-        turns=len(conv.turns),
-        end_reason="live in another codex-mcp process" if conv.elsewhere else conv.end_reason,
-        thread_id=conv.thread_id,
-        adopted=conv.adopted,
-        viewers=[v.mode for v in conv.session.viewers.values()] if conv.session and conv.live else [],
-        input_holder=conv.session.input_holder if conv.session and conv.live else None,
+        conversationId=s.id,
+        state=state,
+        cwd=s.cwd,
+        model=s.model,
+        profile=s.profile,
+        sandbox=s.sandbox,
+        approval_policy=s.approval_policy,
+        created_at=iso(s.created_at),
+        last_activity=iso(s.last_activity),
+        turns=s.turns,
+        first_prompt=s.first_prompt,
+        end_reason=end_reason,
+        thread_id=s.thread_id,
+        adopted=s.adopted,
+        viewers=[v.mode for v in session.viewers.values()] if session else [],
+        input_holder=session.input_holder if session else None,
     )
 
 
@@ -351,16 +446,44 @@ def render_text(result: BaseModel) -> str:
             f"Conversation {result.conversationId} ended ({result.reason or 'no reason recorded'}; "
             f"Codex {result.exit or 'was not running'})."
         )
+    if isinstance(result, TranscriptResult):
+        if not result.turns:
+            return f"Conversation {result.conversationId} has no turns there (it has {result.turns_total})."
+        blocks = []
+        for t in result.turns:
+            block = f"## Turn {t.turn} ({t.status}, {t.submitted_at})\n\n> " + t.prompt.replace("\n", "\n> ")
+            if t.reply is not None:
+                block += "\n\n" + t.reply
+            if t.error:
+                block += f"\n\nError: {t.error}"
+            blocks.append(block)
+        tail = (
+            f"[turns {result.turns[0].turn}-{result.turns[-1].turn} of {result.turns_total}; next page: "
+            f"codex_transcript(conversationId='{result.conversationId}', from_turn={result.next_turn})]"
+            if result.next_turn
+            else f"[turns {result.turns[0].turn}-{result.turns[-1].turn} of {result.turns_total}]"
+        )
+        return "\n\n".join([*blocks, tail])
     if isinstance(result, ListResult):
         problems = "".join(f"\nState problem: {p}" for p in result.state_problems)
+        if result.codex_support in ("newer_untested", "older_unsupported"):
+            window = " to ".join(result.codex_supported_versions[:: max(1, len(result.codex_supported_versions) - 1)])
+            problems += (
+                f"\nCodex {result.codex_version} is {result.codex_support.replace('_', ' ')} (supported: {window})."
+            )
         if not result.conversations:
-            return "No conversations yet: call codex_start." + problems
+            none = "No conversations match." if result.total else "No conversations yet: call codex_start."
+            return none + problems
+        more = f"\n[{len(result.conversations)} of {result.total} shown"
+        more += f"; next page: codex_list(cursor='{result.next_cursor}')]" if result.next_cursor else "]"
         return (
             "\n".join(
-                f"{c.conversationId}  {c.state:<20} turns={c.turns}  cwd={c.cwd}  last={c.last_activity}"
+                f"{c.conversationId}  {c.state}  turns={c.turns}  last={c.last_activity}  cwd={c.cwd}"
                 + (f"  ({c.end_reason})" if c.end_reason else "")
+                + (f"\n    {c.first_prompt}" if c.first_prompt else "")
                 for c in result.conversations
             )
+            + more
             + problems
         )
     return result.model_dump_json()

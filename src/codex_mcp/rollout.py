@@ -4,18 +4,31 @@ Codex appends one JSON object per line as a thread runs. The ``event_msg`` lines
 ``task_started``, ``task_complete`` (carrying ``last_agent_message`` or an ``error``) and
 ``turn_aborted`` tell exactly when a turn starts and ends and what the final reply was; this is our
 source of truth for turn completion.
+
+A rollout may also be stored compressed, as ``….jsonl.zst`` (one zstd frame) in the same folder: Codex
+compresses rollouts idle for 7 days when its ``local_thread_store_compression`` feature is on, and a resume
+decompresses the file back to the plain ``.jsonl`` before appending. Reading (history, settings) works on
+either form; the live tail of a running turn only ever follows the plain file Codex appends to.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import sys
 import time
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, cast
+from typing import Literal, Protocol, cast
 
 JsonObject = dict[str, object]
+
+log = logging.getLogger(__name__)
+
+COMPRESSED_SUFFIX = ".zst"
+_READ_CHUNK = 1 << 16
 
 
 def codex_home(env: dict[str, str] | None = None) -> Path:
@@ -25,14 +38,37 @@ def codex_home(env: dict[str, str] | None = None) -> Path:
     return Path(home).expanduser() if home else Path.home() / ".codex"
 
 
-def find_rollout(home: Path, thread_id: str, *, recent_only: bool = False) -> Path | None:
-    """The rollout file of a thread, or None if Codex has not written one (yet).
+def is_compressed(path: Path) -> bool:
+    """True for a compressed rollout (``….jsonl.zst``)."""
+    return path.name.endswith(".jsonl" + COMPRESSED_SUFFIX)
 
-    recent_only looks only in the day folders of yesterday, today and tomorrow (UTC and local time): where
-    a thread started now puts its file. It is cheap enough to call every few milliseconds however long
-    the user's session history is."""
+
+def plain_path(path: Path) -> Path:
+    """The plain ``.jsonl`` a rollout has, or gets when Codex decompresses it: same folder, same name."""
+    return path.with_name(path.name.removesuffix(COMPRESSED_SUFFIX)) if is_compressed(path) else path
+
+
+def _pick(found: Iterable[Path], plain_only: bool) -> Path | None:
+    # Both forms exist only for a moment (Codex writes the new one before removing the old), and the plain
+    # one is complete either way: it wins, as it does in Codex (codex-rs/rollout/src/compression.rs).
+    compressed: Path | None = None
+    for path in found:
+        if path.name.endswith(".jsonl"):
+            return path
+        if not plain_only and is_compressed(path):
+            compressed = path
+    return compressed
+
+
+def find_rollout(home: Path, thread_id: str, *, recent_only: bool = False, plain_only: bool = False) -> Path | None:
+    """The rollout file of a thread, plain or compressed, or None if Codex has not written one (yet).
+
+    When both ``.jsonl`` and ``.jsonl.zst`` exist, the plain one is returned. plain_only never returns a
+    ``.zst``: use it for the file Codex appends to. recent_only looks only in the day folders of yesterday,
+    today and tomorrow (UTC and local time): where a thread started now puts its file. It is cheap enough
+    to call every few milliseconds however long the user's session history is."""
     sessions = home / "sessions"
-    pattern = f"rollout-*-{thread_id}.jsonl"
+    pattern = f"rollout-*-{thread_id}.jsonl*"
     if recent_only:
         now = time.time()
         days = {
@@ -41,7 +77,7 @@ def find_rollout(home: Path, thread_id: str, *, recent_only: bool = False) -> Pa
             for conv in (time.gmtime, time.localtime)
         }
         for recent in sorted(days, reverse=True):
-            for found in (sessions / recent).glob(pattern):
+            if (found := _pick((sessions / recent).glob(pattern), plain_only)) is not None:
                 return found
         return None
     if not sessions.is_dir():
@@ -50,8 +86,8 @@ def find_rollout(home: Path, thread_id: str, *, recent_only: bool = False) -> Pa
     for year in sorted((p for p in sessions.iterdir() if p.is_dir()), reverse=True):
         for month in sorted((p for p in year.iterdir() if p.is_dir()), reverse=True):
             for day in sorted((p for p in month.iterdir() if p.is_dir()), reverse=True):
-                for path in day.glob(pattern):
-                    return path
+                if (found := _pick(day.glob(pattern), plain_only)) is not None:
+                    return found
     return None
 
 
@@ -95,10 +131,26 @@ def turn_event(record: JsonObject) -> TurnEvent | None:
     return None
 
 
+def _parse(line: bytes) -> JsonObject | None:
+    """One rollout line as a JSON object, or None for a blank line, bad JSON, bad UTF-8 or a non-object."""
+    if not line.strip():
+        return None
+    try:
+        value = json.loads(line)
+    except ValueError:  # bad JSON or bad UTF-8: skip the line, keep the rest
+        return None
+    return cast(JsonObject, value) if isinstance(value, dict) else None
+
+
 class RolloutTail:
-    """Reads a rollout file incrementally: each call returns the complete lines appended since the last."""
+    """Reads a plain rollout file incrementally: each call returns the complete lines appended since the last.
+
+    Only for the plain ``.jsonl`` Codex appends to; a ``.zst`` is never appended to (Codex decompresses it to
+    the plain file first), so tailing one would wait forever."""
 
     def __init__(self, path: Path, offset: int = 0) -> None:
+        if is_compressed(path):
+            raise ValueError(f"{path} is compressed: tail its plain .jsonl ({plain_path(path).name}) instead")
         self.path = path
         self.offset = offset
         self._partial = b""
@@ -118,25 +170,213 @@ class RolloutTail:
         data = self._partial + data
         lines = data.split(b"\n")
         self._partial = lines.pop()
-        records: list[JsonObject] = []
-        for line in lines:
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-            except ValueError:  # bad JSON or bad UTF-8: skip the line, keep the rest
-                continue
-            if isinstance(value, dict):
-                records.append(cast(JsonObject, value))
-        return records
+        return [record for line in lines if (record := _parse(line)) is not None]
 
     def size(self) -> int:
         """Bytes consumed so far, including any buffered partial line."""
         return self.offset
 
 
+# --- compressed rollouts ----------------------------------------------------------------------------
+
+
+class DamagedRollout(Exception):
+    """A compressed rollout that is not valid zstd, or ends in the middle of a frame."""
+
+
+class _Frame(Protocol):
+    """A decompressor for one zstd frame: zstandard's ``decompressobj()`` or ``compression.zstd``'s
+    ``ZstdDecompressor`` (same interface as bz2/lzma)."""
+
+    def decompress(self, data: bytes, /) -> bytes: ...
+
+    @property
+    def eof(self) -> bool: ...
+
+    @property
+    def unused_data(self) -> bytes: ...
+
+
+def _zstd() -> tuple[Callable[[], _Frame], tuple[type[Exception], ...]]:
+    """A factory of frame decompressors and the errors they raise: the standard library's on Python >= 3.14
+    (when built with zstd), else the zstandard package. Imported on first use, so plain rollouts never
+    depend on it."""
+    if sys.version_info >= (3, 14):
+        try:
+            from compression import zstd
+        except ImportError:  # a Python built without libzstd
+            pass
+        else:
+            return zstd.ZstdDecompressor, (zstd.ZstdError,)
+    import zstandard
+
+    return lambda: zstandard.ZstdDecompressor().decompressobj(), (zstandard.ZstdError,)
+
+
+def _decompressed(path: Path) -> Generator[bytes, None, None]:
+    """The decompressed bytes of a ``.zst`` rollout, a chunk at a time as the file is read (never all of it in
+    memory). Raises DamagedRollout, after yielding what could be read, when the file is empty, is not zstd,
+    or ends in the middle of a frame (a truncated copy); FileNotFoundError if it is gone."""
+    new_frame, errors = _zstd()
+    frames = 0
+    with path.open("rb") as f:
+        frame = new_frame()
+        fed = False  # the current frame has had input
+        try:
+            while chunk := f.read(_READ_CHUNK):
+                while chunk:
+                    fed = True
+                    if out := frame.decompress(chunk):
+                        yield out
+                    chunk = b""
+                    if frame.eof:  # Codex writes one frame, but zstd allows several back to back
+                        frames += 1
+                        chunk = frame.unused_data
+                        frame, fed = new_frame(), False
+        except errors as exc:
+            raise DamagedRollout(f"not valid zstd: {exc}") from exc
+    if fed:
+        raise DamagedRollout("it ends in the middle of a zstd frame (truncated)")
+    if frames == 0:
+        raise DamagedRollout("it is empty")
+
+
+def _lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Complete lines from a stream of chunks; a last line without its newline is left out, as a plain
+    rollout's is (Codex ends every line it writes with one)."""
+    partial = b""
+    for chunk in chunks:
+        lines = (partial + chunk).split(b"\n")
+        partial = lines.pop()
+        yield from lines
+
+
 def _records(path: Path) -> list[JsonObject]:
-    return RolloutTail(path).read_new()
+    """Every record of a rollout, plain or compressed. A damaged ``.zst`` is logged and gives the records
+    before the damage: callers treat it as they treat a damaged plain file."""
+    if not is_compressed(path):
+        return RolloutTail(path).read_new()
+    records: list[JsonObject] = []
+    try:
+        for line in _lines(_decompressed(path)):
+            if (record := _parse(line)) is not None:
+                records.append(record)
+    except FileNotFoundError:
+        # Codex decompressed it (a resume) since it was found: the plain file holds the same lines, and more.
+        return RolloutTail(plain_path(path)).read_new()
+    except DamagedRollout as exc:
+        log.warning("rollout %s is damaged (%s); using the %d records before the damage", path, exc, len(records))
+    except ImportError as exc:
+        log.error("cannot read the compressed rollout %s: %s (install the zstandard package)", path, exc)
+    return records
+
+
+def tail_from_end(home: Path, thread_id: str) -> RolloutTail | None:
+    """A tail that returns only what Codex appends to a thread's rollout from now on (a resumed thread), or
+    None when the thread has no rollout (a new one, before its first prompt).
+
+    The tail is always on the plain ``.jsonl``. If only the ``.zst`` is there yet, it waits for the plain
+    file Codex decompresses it to (the same bytes, then the new lines), at the offset where the old bytes
+    end. (Codex 0.169 and 0.171 decompress before their resumed TUI is ready, so this is a safety net.)"""
+    for _ in range(3):
+        path = find_rollout(home, thread_id)
+        if path is None:
+            return None
+        try:
+            if not is_compressed(path):
+                return RolloutTail(path, path.stat().st_size)
+            return RolloutTail(plain_path(path), sum(len(chunk) for chunk in _decompressed(path)))
+        except FileNotFoundError:
+            continue  # Codex swapped one form for the other just now: look again
+        except (DamagedRollout, ImportError) as exc:
+            log.warning("cannot read the compressed rollout %s (%s); following new threads only", path, exc)
+            return None
+    return None
+
+
+@dataclass(frozen=True)
+class RolloutCount:
+    """Codex's rollouts under ``$CODEX_HOME/sessions``, by name only."""
+
+    total: int
+    compressed: int
+    newest_compressed: Path | None
+
+
+def count_rollouts(home: Path) -> RolloutCount:
+    """How many rollouts Codex keeps and how many of them are compressed. Lists the day folders; reads no file."""
+    total = compressed = 0
+    newest: Path | None = None
+    sessions = home / "sessions"
+    if not sessions.is_dir():
+        return RolloutCount(0, 0, None)
+    for day in sessions.glob("*/*/*"):
+        try:
+            names = os.listdir(day)
+        except OSError:
+            continue
+        for name in names:
+            if not name.startswith("rollout-"):
+                continue
+            if name.endswith(".jsonl"):
+                total += 1
+            elif name.endswith(".jsonl" + COMPRESSED_SUFFIX):
+                total += 1
+                compressed += 1
+                if newest is None or (day / name).as_posix() > newest.as_posix():
+                    newest = day / name
+    return RolloutCount(total, compressed, newest)
+
+
+# One rollout line (a session_meta), compressed with zstd level 3 as Codex does: a check that does not need a
+# compressed rollout on disk.
+_SAMPLE = bytes.fromhex(
+    "28b52ffd20b42d0200d4037b2274797065223a2273657373696f6e5f6d657461222c227061796c6f6164223a7b22696422"
+    "3a22636f6465782d6d637020646f63746f7220227d7d0a010049299d50"
+)
+
+
+def zstd_problem() -> str | None:
+    """Why compressed rollouts cannot be read here (no working zstd decompressor), or None when they can.
+    Decompresses a built-in sample; touches no file."""
+    try:
+        new_frame, errors = _zstd()
+    except ImportError as exc:
+        return f"no zstd decompressor ({exc}): install the zstandard package"
+    try:
+        frame = new_frame()
+        record = _parse(frame.decompress(_SAMPLE))
+    except errors as exc:
+        return f"zstd decompression does not work ({exc})"
+    if not frame.eof or record is None or record.get("type") != "session_meta":
+        return "zstd decompression gives wrong results"
+    return None
+
+
+def _first_line(path: Path) -> bytes | None:
+    """A rollout's first complete line (None if it has none), reading no more of the file than that."""
+    if not is_compressed(path):
+        with path.open("rb") as f:
+            line = f.readline()
+        return line if line.endswith(b"\n") else None
+    chunks = _decompressed(path)
+    try:
+        return next(_lines(chunks), None)
+    finally:
+        chunks.close()  # the rest of the file is not needed
+
+
+def rollout_problem(path: Path) -> str | None:
+    """Why a rollout's first line (its session_meta) cannot be read, or None when it can. Reads only as much
+    of the file as that takes, decompressing a ``.zst`` on the way."""
+    try:
+        first = _first_line(path)
+    except (OSError, ImportError, DamagedRollout) as exc:
+        return f"{path.name} cannot be read ({exc})"
+    record = None if first is None else _parse(first)
+    if record is None or record.get("type") != "session_meta":
+        return f"{path.name} does not start with a session_meta line"
+    return None
 
 
 def _message_text(payload: JsonObject) -> str:

@@ -21,12 +21,12 @@ from mcp_types import CallToolResult, ClientCapabilities, ElicitationCapability,
 from pydantic import BaseModel, Field, JsonValue, WithJsonSchema
 
 from . import __version__
-from .codex import UUID_RE, ApprovalPolicy, LaunchOptions, Sandbox, read_approval
+from .codex import SUPPORTED_VERSIONS, UUID_RE, ApprovalPolicy, LaunchOptions, Sandbox, read_approval, version_support
 from .config import DEFAULT_TIMEOUT_S, Settings
 from .control import ControlServer
 from .conversation import Conversation
 from .errors import CodexMcpError
-from .manager import Decision, Manager, Waiter, check_cwd
+from .manager import DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, Decision, ListState, Manager, Waiter, check_cwd
 from .models import (
     ApproveResult,
     AttachInfo,
@@ -36,10 +36,12 @@ from .models import (
     ReplyResult,
     StartResult,
     StatusResult,
+    TranscriptResult,
     attach_info,
     conversation_info,
     render_text,
     status_result,
+    transcript_result,
     turn_fields,
 )
 from .turn import Turn, TurnStatus
@@ -52,7 +54,9 @@ Hold multi-turn conversations with the OpenAI Codex CLI (a real, live Codex sess
 - If a result says status "running" or "queued", the turn is still going: call codex_status(conversationId,
   wait_s=...) to collect the reply. Do not resend the prompt.
 - If a result says "waiting_for_approval", show the user what Codex asks and answer with codex_approve.
-- codex_interrupt stops a running turn; codex_list shows every conversation; codex_end stops one.
+- codex_interrupt stops a running turn; codex_end stops one.
+- codex_list shows conversations a page at a time (live first, then newest; filter by state, cwd or text);
+  codex_transcript reads one conversation's turns, also of old or ended ones.
 - codex_attach_info gives the command a person runs to watch a live conversation or take the keyboard; while they
   hold it, new turns wait (status "queued").
 """
@@ -391,15 +395,59 @@ def create_server(settings: Settings, on_closed: Callable[[], None] | None = Non
         return await mapped(body())
 
     @mcp.tool()
-    async def codex_list(ctx: Context[AppState]) -> Annotated[CallToolResult, ListResult]:
-        """List every conversation this server knows (also from earlier runs), live or ended, oldest first."""
-        manager = manager_of(ctx)
-        return result(
-            ListResult(
-                conversations=[conversation_info(c) for c in manager.conversations()],
-                codex_version=manager.codex_version,
-                state_problems=manager.load_problems,
+    async def codex_list(
+        ctx: Context[AppState],
+        limit: Annotated[
+            int, Field(ge=1, le=MAX_LIST_LIMIT, description="Conversations per page (default 20)")
+        ] = DEFAULT_LIST_LIMIT,
+        cursor: Annotated[
+            str | None, Field(description="The next_cursor of the previous page, to read on (same filters)")
+        ] = None,
+        state: Annotated[
+            ListState | None, Field(description="live: only those a Codex session runs now; ended: only the others")
+        ] = None,
+        cwd: Annotated[str | None, Field(description="Only conversations working in this folder or below it")] = None,
+        text: Annotated[
+            str | None, Field(description="Only conversations whose first prompt contains this text")
+        ] = None,
+    ) -> Annotated[CallToolResult, ListResult]:
+        """List conversations this server knows (also from earlier runs and other windows), a page at a time:
+        live ones first, then the most recently active. Each entry is a summary; read a transcript with
+        codex_transcript."""
+
+        async def body() -> CallToolResult:
+            manager = manager_of(ctx)
+            page = manager.listing(limit=limit, cursor=cursor, state=state, cwd=cwd, text=text)
+            return result(
+                ListResult(
+                    conversations=[conversation_info(e) for e in page.entries],
+                    total=page.total,
+                    next_cursor=page.next_cursor,
+                    codex_version=manager.codex_version,
+                    codex_support=version_support(manager.codex_version),
+                    codex_supported_versions=list(SUPPORTED_VERSIONS),
+                    state_problems=manager.load_problems,
+                )
             )
-        )
+
+        return await mapped(body())
+
+    @mcp.tool()
+    async def codex_transcript(
+        conversationId: Annotated[str, Field(description="The conversation to read")],  # noqa: N803
+        ctx: Context[AppState],
+        from_turn: Annotated[int, Field(ge=1, description="First turn to show (1-based)")] = 1,
+        limit: Annotated[int, Field(ge=1, le=100, description="Turns per page (default 10)")] = 10,
+    ) -> Annotated[CallToolResult, TranscriptResult]:
+        """Read a conversation's transcript (each turn's prompt and reply) a page at a time, also of an old or
+        ended conversation. Pages stay within the output budget; next_turn reads on."""
+
+        async def body() -> CallToolResult:
+            manager = manager_of(ctx)
+            conv = manager.get(conversationId)
+            budget = manager.settings.reply_budget_chars
+            return result(transcript_result(conv, from_turn, limit, budget))
+
+        return await mapped(body())
 
     return mcp

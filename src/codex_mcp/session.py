@@ -22,7 +22,7 @@ from typing import Literal
 
 from . import codex
 from .errors import CodexStartFailed, TerminalClosed
-from .rollout import RolloutTail, find_rollout, turn_event, user_message
+from .rollout import RolloutTail, find_rollout, tail_from_end, turn_event, user_message
 from .screen import Osc, Screen
 from .terminal import ExitInfo, PtyTerminal, spawn_terminal
 from .turn import Turn, TurnStatus
@@ -300,8 +300,8 @@ class Session:
         while self.live and not self._may_send():
             await self._sleep_until_woken(0.25)
             self._pump_rollout()
-        if self._tail is None and (path := find_rollout(self.codex_home, self.thread_id or "")) is not None:
-            self._tail = RolloutTail(path, path.stat().st_size)  # a resumed thread: only what comes next
+        if self._tail is None:  # a resumed thread: only what comes next, in the plain file even if it was a .zst
+            self._tail = tail_from_end(self.codex_home, self.thread_id or "")
         self._pump_rollout()  # whatever earlier turns left behind is not this turn's
         self.state = State.RUNNING
         turn.set_status(TurnStatus.RUNNING)
@@ -333,11 +333,17 @@ class Session:
         finally:
             self.sent = None
 
+    def follow_resumed_thread(self) -> None:
+        """This session resumed an existing thread: read its rollout only from what Codex appends from now on, so a
+        turn a person types before our first one is not mistaken for the thread's whole history."""
+        if self._tail is None:
+            self._tail = tail_from_end(self.codex_home, self.thread_id or "")
+
     def _pump_rollout(self) -> None:
         """Read what Codex appended to the rollout and settle turns with it: the turn we sent, or a turn a
         person started from an attached terminal. The only reader of the rollout, so no event is lost."""
         if self._tail is None:
-            path = find_rollout(self.codex_home, self.thread_id or "", recent_only=True)
+            path = find_rollout(self.codex_home, self.thread_id or "", recent_only=True, plain_only=True)
             if path is None:
                 return
             # A new thread's rollout appears with its first prompt; everything in it is new.

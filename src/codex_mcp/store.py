@@ -1,5 +1,6 @@
 """What the server knows, on disk: one JSON file per conversation (id, settings, the Codex threads that
-backed it, and its transcript) under ``<state dir>/conversations/``.
+backed it, and its transcript) under ``<state dir>/conversations/``, and an index of their summaries
+(index.py) so that nothing at start-up or in a listing reads every transcript.
 
 Written as things change (not at shutdown: clients SIGKILL their servers soon after asking them to stop),
 atomically (temp file, fsync, rename) and owner-only. A file that cannot be read is reported and set aside;
@@ -13,10 +14,15 @@ import fcntl
 import json
 import logging
 import os
+import sqlite3
 import tempfile
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import BaseModel, JsonValue, ValidationError
+
+from .index import Entry, Index, Summary, preview, search_text
 
 log = logging.getLogger(__name__)
 
@@ -76,13 +82,69 @@ class Ownership:
             self._fd = None
 
 
+_STALE_TMP_S = 60.0
+"""A temp file older than this is a write a crash interrupted (a live write takes milliseconds); younger ones
+may belong to another server sharing the state dir."""
+
+
+def summary_of(record: ConversationRecord) -> Summary:
+    """The index row of a record."""
+    o = record.options
+    return Summary(
+        id=record.id,
+        thread_id=record.thread_id,
+        cwd=o.cwd,
+        model=o.model,
+        profile=o.profile,
+        sandbox=o.sandbox,
+        approval_policy=o.approval_policy,
+        created_at=record.created_at,
+        last_activity=record.last_activity,
+        end_reason=record.end_reason,
+        saved_live=record.end_reason is None,
+        adopted=record.adopted,
+        turns=len(record.turns),
+        first_prompt=preview(record.turns[0].prompt) if record.turns else "",
+    )
+
+
+def _entry(record: ConversationRecord, stat: os.stat_result) -> Entry:
+    first = record.turns[0].prompt if record.turns else ""
+    return Entry(summary_of(record), search_text(first), stat.st_mtime_ns, stat.st_size)
+
+
+@dataclass
+class SyncReport:
+    """What checking the index against the records found."""
+
+    indexed: int = 0
+    """Records (re-)read because the index did not know them as they are now."""
+    removed: int = 0
+    """Rows dropped because their record is gone."""
+    problems: list[str] = field(default_factory=list)
+    """One message per record that could not be read (set aside as *.corrupt)."""
+
+
+@dataclass
+class PruneReport:
+    """What a prune removed, or would remove (dry run)."""
+
+    removed: list[Summary] = field(default_factory=list)
+    skipped_live: list[str] = field(default_factory=list)
+    """Old enough, but a live session backs them now (here or in another server)."""
+    skipped_recent: list[str] = field(default_factory=list)
+    """Old enough in the index, but active since: their record says otherwise."""
+    freed_bytes: int = 0
+
+
 class Store:
-    """Conversation records in an owner-only directory."""
+    """Conversation records in an owner-only directory, and their index."""
 
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
         self.dir = state_dir / "conversations"
         self._ensure_dir()
+        self.index = Index(state_dir / "index.sqlite3")
 
     def _ensure_dir(self) -> None:
         """The owner-only directories, made again if someone removed them while the server runs."""
@@ -144,25 +206,105 @@ class Store:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
+        self._index(record)
 
-    def load_all(self) -> tuple[list[ConversationRecord], list[str]]:
-        """Every readable record, and one message per file that is not (renamed to *.corrupt, kept)."""
-        records: list[ConversationRecord] = []
-        problems: list[str] = []
-        for path in sorted(self.dir.glob("*.json")):
-            try:
-                record = ConversationRecord.model_validate(json.loads(path.read_bytes()))
-                if record.id != path.stem:
-                    raise ValueError(f"it holds conversation {record.id}")
-            except (OSError, ValueError, ValidationError) as exc:
-                corrupt = path.with_suffix(".corrupt")
-                with contextlib.suppress(OSError):
-                    os.replace(path, corrupt)
-                first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                problems.append(f"{path.name} could not be read ({first_line}); kept as {corrupt.name}")
+    def _index(self, record: ConversationRecord) -> None:
+        try:
+            stat = self.path(record.id).stat()
+            self.index.put([_entry(record, stat)])
+        except (OSError, sqlite3.Error) as exc:
+            # The record is safe on disk; the next start finds it by its mtime and indexes it then.
+            log.warning("could not index conversation %s: %s", record.id, exc)
+
+    def sync(self) -> SyncReport:
+        """Bring the index up to date with the records: re-read only files whose name, mtime or size the index
+        does not know (a directory scan otherwise), drop rows whose file is gone, set unreadable files aside."""
+        report = SyncReport()
+        if not self.dir.is_dir():
+            self._ensure_dir()
+        try:
+            known = self.index.files()
+        except sqlite3.DatabaseError as exc:
+            log.warning("index unreadable (%s); rebuilding it", exc)
+            known = {}
+        seen: set[str] = set()
+        fresh: list[Entry] = []
+        now = time.time()
+        with os.scandir(self.dir) as entries:
+            for item in entries:
+                name = item.name
+                if name.startswith(".") and name.endswith(".tmp"):
+                    with contextlib.suppress(OSError):
+                        if now - item.stat(follow_symlinks=False).st_mtime > _STALE_TMP_S:
+                            os.unlink(item.path)  # a write interrupted by a crash
+                    continue
+                if not name.endswith(".json") or name.startswith("."):
+                    continue
+                cid = name[: -len(".json")]
+                try:
+                    stat = item.stat()
+                except OSError:
+                    stat = None
+                if stat is not None and known.get(cid) == (stat.st_mtime_ns, stat.st_size):
+                    seen.add(cid)
+                    continue
+                path = Path(item.path)
+                try:
+                    record = ConversationRecord.model_validate(json.loads(path.read_bytes()))
+                    if record.id != cid:
+                        raise ValueError(f"it holds conversation {record.id}")
+                    stat = path.stat()
+                except (OSError, ValueError, ValidationError) as exc:
+                    report.problems.append(self._set_aside(path, exc))
+                    continue
+                seen.add(cid)
+                fresh.append(_entry(record, stat))
+        gone = set(known) - seen
+        try:
+            self.index.put(fresh)
+            self.index.remove(gone)
+        except sqlite3.Error as exc:
+            log.warning("could not update the index: %s", exc)
+        report.indexed, report.removed = len(fresh), len(gone)
+        return report
+
+    def _set_aside(self, path: Path, exc: Exception) -> str:
+        corrupt = path.with_suffix(".corrupt")
+        with contextlib.suppress(OSError):
+            os.replace(path, corrupt)
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return f"{path.name} could not be read ({first_line}); kept as {corrupt.name}"
+
+    def prune(self, older_than_s: float, *, dry_run: bool = False, now: float | None = None) -> PruneReport:
+        """Remove the records of conversations with no activity for older_than_s seconds. A conversation a live
+        session backs (here or in another server) is never touched: its claim is taken before its files go,
+        so it cannot become live while they do. Codex's own rollouts are not ours and stay."""
+        if older_than_s <= 0:
+            raise ValueError("older_than_s must be positive")
+        cutoff = (time.time() if now is None else now) - older_than_s
+        self.sync()
+        report = PruneReport()
+        for summary in self.index.older_than(cutoff):
+            claim = self.claim(summary.id)
+            if claim is None:
+                report.skipped_live.append(summary.id)
                 continue
-            records.append(record)
-        for stale in self.dir.glob(".*.tmp"):  # a write interrupted by a crash
-            with contextlib.suppress(OSError):
-                stale.unlink()
-        return records, problems
+            try:
+                loaded = self.load(summary.id)
+                if loaded is not None and loaded[0].last_activity >= cutoff:
+                    report.skipped_recent.append(summary.id)
+                    continue
+                path = self.path(summary.id)
+                with contextlib.suppress(OSError):
+                    report.freed_bytes += path.stat().st_size
+                report.removed.append(summary)
+                if dry_run:
+                    continue
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                self.index.remove([summary.id])
+                with contextlib.suppress(FileNotFoundError):
+                    (self.dir / f"{summary.id}.lock").unlink()
+            finally:
+                claim.release()
+        return report

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
@@ -412,3 +413,50 @@ def test_login_screen_is_a_blocker_that_says_what_to_do() -> None:
 )
 def test_parse_run_state(data: str, state: str, fields: dict[str, str]) -> None:
     assert parse_run_state(data) == (state, fields)
+
+
+# --- the supported window ------------------------------------------------------------------------
+
+
+def test_supported_versions_are_sorted_and_include_the_recommended_one() -> None:
+    keys = [codex.version_key(v) for v in codex.SUPPORTED_VERSIONS]
+    assert None not in keys
+    assert keys == sorted(keys)  # type: ignore[type-var]
+    assert codex.RECOMMENDED_VERSION in codex.SUPPORTED_VERSIONS
+    assert codex.TESTED_VERSIONS == codex.SUPPORTED_VERSIONS
+
+
+@pytest.mark.parametrize(
+    ("version", "support"),
+    [
+        ("0.169.0", "supported"),
+        ("0.171.0", "supported"),
+        ("v0.171.0", "supported"),
+        ("0.169.1", "supported"),  # inside the window: both ends were tested
+        ("0.170.0", "supported"),
+        ("0.171.0+build.7", "supported"),
+        ("0.171.0-alpha.2", "supported"),  # semver: just before 0.171.0, still inside
+        ("0.171.1", "newer_untested"),
+        ("0.172.0-alpha.1", "newer_untested"),
+        ("0.172.0", "newer_untested"),
+        ("1.0.0", "newer_untested"),
+        ("0.1000.0", "newer_untested"),  # numbers, not strings: 1000 > 171
+        ("0.169.0-alpha.9", "older_unsupported"),
+        ("0.99.0", "older_unsupported"),
+        ("0.168.3", "older_unsupported"),
+        ("0.0.0", "older_unsupported"),
+        ("unknown", "unknown"),
+        ("", "unknown"),
+        (None, "unknown"),
+        ("0.171", "unknown"),
+        ("codex-cli 0.171.0", "unknown"),
+    ],
+)
+def test_version_support(version: str | None, support: str) -> None:
+    assert codex.version_support(version) == support
+
+
+def test_ci_tests_every_supported_version() -> None:
+    """.github/workflows/test.yml has one job per supported Codex: bumping the window means bumping the matrix."""
+    workflow = (Path(__file__).resolve().parents[2] / ".github" / "workflows" / "test.yml").read_text()
+    assert f"codex: {json.dumps(list(codex.SUPPORTED_VERSIONS))}" in workflow

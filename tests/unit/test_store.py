@@ -35,9 +35,12 @@ def test_round_trip_owner_only(tmp_path: Path) -> None:
     assert stat.S_IMODE((tmp_path / "state").stat().st_mode) == 0o700
     assert stat.S_IMODE(store.dir.stat().st_mode) == 0o700
     assert stat.S_IMODE(store.path(CID).stat().st_mode) == 0o600
-    [loaded], problems = Store(tmp_path / "state").load_all()
-    assert problems == []
-    assert loaded == record(turns=3)
+    again = Store(tmp_path / "state")
+    assert again.sync().problems == []
+    loaded = again.load(CID)
+    assert loaded is not None
+    assert loaded[0] == record(turns=3)
+    assert stat.S_IMODE((tmp_path / "state" / "index.sqlite3").stat().st_mode) == 0o600
 
 
 def test_overwrite_is_atomic_and_leaves_no_temp_files(tmp_path: Path) -> None:
@@ -47,6 +50,9 @@ def test_overwrite_is_atomic_and_leaves_no_temp_files(tmp_path: Path) -> None:
     store.save(record(turns=2))
     assert store.path(CID).stat().st_ino != inode  # replaced by rename, never rewritten in place
     assert sorted(p.name for p in store.dir.iterdir()) == [f"{CID}.json"]
+    summary = store.index.get(CID)
+    assert summary is not None
+    assert summary.turns == 2
 
 
 def test_a_crash_mid_write_keeps_the_previous_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -60,8 +66,12 @@ def test_a_crash_mid_write_keeps_the_previous_version(tmp_path: Path, monkeypatc
     with pytest.raises(OSError, match="disk full"):
         store.save(record(turns=5))
     monkeypatch.undo()
-    [loaded], _ = store.load_all()
-    assert len(loaded.turns) == 1
+    loaded = store.load(CID)
+    assert loaded is not None
+    assert len(loaded[0].turns) == 1
+    summary = store.index.get(CID)
+    assert summary is not None
+    assert summary.turns == 1, "the index must describe the record on disk, not the write that failed"
     assert sorted(p.name for p in store.dir.iterdir()) == [f"{CID}.json"]
 
 
@@ -74,8 +84,9 @@ def test_a_bad_file_is_set_aside_and_reported(tmp_path: Path, content: bytes) ->
     store = Store(tmp_path)
     store.save(record(OTHER))
     store.path(CID).write_bytes(content)
-    records, problems = store.load_all()
-    assert [r.id for r in records] == [OTHER]
+    problems = store.sync().problems
+    assert store.index.get(OTHER) is not None
+    assert store.index.get(CID) is None
     assert len(problems) == 1
     assert f"{CID}.json could not be read" in problems[0]
     assert store.path(CID).with_suffix(".corrupt").read_bytes() == content
