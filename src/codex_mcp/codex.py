@@ -14,9 +14,11 @@ import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
+from . import mcpentries
 from .errors import CodexNotFound, InvalidInput
+from .mcpentries import Entry
 
 SUPPORTED_VERSIONS: tuple[str, ...] = ("0.169.0", "0.171.0")
 """The supported window: Codex releases the whole test suite passes on, oldest first (0.170 was never published).
@@ -256,8 +258,33 @@ def check_name(what: str, value: str) -> str:
     return value
 
 
-def session_args(options: LaunchOptions) -> list[str]:
-    """The flags every Codex session of ours gets, new or resumed (no shell quoting: argv items)."""
+def disable_entries(entries: Sequence[Entry], config: Mapping[str, JsonValue]) -> list[str]:
+    """``-c`` flags that turn these MCP server entries off for one Codex session, placed after the client's own
+    overrides (``config``) so they win.
+
+    Each entry keeps its command: Codex refuses to start on an entry without one ("invalid transport"), so an
+    entry we found but Codex does not load (an untrusted project folder's) must still be a valid one. Codex splits
+    ``-c`` keys on every dot with no quoting, so a name like ``my.server`` cannot be a dotted key: then one
+    ``mcp_servers={...}`` table carries every entry, together with the client's own ``mcp_servers`` overrides
+    (it replaces them in Codex's override layer)."""
+    if not entries:
+        return []
+    if all(e.plain_name for e in entries):
+        return [
+            arg
+            for e in entries
+            for arg in ("-c", f"mcp_servers.{e.name}={toml_value({'command': e.command, 'enabled': False})}")
+        ]
+    layer = mcpentries.override_layer(config).get("mcp_servers")
+    table = cast(dict[str, JsonValue], dict(layer) if isinstance(layer, dict) else {})
+    for e in entries:
+        table[e.name] = {"command": e.command, "enabled": False}
+    return ["-c", f"mcp_servers={toml_value(table)}"]
+
+
+def session_args(options: LaunchOptions, disabled: Sequence[Entry] = ()) -> list[str]:
+    """The flags every Codex session of ours gets, new or resumed (no shell quoting: argv items). ``disabled``:
+    MCP server entries of Codex's config that run codex-mcp itself, turned off for this session."""
     args = ["--no-daemon"]
     if options.model:
         args += ["-m", check_name("model", options.model)]
@@ -271,6 +298,8 @@ def session_args(options: LaunchOptions) -> list[str]:
     # in docs/benchmarks.md); replies are the same. Before the client's overrides, so they can turn it back on.
     args += ["-c", "tui.animations=false"]
     args += config_overrides(options.config)
+    # After the client's overrides, so a Codex we start never starts codex-mcp again (mcpentries.py says why).
+    args += disable_entries(disabled, options.config)
     trust: dict[str, JsonValue] = {options.cwd: {"trust_level": "trusted"}}
     args += [
         "-c",
@@ -287,14 +316,14 @@ def session_args(options: LaunchOptions) -> list[str]:
     return args
 
 
-def new_session_argv(binary: str, options: LaunchOptions) -> list[str]:
+def new_session_argv(binary: str, options: LaunchOptions, disabled: Sequence[Entry] = ()) -> list[str]:
     """argv for a new interactive Codex session."""
-    return [binary, *session_args(options)]
+    return [binary, *session_args(options, disabled)]
 
 
-def resume_argv(binary: str, thread_id: str, options: LaunchOptions) -> list[str]:
+def resume_argv(binary: str, thread_id: str, options: LaunchOptions, disabled: Sequence[Entry] = ()) -> list[str]:
     """argv that reopens an existing thread with the conversation's original settings re-applied."""
-    return [binary, "resume", thread_id, *session_args(options)]
+    return [binary, "resume", thread_id, *session_args(options, disabled)]
 
 
 def codex_env(base: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -9,8 +9,9 @@ import platformdirs
 from pydantic import BaseModel, Field
 
 DEFAULT_TIMEOUT_S = 50.0
-"""Default bound on one tool call. Chosen to return before the 60 s request timeout that many MCP clients
-(including Codex's own MCP client) apply; a longer turn keeps running and codex_status collects it."""
+"""Default bound on one tool call. Chosen to return before the 60 s request timeout that many MCP clients apply
+(Codex 0.169-0.171's own client waits 300 s unless an entry's tool_timeout_sec says otherwise); a longer turn keeps
+running and codex_status collects it."""
 
 MAX_TIMEOUT_S = 3600.0
 
@@ -47,6 +48,14 @@ class Settings(BaseModel):
         description="At start, remove the records of conversations with no activity for this many days (never a "
         "live one; Codex's own rollouts stay). Default: keep everything",
     )
+    max_nesting: int = Field(
+        default=0,
+        ge=0,
+        le=8,
+        description="How deep in Codex sessions that codex-mcp started a codex-mcp server may still start Codex (0: "
+        "one started inside such a session refuses, and the sessions we start have codex-mcp's own entries in "
+        "Codex's config turned off)",
+    )
     rows: int = Field(default=50, ge=10)
     cols: int = Field(default=160, ge=80)
 
@@ -63,6 +72,7 @@ class Settings(BaseModel):
             "CODEX_MCP_REPLAY_BUDGET_CHARS": "replay_budget_chars",
             "CODEX_MCP_REPLY_BUDGET_CHARS": "reply_budget_chars",
             "CODEX_MCP_PRUNE_AFTER_DAYS": "prune_after_days",
+            "CODEX_MCP_MAX_NESTING": "max_nesting",
         }
         # Strings go to pydantic as they are, so a bad value is a validation error naming the setting.
         values: dict[str, object] = {field: os.environ[var] for var, field in names.items() if os.environ.get(var)}

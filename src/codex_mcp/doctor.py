@@ -6,12 +6,13 @@ import asyncio
 import os
 import stat
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from . import codex
-from .config import Settings
+from . import codex, mcpentries, nesting
+from .config import DEFAULT_TIMEOUT_S, Settings
 from .errors import CodexNotFound
 from .rollout import codex_home, count_rollouts, rollout_problem, zstd_problem
 
@@ -162,6 +163,141 @@ def check_state_dir(settings: Settings) -> list[Check]:
     return [Check("state dir", "ok", str(path))]
 
 
+CODEX_TOOL_TIMEOUT_S = 300.0
+"""How long Codex (0.169-0.171) waits for a tool call when its entry sets no tool_timeout_sec (measured: a 75 s call
+completes)."""
+
+
+def check_codex_client(settings: Settings, cwd: str | None = None) -> list[Check]:
+    """Registrations of codex-mcp in Codex's own config (Codex as an MCP client, see the README): can their calls
+    run, do they return before Codex gives up, do they see this CODEX_HOME; and the guard against nesting."""
+    home = codex_home()
+    config = mcpentries.effective_config(home, cwd=cwd or os.getcwd())
+    checks: list[Check] = []
+    depth = nesting.current_depth()
+    if depth > settings.max_nesting:
+        checks.append(
+            Check(
+                "nesting",
+                "warn",
+                f"this runs inside a Codex session that codex-mcp started (depth {depth}): a codex-mcp server started "
+                f"here refuses to start Codex (CODEX_MCP_MAX_NESTING={settings.max_nesting})",
+            )
+        )
+    elif depth:
+        checks.append(Check("nesting", "ok", f"depth {depth}, allowed by CODEX_MCP_MAX_NESTING={settings.max_nesting}"))
+    entries = mcpentries.self_entries(config)
+    if not entries:
+        checks.append(
+            Check("codex mcp client", "ok", f"Codex's config ({home / 'config.toml'}) does not register codex-mcp")
+        )
+        return checks
+    servers = mcpentries.servers(config)
+    for entry in entries:
+        checks += registration_checks(entry.name, servers[entry.name], settings)
+    return checks
+
+
+def registration_checks(name: str, entry: Mapping[str, object], settings: Settings) -> list[Check]:
+    """What an entry of Codex's config that starts codex-mcp needs to work as the README says."""
+    what = f"codex mcp client [mcp_servers.{name}]"
+    checks: list[Check] = []
+    tools = entry.get("tools")
+    default_mode = entry.get("default_tools_approval_mode", "auto")
+
+    def mode(tool: str) -> object:
+        table = tools.get(tool) if isinstance(tools, dict) else None
+        return table.get("approval_mode", default_mode) if isinstance(table, dict) else default_mode
+
+    asking = [tool for tool in ("codex_start", "codex_reply") if mode(tool) != "approve"]
+    if asking:
+        checks.append(
+            Check(
+                what,
+                "warn",
+                f"Codex asks before every {' and '.join(asking)} call, and under `codex exec` such calls fail with "
+                f'"MCP tool call requires approval": add [mcp_servers.{name}.tools.codex_start] approval_mode = '
+                '"approve" (and the same for codex_reply), as in the README, unless you want to be asked in the TUI',
+            )
+        )
+    else:
+        checks.append(Check(what, "ok", "codex_start and codex_reply run without asking (read-only tools never ask)"))
+    if entry.get("required") is not True:
+        checks.append(
+            Check(
+                what,
+                "warn",
+                "not `required = true`: `codex exec` waits about 1 s for optional MCP servers and codex-mcp takes "
+                "1-2 s to start, so its tools may be missing from the first turn",
+            )
+        )
+    server_timeout = _server_timeout(entry)
+    raw = entry.get("tool_timeout_sec", CODEX_TOOL_TIMEOUT_S)
+    tool_timeout = float(raw) if isinstance(raw, int | float) else CODEX_TOOL_TIMEOUT_S
+    if tool_timeout < server_timeout + 10:
+        checks.append(
+            Check(
+                what,
+                "warn",
+                f"tool_timeout_sec {tool_timeout:g} leaves no room over codex-mcp's own timeout "
+                f"({server_timeout:g} s): Codex would abandon calls that codex-mcp answers in time. Set it to "
+                f"{server_timeout + 30:g} or more",
+            )
+        )
+    else:
+        checks.append(
+            Check(what, "ok", f"tool_timeout_sec {tool_timeout:g} > codex-mcp's timeout {server_timeout:g} s")
+        )
+    env = entry.get("env")
+    env_vars = entry.get("env_vars")
+    passed = (isinstance(env, dict) and "CODEX_HOME" in env) or (
+        isinstance(env_vars, list)
+        and any(v == "CODEX_HOME" or (isinstance(v, dict) and v.get("name") == "CODEX_HOME") for v in env_vars)
+    )
+    ours = os.environ.get("CODEX_HOME")
+    if not passed and ours and Path(ours).expanduser() != Path.home() / ".codex":
+        checks.append(
+            Check(
+                what,
+                "warn",
+                f"CODEX_HOME is {ours}, but Codex does not pass it to MCP servers: this codex-mcp would use ~/.codex. "
+                'Add env_vars = ["CODEX_HOME"] to the entry',
+            )
+        )
+    checks.append(
+        Check(
+            what,
+            "ok",
+            "turned off in the Codex sessions codex-mcp starts, so they never start codex-mcp again"
+            if settings.max_nesting == 0
+            else f"left on in the Codex sessions codex-mcp starts (CODEX_MCP_MAX_NESTING={settings.max_nesting})",
+        )
+    )
+    return checks
+
+
+def _server_timeout(entry: Mapping[str, object]) -> float:
+    """The default timeout_s of the codex-mcp this entry starts: its --timeout, else the CODEX_MCP_TIMEOUT_S of its
+    `env` (Codex passes it no other environment), else the default."""
+    args = entry.get("args")
+    words = [a for a in args if isinstance(a, str)] if isinstance(args, list) else []
+    for i, word in enumerate(words):
+        value = word.partition("=")[2] if word.startswith("--timeout=") else None
+        if word == "--timeout" and i + 1 < len(words):
+            value = words[i + 1]
+        if value is not None:
+            try:
+                return float(value)
+            except ValueError:
+                break
+    env = entry.get("env")
+    value = env.get("CODEX_MCP_TIMEOUT_S") if isinstance(env, dict) else None
+    try:
+        return float(value) if isinstance(value, str | int | float) else DEFAULT_TIMEOUT_S
+    except ValueError:
+        return DEFAULT_TIMEOUT_S
+
+
 async def run_checks(settings: Settings) -> list[Check]:
     """Every check, in the order a person would fix things."""
     return [
@@ -170,6 +306,7 @@ async def run_checks(settings: Settings) -> list[Check]:
         *check_rollouts(),
         *check_pty(),
         *check_state_dir(settings),
+        *check_codex_client(settings),
     ]
 
 

@@ -99,3 +99,19 @@ class NothingToApprove(CodexMcpError):
             f"conversation {conversation_id} is not waiting for an approval; codex_approve answers only while "
             "codex_status shows status 'waiting_for_approval'"
         )
+
+
+class NestedServer(CodexMcpError):
+    """This server runs inside a Codex session that codex-mcp started, deeper than the settings allow: it starts
+    no Codex and keeps no conversations (the outer server's are not its to show)."""
+
+    def __init__(self, depth: int, allowed: int) -> None:
+        self.depth = depth
+        self.allowed = allowed
+        super().__init__(
+            f"this codex-mcp server runs inside a Codex session that codex-mcp started (nesting depth {depth}, "
+            f"CODEX_MCP_MAX_NESTING={allowed}), so it starts no Codex sessions and lists no conversations: do the "
+            "work in this Codex session itself. (codex-mcp turns off the entries of Codex's config that start it in "
+            "the sessions it launches, and did not recognise this one: a wrapper script? Give it `enabled = false`, "
+            f"or set CODEX_MCP_MAX_NESTING={depth} in its `env` to nest on purpose)"
+        )

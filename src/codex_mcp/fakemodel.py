@@ -16,6 +16,11 @@ as a subprocess still controls the model:
                       result answers with the command's output
 ``[[escalate:COMMAND]]`` the same, asking to run it outside the sandbox (``require_escalated``), which
                       makes Codex ask the user for approval under ``-a on-request``
+``[[mcp:SERVER:TOOL:JSON]]`` ask Codex to call TOOL of its MCP server SERVER with the JSON arguments (a
+                      ``function_call`` with ``name`` TOOL and ``namespace`` ``mcp__SERVER``, non-alphanumerics
+                      as ``_``, as Codex 0.169+ offers MCP tools). Several run one after the other; in the
+                      arguments ``$conversationId`` stands for the conversationId in the previous call's output.
+                      Then the turn answers with every output
 
 It is deliberately small and dependency-free (stdlib ``http.server`` in a thread).
 """
@@ -36,7 +41,23 @@ from typing import cast
 JsonObject = dict[str, object]
 
 TITLE_MARKER = "Generate a concise"
-_DIRECTIVE = re.compile(r"\[\[(reply|delay|fail|drop|slow|history|exec|escalate)(?::(.*?))?\]\]", re.DOTALL)
+_DIRECTIVE = re.compile(r"\[\[(reply|delay|fail|drop|slow|history|exec|escalate|mcp)(?::(.*?))?\]\]", re.DOTALL)
+_MCP_CALL = re.compile(r"([^:]+):([^:]+):(\{.*\})", re.DOTALL)
+_CONVERSATION_ID = re.compile(r"conversationId\W+([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
+
+
+@dataclass(frozen=True)
+class McpCall:
+    """A call of one MCP tool, as the model asks Codex for it."""
+
+    namespace: str
+    tool: str
+    arguments: str
+
+
+def mcp_namespace(server: str) -> str:
+    """The namespace Codex gives an MCP server's tools: ``mcp__`` and the server name, non-alphanumerics as ``_``."""
+    return "mcp__" + re.sub(r"[^A-Za-z0-9]", "_", server)
 
 
 @dataclass
@@ -50,6 +71,7 @@ class Answer:
     slow_s: float = 0.0
     exec_command: str | None = None
     escalate: bool = False
+    mcp_call: McpCall | None = None
 
 
 @dataclass
@@ -98,21 +120,26 @@ def default_answer(body: JsonObject, user_texts: list[str]) -> Answer:
         # every later turn, which a real model never causes.
         return Answer(text=json.dumps({"title": "Fake title"}))
     answer = Answer(text=f"ECHO: {last}")
-    # A tool result came back for this turn (after the latest user message): report it instead of asking
-    # again. Codex may add its own messages after the output (e.g. an approved command prefix).
+    # Tool results that came back for this turn (after the latest user message). Codex may add its own messages
+    # after an output (e.g. an approved command prefix).
+    outputs: list[str] = []
     items = body.get("input")
     if isinstance(items, list):
         last_user = max(
             (i for i, item in enumerate(items) if isinstance(item, dict) and item.get("role") == "user"), default=-1
         )
-        outputs = [
-            item
-            for item in items[last_user + 1 :]
-            if isinstance(item, dict) and item.get("type") == "function_call_output"
-        ]
-        if outputs:
-            out = outputs[-1].get("output")
-            return Answer(text=f"TOOL OUTPUT: {out if isinstance(out, str) else json.dumps(out)}")
+        for item in items[last_user + 1 :]:
+            if isinstance(item, dict) and item.get("type") == "function_call_output":
+                out = item.get("output")
+                outputs.append(out if isinstance(out, str) else json.dumps(out))
+    calls = [m.group(2) or "" for m in _DIRECTIVE.finditer(last) if m.group(1) == "mcp"]
+    if calls:
+        if len(outputs) < len(calls):
+            call = _mcp_call(calls[len(outputs)], outputs[-1] if outputs else "")
+            return Answer(mcp_call=call) if isinstance(call, McpCall) else Answer(text=call)
+        return Answer(text=" | ".join(f"TOOL OUTPUT: {out}" for out in outputs))
+    if outputs:  # report the result instead of asking again
+        return Answer(text=f"TOOL OUTPUT: {outputs[-1]}")
     for m in _DIRECTIVE.finditer(last):
         kind, arg = m.group(1), m.group(2) or ""
         if kind == "reply":
@@ -131,6 +158,20 @@ def default_answer(body: JsonObject, user_texts: list[str]) -> Answer:
             answer.exec_command = arg
             answer.escalate = kind == "escalate"
     return answer
+
+
+def _mcp_call(directive: str, previous_output: str) -> McpCall | str:
+    """The call an ``mcp`` directive asks for, ``$conversationId`` filled in from the previous output; or, for a
+    malformed directive (the test's mistake), the answer that says so."""
+    m = _MCP_CALL.fullmatch(directive.strip())
+    found = _CONVERSATION_ID.search(previous_output)
+    arguments = m.group(3).replace("$conversationId", found.group(1) if found else "") if m else ""
+    try:
+        json.loads(arguments)
+    except json.JSONDecodeError:
+        return f"BAD MCP DIRECTIVE (want SERVER:TOOL:JSON): {directive}"
+    assert m is not None
+    return McpCall(mcp_namespace(m.group(1)), m.group(2), arguments)
 
 
 @dataclass
@@ -204,8 +245,17 @@ def _events(answer: Answer) -> Iterator[bytes]:
     yield _sse("response.created", {"type": "response.created", "response": {"id": rid}})
     if answer.drop:
         return
-    if answer.exec_command is not None:
+    if answer.mcp_call is not None:
         item: JsonObject = {
+            "type": "function_call",
+            "id": f"fc_{uuid.uuid4().hex}",
+            "call_id": f"call_{uuid.uuid4().hex}",
+            "name": answer.mcp_call.tool,
+            "namespace": answer.mcp_call.namespace,
+            "arguments": answer.mcp_call.arguments,
+        }
+    elif answer.exec_command is not None:
+        item = {
             "type": "function_call",
             "id": f"fc_{uuid.uuid4().hex}",
             "call_id": f"call_{uuid.uuid4().hex}",

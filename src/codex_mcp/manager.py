@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, cast
 
-from . import codex, writers
+from . import codex, mcpentries, nesting, writers
 from .codex import LaunchOptions
 from .config import MAX_TIMEOUT_S, Settings
 from .conversation import Conversation
@@ -155,10 +155,14 @@ _APPROVALS = ("on-request", "never")
 class Manager:
     """Owns every conversation of this server process, live or not."""
 
-    def __init__(self, settings: Settings, env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, settings: Settings, env: Mapping[str, str] | None = None, *, depth: int = 0) -> None:
         self.settings = settings
+        self.depth = depth
         self.env = codex.codex_env(env)
+        # A codex-mcp started inside a session of ours finds this on its parent Codex (nesting.py).
+        self.env[nesting.DEPTH_ENV] = str(depth + 1)
         self.codex_home = codex_home(self.env)
+        self._turned_off: set[str] = set()
         self.store = Store(settings.state_dir)
         self.codex_version: str | None = None
         self.load_problems: list[str] = []
@@ -366,6 +370,21 @@ class Manager:
         log.info("reclaiming idle session %s to stay under %d", victim.thread_id, self.settings.max_sessions)
         await victim.end("evicted")
 
+    def own_entries(self, options: LaunchOptions) -> list[mcpentries.Entry]:
+        """The entries of Codex's config for this session that would start codex-mcp again inside it; none when
+        nesting one level deeper is allowed on purpose (Settings.max_nesting)."""
+        if self.depth + 1 <= self.settings.max_nesting:
+            return []
+        config = mcpentries.effective_config(
+            self.codex_home, cwd=options.cwd, profile=options.profile, config=options.config
+        )
+        found = mcpentries.self_entries(config, self.env)
+        new = sorted({e.name for e in found} - self._turned_off)
+        if new:
+            log.info("Codex's config registers codex-mcp (%s): turned off in the sessions we start", ", ".join(new))
+            self._turned_off.update(new)
+        return found
+
     async def _launch(self, argv: list[str], cwd: str, binary: codex.CodexBinary) -> Session:
         await self._make_room()
         self._starting += 1
@@ -428,7 +447,7 @@ class Manager:
                 log.info("thread %s has no rollout; replaying its history", conv.thread_id)
                 break
             try:
-                argv = codex.resume_argv(binary.path, conv.thread_id, conv.options)
+                argv = codex.resume_argv(binary.path, conv.thread_id, conv.options, self.own_entries(conv.options))
                 session = await self._launch(argv, conv.options.cwd, binary)
             except CodexStartFailed as exc:
                 if not writers.conflict_shown(exc.screen):
@@ -448,7 +467,8 @@ class Manager:
         if not history and (rollout := find_rollout(self.codex_home, conv.thread_id)) is not None:
             history = read_history(rollout)
         payload, omitted = replay_prompt(history, prompt, self.settings.replay_budget_chars)
-        session = await self._launch(codex.new_session_argv(binary.path, conv.options), conv.options.cwd, binary)
+        argv = codex.new_session_argv(binary.path, conv.options, self.own_entries(conv.options))
+        session = await self._launch(argv, conv.options.cwd, binary)
         conv.attach(session)
         log.info(
             "replayed %s into thread %s (%d turns, %d left out) in %.2fs",
@@ -471,7 +491,8 @@ class Manager:
         timeout = check_timeout(timeout_s, self.settings.default_timeout_s)
         text = codex.sanitize_prompt(prompt)
         binary = codex.find_codex(self.settings.codex_bin)
-        argv = codex.new_session_argv(binary.path, options)  # validates config overrides before we spawn
+        # Validates the config overrides before we spawn.
+        argv = codex.new_session_argv(binary.path, options, self.own_entries(options))
         loop = asyncio.get_running_loop()
         started = loop.time()
         session = await self._launch(argv, options.cwd, binary)

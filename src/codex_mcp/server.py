@@ -17,15 +17,15 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
-from mcp_types import CallToolResult, ClientCapabilities, ElicitationCapability, TextContent
+from mcp_types import CallToolResult, ClientCapabilities, ElicitationCapability, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, JsonValue, WithJsonSchema
 
-from . import __version__
+from . import __version__, nesting
 from .codex import SUPPORTED_VERSIONS, UUID_RE, ApprovalPolicy, LaunchOptions, Sandbox, read_approval, version_support
 from .config import DEFAULT_TIMEOUT_S, Settings
 from .control import ControlServer
 from .conversation import Conversation
-from .errors import CodexMcpError
+from .errors import CodexMcpError, NestedServer
 from .manager import DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, Decision, ListState, Manager, Waiter, check_cwd
 from .models import (
     ApproveResult,
@@ -79,12 +79,27 @@ TIMEOUT_DOC = (
 )
 
 
+READ_ONLY = ToolAnnotations(read_only_hint=True)
+"""For tools that change nothing: Codex's MCP client (0.169+) runs them without asking for approval, also under
+`codex exec`. The other tools start, steer or end Codex sessions, so a client asks before each call."""
+
+
 @dataclass
 class AppState:
-    """Everything the server holds, created and torn down by the lifespan."""
+    """Everything the server holds, created and torn down by the lifespan. A server nested deeper than allowed
+    holds nothing but the refusal: no Codex sessions, no state dir, no control socket."""
 
-    manager: Manager
-    control: ControlServer
+    manager: Manager | None
+    control: ControlServer | None
+    refusal: NestedServer | None = None
+
+    def running(self) -> tuple[Manager, ControlServer]:
+        """The manager and control channel, or the refusal as a tool error."""
+        if self.refusal is not None:
+            raise self.refusal
+        assert self.manager is not None
+        assert self.control is not None
+        return self.manager, self.control
 
 
 class ApprovalAnswer(BaseModel):
@@ -198,9 +213,27 @@ def create_server(settings: Settings, on_closed: Callable[[], None] | None = Non
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
-        manager = Manager(settings)
+        depth = nesting.current_depth()
+        if depth > settings.max_nesting:
+            # Started inside a Codex session codex-mcp launched (Codex's config registers codex-mcp in a way
+            # we did not recognise): serve, so that Codex starts normally, but refuse every call.
+            log.warning(
+                "running inside a Codex session that codex-mcp started (depth %d, CODEX_MCP_MAX_NESTING=%d): "
+                "refusing to start Codex",
+                depth,
+                settings.max_nesting,
+            )
+            try:
+                yield AppState(None, None, NestedServer(depth, settings.max_nesting))
+            finally:
+                if on_closed is not None:
+                    on_closed()
+            return
+        # Nested on purpose: a state dir of its own, so the outer server's conversations are not listed here.
+        own = settings.model_copy(update={"state_dir": nesting.nested_state_dir(settings.state_dir, depth)})
+        manager = Manager(own, depth=depth)
         await manager.prepare()
-        control = ControlServer(manager, settings.state_dir)
+        control = ControlServer(manager, own.state_dir)
         await control.start()
         try:
             yield AppState(manager, control)
@@ -215,7 +248,7 @@ def create_server(settings: Settings, on_closed: Callable[[], None] | None = Non
     mcp: MCPServer[AppState] = MCPServer("codex-mcp", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
 
     def manager_of(ctx: Context[AppState]) -> Manager:
-        return ctx.request_context.lifespan_context.manager
+        return ctx.request_context.lifespan_context.running()[0]
 
     @mcp.tool()
     async def codex_start(
@@ -282,7 +315,7 @@ def create_server(settings: Settings, on_closed: Callable[[], None] | None = Non
 
         return await mapped(body())
 
-    @mcp.tool()
+    @mcp.tool(annotations=READ_ONLY)
     async def codex_status(
         conversationId: Annotated[str, Field(description="The conversation to look at")],  # noqa: N803
         ctx: Context[AppState],
@@ -380,7 +413,7 @@ def create_server(settings: Settings, on_closed: Callable[[], None] | None = Non
 
         return await mapped(body())
 
-    @mcp.tool()
+    @mcp.tool(annotations=READ_ONLY)
     async def codex_attach_info(
         conversationId: Annotated[str, Field(description="The conversation a person wants to see")],  # noqa: N803
         ctx: Context[AppState],
@@ -389,12 +422,12 @@ def create_server(settings: Settings, on_closed: Callable[[], None] | None = Non
         keyboard (hand it to the user when they want to see what Codex is doing or help it)."""
 
         async def body() -> CallToolResult:
-            state = ctx.request_context.lifespan_context
-            return result(attach_info(state.manager.get(conversationId), settings, state.control.path))
+            manager, control = ctx.request_context.lifespan_context.running()
+            return result(attach_info(manager.get(conversationId), manager.settings, control.path))
 
         return await mapped(body())
 
-    @mcp.tool()
+    @mcp.tool(annotations=READ_ONLY)
     async def codex_list(
         ctx: Context[AppState],
         limit: Annotated[
@@ -432,7 +465,7 @@ def create_server(settings: Settings, on_closed: Callable[[], None] | None = Non
 
         return await mapped(body())
 
-    @mcp.tool()
+    @mcp.tool(annotations=READ_ONLY)
     async def codex_transcript(
         conversationId: Annotated[str, Field(description="The conversation to read")],  # noqa: N803
         ctx: Context[AppState],

@@ -20,7 +20,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from . import codex
+from . import codex, nesting
 from .errors import CodexStartFailed, TerminalClosed
 from .rollout import RolloutTail, find_rollout, tail_from_end, turn_event, user_message
 from .screen import Osc, Screen
@@ -29,7 +29,7 @@ from .turn import Turn, TurnStatus
 
 log = logging.getLogger(__name__)
 
-SESSION_MARKER = "CODEX_MCP_SESSION"
+SESSION_MARKER = nesting.SESSION_MARKER
 
 _POLL_S = 0.005
 """How often a running turn checks the rollout file. Only while a turn runs; an idle session costs nothing."""

@@ -1,16 +1,18 @@
 """`codex-mcp doctor`'s Codex check against the supported window, with stand-in binaries that only report a
-version (tests/test_cli.py runs doctor on the real Codex)."""
+version (tests/test_cli.py runs doctor on the real Codex), and its checks of codex-mcp's registrations in Codex's
+own config."""
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
 import pytest
 
-from codex_mcp import codex
+from codex_mcp import codex, nesting
 from codex_mcp.config import Settings
-from codex_mcp.doctor import check_codex
+from codex_mcp.doctor import Check, check_codex, check_codex_client
 
 pytestmark = [pytest.mark.anyio, pytest.mark.skipif(sys.platform == "win32", reason="a POSIX script stands in")]
 
@@ -47,3 +49,60 @@ async def test_no_version_fails(tmp_path: Path) -> None:
     [check] = await check_codex(Settings(codex_bin=stand_in(tmp_path, "hello")))
     assert check.level == "fail"
     assert "did not report a version" in check.message
+
+
+# --- registrations of codex-mcp in Codex's own config (issue 10) -------------------------------------------------
+
+
+def client_checks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config: str) -> list[Check]:
+    """check_codex_client on a CODEX_HOME whose config.toml is config, outside any codex-mcp session."""
+    home = tmp_path / "codex-home"
+    home.mkdir()
+    (home / "config.toml").write_text(config)
+    monkeypatch.setenv("CODEX_HOME", str(home))
+    monkeypatch.delenv(nesting.SESSION_MARKER, raising=False)
+    monkeypatch.delenv(nesting.DEPTH_ENV, raising=False)
+    monkeypatch.setattr(nesting, "ancestor_environments", lambda: iter(()))
+    return check_codex_client(Settings(), cwd=str(tmp_path))
+
+
+def test_the_readme_registration_passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = re.search(r"```toml\n(.*?)```", readme[readme.index("## Use it from Codex's own MCP client") :], re.S)
+    assert block is not None
+    checks = client_checks(tmp_path, monkeypatch, block.group(1))
+    assert [c.level for c in checks] == ["ok", "ok", "ok"], checks
+    assert "never start codex-mcp again" in checks[-1].message
+
+
+def test_a_bare_registration_gets_what_it_lacks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = (
+        '[mcp_servers.cm]\ncommand = "uvx"\nargs = ["codex-mcp", "--timeout", "100"]\ntool_timeout_sec = 90\n'
+        '[mcp_servers.other]\ncommand = "uvx"\nargs = ["mcp-server-git"]\n'
+    )
+    warnings = [c.message for c in client_checks(tmp_path, monkeypatch, config) if c.level == "warn"]
+    assert len(warnings) == 4, warnings
+    assert "requires approval" in warnings[0]
+    assert "required = true" in warnings[1]
+    assert "tool_timeout_sec 90" in warnings[2]
+    assert "own timeout (100 s)" in warnings[2]
+    assert 'env_vars = ["CODEX_HOME"]' in warnings[3]
+
+
+def test_no_registration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    [check] = client_checks(tmp_path, monkeypatch, 'model = "m"\n')
+    assert check.level == "ok"
+    assert "does not register codex-mcp" in check.message
+
+
+def test_doctor_inside_a_codex_mcp_session_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "codex-home"
+    home.mkdir()
+    monkeypatch.setenv("CODEX_HOME", str(home))
+    monkeypatch.setenv(nesting.DEPTH_ENV, "1")
+    checks = check_codex_client(Settings(), cwd=str(tmp_path))
+    assert checks[0].name == "nesting"
+    assert checks[0].level == "warn"
+    assert "refuses to start Codex" in checks[0].message
+    allowed = check_codex_client(Settings(max_nesting=1), cwd=str(tmp_path))
+    assert allowed[0].level == "ok"
