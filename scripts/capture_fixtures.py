@@ -6,6 +6,9 @@ Runs the real Codex TUI in a PTY against the built-in fake model (no account, no
 
     startup.pty / startup.screen.txt    the ready screen: composer, thread id and run state in the footer
     trust.pty / trust.screen.txt        the "Trust this folder?" dialog (a git repo, no projects override)
+    migration.pty / migration.screen.txt  the "Try new model / Use existing model" prompt (a model catalog that
+                                        offers an upgrade, no notice override); ``--only migration`` captures
+                                        just this one
     approval.pty / approval.screen.txt  an approval dialog (the fake model's [[escalate:…]] directive)
     rollout.jsonl                       the rollout of that session: a plain turn, then the approved tool call
     capture.json                        the Codex version and terminal size the captures were made with
@@ -35,7 +38,7 @@ from pathlib import Path
 from codex_mcp import codex
 from codex_mcp.codex import LaunchOptions
 from codex_mcp.config import Settings
-from codex_mcp.fakemodel import FakeModel, codex_config_toml
+from codex_mcp.fakemodel import FakeModel, catalog_model, codex_config_toml
 from codex_mcp.rollout import find_rollout, turn_event
 from codex_mcp.screen import Screen
 from codex_mcp.terminal import PtyTerminal, spawn_terminal
@@ -284,12 +287,37 @@ async def capture_trust(world: World, binary: codex.CodexBinary, out: Path, rows
         await terminal.terminate(grace_s=0.5)
 
 
-async def capture(binary: codex.CodexBinary, out: Path, root: str, rows: int, cols: int) -> str:
-    """Run the scenarios in the empty folder root and write the fixtures into out; returns the rollout's path."""
+async def capture_migration(world: World, binary: codex.CodexBinary, out: Path, rows: int, cols: int) -> None:
+    """The model migration prompt: a catalog offering mock-model-next in place of the configured mock-model,
+    started without our notice override."""
+    catalog = Path(world.root, "catalog.json")
+    upgrade = {"model": "mock-model-next", "migration_markdown": "Try **mock-model-next**, it is newer."}
+    models = [catalog_model("mock-model-next"), catalog_model("mock-model", upgrade)]
+    await asyncio.to_thread(catalog.write_text, json.dumps({"models": models}))
+    argv = codex.new_session_argv(binary.path, LaunchOptions(cwd=str(world.work)))
+    i = next(i for i, arg in enumerate(argv) if arg.startswith("notice="))
+    argv[i] = f"model_catalog_json={codex.toml_value(str(catalog))}"
+    terminal = await spawn_terminal(argv, cwd=str(world.work), env=world.env, rows=rows, cols=cols)
+    tui = Capture(terminal, rows, cols)
+    try:
+        await tui.until("the migration prompt", lambda: tui.facts().blocker is not None)
+        tui.save(out, "migration", Scrubber(world.root))
+    finally:
+        await terminal.terminate(grace_s=0.5)
+
+
+async def capture(
+    binary: codex.CodexBinary, out: Path, root: str, rows: int, cols: int, only: str = "all"
+) -> str | None:
+    """Run the scenarios in the empty folder root and write the fixtures into out; returns the rollout's path
+    (None when only the migration prompt was captured)."""
+    rollout = None
     with FakeModel() as fake:
         world = make_world(root, fake.base_url, binary)
-        rollout = await capture_session(world, binary, out, rows, cols)
-        await capture_trust(world, binary, out, rows, cols)
+        if only == "all":
+            rollout = await capture_session(world, binary, out, rows, cols)
+            await capture_trust(world, binary, out, rows, cols)
+        await capture_migration(world, binary, out, rows, cols)
     return rollout
 
 
@@ -298,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--codex-bin", required=True, help="the Codex to capture (npm wrapper or native binary)")
     parser.add_argument("--out", type=Path, help="default: tests/fixtures/codex/<its version>")
+    parser.add_argument("--only", choices=["all", "migration"], default="all", help="which captures to make")
     args = parser.parse_args(argv)
     binary = codex.find_codex(args.codex_bin)
     version = asyncio.run(codex.codex_version(binary.path))
@@ -310,9 +339,12 @@ def main(argv: list[str] | None = None) -> int:
     # A short folder name of fixed length, so that its placeholder has the same length (see Scrubber).
     root = os.path.realpath(tempfile.mkdtemp(prefix="cxgd", dir="/tmp" if os.path.isdir("/tmp") else None))
     try:
-        rollout = asyncio.run(capture(binary, out, root, settings.rows, settings.cols))
+        rollout = asyncio.run(capture(binary, out, root, settings.rows, settings.cols, args.only))
     finally:
         shutil.rmtree(root, ignore_errors=True)
+    if rollout is None:
+        print(f"capture: Codex {version} migration prompt -> {out}", file=sys.stderr)
+        return 0
     about = {
         "codex_version": version,
         "rows": settings.rows,

@@ -80,7 +80,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     _add_common(doctor_cmd, suppress=True)
     doctor_cmd.add_argument(
-        "--e2e", action="store_true", help="also run a short conversation on the built-in fake model"
+        "--e2e",
+        action="store_true",
+        help="also open a real Codex session with your configuration (no prompt sent) and report a screen that "
+        "stops it, then run a short conversation on the built-in fake model",
     )
     demo_cmd = commands.add_parser(
         "demo", help="run a short conversation through the server's own tools and print what happens"

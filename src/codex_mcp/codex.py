@@ -282,9 +282,56 @@ def disable_entries(entries: Sequence[Entry], config: Mapping[str, JsonValue]) -
     return ["-c", f"mcp_servers={toml_value(table)}"]
 
 
-def session_args(options: LaunchOptions, disabled: Sequence[Entry] = ()) -> list[str]:
+# --- one-off screens a person answers in their own terminal -------------------------------------
+
+# Codex 0.169-0.171 keep these `[notice]` switches (codex-rs/core config `Notice`; the TUI checks them before it
+# shows the screen): the full-access and world-writable (Windows) warnings, the nudge to switch to a cheaper model
+# when rate limits run low (it can open mid-conversation, where our next paste would land in it), the old GPT-5.1
+# migration prompts and the government-cloud guidance. Two keys hold dots, which `-c` cannot address one by one.
+_HIDDEN_NOTICES = (
+    "hide_full_access_warning",
+    "hide_world_writable_warning",
+    "hide_rate_limit_model_nudge",
+    "hide_gpt5_1_migration_prompt",
+    "hide_gpt-5.1-codex-max_migration_prompt",
+    "hide_gov_cloud_guidance",
+)
+
+
+def model_upgrades(catalog: object) -> dict[str, str]:
+    """Which model the catalog offers in place of which: {configured slug: upgrade slug}. ``catalog`` is the JSON
+    of a `model_catalog_json` file or of `$CODEX_HOME/models_cache.json` (both hold ``models``, a ModelInfo list
+    whose ``upgrade`` is ``{"model": slug, ...}``, or a plain slug in some releases)."""
+    models = catalog.get("models") if isinstance(catalog, dict) else None
+    found: dict[str, str] = {}
+    for info in models if isinstance(models, list) else []:
+        if not isinstance(info, dict) or not isinstance(info.get("slug"), str):
+            continue
+        upgrade = info.get("upgrade")
+        target = upgrade.get("model") if isinstance(upgrade, dict) else upgrade
+        if isinstance(target, str) and target and target != info["slug"]:
+            found[info["slug"]] = target
+    return found
+
+
+def notice_override(upgrades: Mapping[str, str]) -> list[str]:
+    """One ``-c notice={...}`` that keeps Codex's one-off screens away from our sessions: the switches above, and
+    every model migration the catalog offers marked as already seen (``notice.model_migrations``: Codex shows the
+    "Try new model / Use existing model" prompt unless it maps the configured model to that exact target). The
+    inline table merges with the user's `[notice]` in config.toml, which Codex never sees changed; answering the
+    prompt instead would make Codex write the choice there."""
+    table: dict[str, JsonValue] = {key: True for key in _HIDDEN_NOTICES}
+    if upgrades:
+        table["model_migrations"] = dict(upgrades)
+    return ["-c", f"notice={toml_value(table)}"]
+
+
+def session_args(
+    options: LaunchOptions, disabled: Sequence[Entry] = (), upgrades: Mapping[str, str] | None = None
+) -> list[str]:
     """The flags every Codex session of ours gets, new or resumed (no shell quoting: argv items). ``disabled``:
-    MCP server entries of Codex's config that run codex-mcp itself, turned off for this session."""
+    MCP server entries of Codex's config that run codex-mcp itself, turned off for this session. ``upgrades``: the
+    model migrations Codex's catalog offers (model_upgrades), answered "keep the configured model"."""
     args = ["--no-daemon"]
     if options.model:
         args += ["-m", check_name("model", options.model)]
@@ -297,6 +344,8 @@ def session_args(options: LaunchOptions, disabled: Sequence[Entry] = ()) -> list
     # No TUI animations: start-up to a ready composer is ~0.3 s shorter and every turn repaints less (measured
     # in docs/benchmarks.md); replies are the same. Before the client's overrides, so they can turn it back on.
     args += ["-c", "tui.animations=false"]
+    # Before the client's overrides too: a client's own notice.* settings apply on top.
+    args += notice_override(upgrades or {})
     args += config_overrides(options.config)
     # After the client's overrides, so a Codex we start never starts codex-mcp again (mcpentries.py says why).
     args += disable_entries(disabled, options.config)
@@ -316,14 +365,22 @@ def session_args(options: LaunchOptions, disabled: Sequence[Entry] = ()) -> list
     return args
 
 
-def new_session_argv(binary: str, options: LaunchOptions, disabled: Sequence[Entry] = ()) -> list[str]:
+def new_session_argv(
+    binary: str, options: LaunchOptions, disabled: Sequence[Entry] = (), upgrades: Mapping[str, str] | None = None
+) -> list[str]:
     """argv for a new interactive Codex session."""
-    return [binary, *session_args(options, disabled)]
+    return [binary, *session_args(options, disabled, upgrades)]
 
 
-def resume_argv(binary: str, thread_id: str, options: LaunchOptions, disabled: Sequence[Entry] = ()) -> list[str]:
+def resume_argv(
+    binary: str,
+    thread_id: str,
+    options: LaunchOptions,
+    disabled: Sequence[Entry] = (),
+    upgrades: Mapping[str, str] | None = None,
+) -> list[str]:
     """argv that reopens an existing thread with the conversation's original settings re-applied."""
-    return [binary, "resume", thread_id, *session_args(options, disabled)]
+    return [binary, "resume", thread_id, *session_args(options, disabled, upgrades)]
 
 
 def codex_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -406,6 +463,15 @@ _BLOCKERS = (
     ("sign in with chatgpt", "Codex is not logged in: run `codex login` or configure an API key"),
     ("open in another app", "this conversation is open in another Codex window"),
     ("welcome to codex", "Codex shows its first-run onboarding: run `codex` once by hand"),
+    (
+        "use existing model",
+        "Codex offers a newer model and waits for a choice (codex-mcp could not tell which from Codex's model "
+        "catalog): run `codex` once by hand and answer it, or pass model= to codex_start",
+    ),
+)
+
+UNKNOWN_SCREEN_HINT = (
+    "run `codex-mcp doctor --e2e` to see the screens Codex shows at start-up, and report this screen if it is new"
 )
 
 

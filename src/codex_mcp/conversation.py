@@ -41,6 +41,7 @@ class Conversation:
         self.session: Session | None = None
         # Kept when a session is gone (its screen model is dropped: an ended conversation costs a few KB).
         self.last_screen: list[str] = []
+        self.notices_told: set[str] = set()  # start-up notices the client has been given (codex.notice_override)
         self.last_exit: ExitInfo | None = None
         self.on_change: Callable[[Conversation], None] | None = None
         self.ownership: Ownership | None = None  # held while this process runs its live session

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
+import tempfile
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -310,6 +311,46 @@ async def run_checks(settings: Settings) -> list[Check]:
     ]
 
 
+async def check_start_screens(settings: Settings) -> list[Check]:
+    """Open a real Codex session with the user's own configuration, as codex_start would (no prompt is sent, so no
+    model call), and report a screen that keeps it from its composer: a login, a dialog, a prompt new to us."""
+    from .errors import CodexStartFailed
+    from .manager import start_screens
+    from .session import Session
+
+    try:
+        binary = codex.find_codex(settings.codex_bin)
+    except CodexNotFound as exc:
+        return [Check("start-up", "fail", str(exc))]
+    home = codex_home()
+    with tempfile.TemporaryDirectory(prefix="codex-mcp-doctor-") as cwd:
+        options = codex.LaunchOptions(cwd=cwd)
+        upgrades, notices = start_screens(home, options)
+        config = mcpentries.effective_config(home, cwd=cwd)
+        own = mcpentries.self_entries(config, os.environ)
+        argv = codex.new_session_argv(binary.path, options, own, upgrades)
+        try:
+            session = await Session.launch(
+                argv,
+                cwd,
+                env=codex.codex_env({**os.environ, **binary.env}),
+                codex_home=home,
+                rows=settings.rows,
+                cols=settings.cols,
+                timeout=settings.start_timeout_s,
+                grace_s=settings.end_grace_s,
+            )
+        except CodexStartFailed as exc:
+            return [Check("start-up", "fail", str(exc).replace("\n", "\n      "))]
+        await session.end("doctor")
+    found = [Check("start-up", "ok", "a real Codex session reached its composer with your configuration")]
+    # The model migration prompt a person sees in their own terminal: codex-mcp's sessions keep the configured model.
+    found += [
+        Check("start-up", "ok", f"model migration prompt kept away from codex-mcp's sessions: {n}") for n in notices
+    ]
+    return found
+
+
 def doctor(settings: Settings, *, e2e: bool = False) -> int:
     """Print the checks (and, with e2e, run the demo on the built-in fake model); 0 if healthy."""
     checks = asyncio.run(run_checks(settings))
@@ -318,6 +359,12 @@ def doctor(settings: Settings, *, e2e: bool = False) -> int:
     healthy = all(c.level != "fail" for c in checks)
     if e2e and not any(c.name in ("codex", "pty") and c.level == "fail" for c in checks):
         from .demo import fake_codex_home, run_demo
+
+        print("start-up: a real Codex session with your configuration (no prompt sent)")
+        screens = asyncio.run(check_start_screens(settings))
+        for check in screens:
+            print(check.line())
+        healthy &= all(c.level != "fail" for c in screens)
 
         print("end-to-end: a short conversation on the built-in fake model")
         with fake_codex_home():

@@ -11,6 +11,8 @@ as a subprocess still controls the model:
 ``[[drop]]``          start the event stream, then close it without completing the response
 ``[[slow:SECONDS]]``  stream the answer as ``response.output_text.delta`` events spread over SECONDS
                       before completing it (a slow but live stream)
+``[[ratelimit:PERCENT]]`` send the rate-limit headers Codex reads from a response (``x-codex-primary-used-percent``
+                      and the 5-hour window's), saying PERCENT of the limit is used
 ``[[history]]``       answer with every user message of the request, joined by `` | ``
 ``[[exec:COMMAND]]``  ask Codex to run COMMAND with its ``exec_command`` tool; the turn after the tool
                       result answers with the command's output
@@ -41,7 +43,9 @@ from typing import cast
 JsonObject = dict[str, object]
 
 TITLE_MARKER = "Generate a concise"
-_DIRECTIVE = re.compile(r"\[\[(reply|delay|fail|drop|slow|history|exec|escalate|mcp)(?::(.*?))?\]\]", re.DOTALL)
+_DIRECTIVE = re.compile(
+    r"\[\[(reply|delay|fail|drop|slow|history|exec|escalate|mcp|ratelimit)(?::(.*?))?\]\]", re.DOTALL
+)
 _MCP_CALL = re.compile(r"([^:]+):([^:]+):(\{.*\})", re.DOTALL)
 _CONVERSATION_ID = re.compile(r"conversationId\W+([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
 
@@ -72,6 +76,7 @@ class Answer:
     exec_command: str | None = None
     escalate: bool = False
     mcp_call: McpCall | None = None
+    headers: dict[str, str] = field(default_factory=dict)  # extra response headers (e.g. Codex's rate-limit ones)
 
 
 @dataclass
@@ -154,6 +159,12 @@ def default_answer(body: JsonObject, user_texts: list[str]) -> Answer:
             answer.slow_s = float(arg or "0")
         elif kind == "history":
             answer.text = " | ".join(user_texts)
+        elif kind == "ratelimit":
+            answer.headers = {
+                "x-codex-primary-used-percent": arg or "95",
+                "x-codex-primary-window-minutes": "300",
+                "x-codex-primary-reset-after-seconds": "3600",
+            }
         elif kind in ("exec", "escalate"):
             answer.exec_command = arg
             answer.escalate = kind == "escalate"
@@ -350,6 +361,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Connection", "close")
+        for name, value in answer.headers.items():
+            self.send_header(name, value)
         self.end_headers()
         try:
             for chunk in _events(answer):
@@ -400,3 +413,29 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def catalog_model(slug: str, upgrade: dict[str, str] | None = None) -> dict[str, object]:
+    """One ModelInfo of a Codex model catalog (`model_catalog_json`), with the fields Codex 0.169-0.171 require: how
+    a test offers a model upgrade, which the fake model's provider cannot (a custom provider fetches no /models)."""
+    return {
+        "slug": slug,
+        "display_name": slug,
+        "description": f"The {slug} model",
+        "default_reasoning_level": "medium",
+        "supported_reasoning_levels": [{"effort": "medium", "description": "balanced"}],
+        "shell_type": "default",
+        "visibility": "list",
+        "supported_in_api": True,
+        "priority": 1,
+        "upgrade": upgrade,
+        "base_instructions": "You are a test model.",
+        "supports_reasoning_summaries": False,
+        "support_verbosity": False,
+        "default_verbosity": None,
+        "apply_patch_tool_type": None,
+        "truncation_policy": {"mode": "bytes", "limit": 10000},
+        "supports_parallel_tool_calls": False,
+        "context_window": 100000,
+        "experimental_supported_tools": [],
+    }

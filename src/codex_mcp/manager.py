@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import sqlite3
@@ -69,6 +70,40 @@ class Listing:
 Waiter = Callable[[Conversation, Turn, float], Awaitable[None]]
 """How a call waits for its turn (at most the given seconds). The server's waiter also sends progress
 notifications, asks the client about approvals and interrupts the turn if the call is cancelled."""
+
+
+def start_screens(home: Path, options: LaunchOptions) -> tuple[dict[str, str], list[str]]:
+    """The model migrations Codex's catalog offers (answered "keep the configured model" by a ``-c`` override,
+    so the prompt never shows: codex.notice_override), and what to tell the client about the one that concerns a
+    session with these options.
+
+    The catalog is the config's `model_catalog_json` file, else Codex's cache of the provider's /models
+    (`$CODEX_HOME/models_cache.json`); either missing or unreadable means no migration is known, and should Codex
+    show the prompt anyway, start-up fails at once saying so (codex.read_screen)."""
+    config = mcpentries.effective_config(home, cwd=options.cwd, profile=options.profile, config=options.config)
+    named = config.get("model_catalog_json")
+    path = Path(os.path.expanduser(named)) if isinstance(named, str) and named else home / "models_cache.json"
+    if not path.is_absolute():
+        path = home / path
+    try:
+        upgrades = codex.model_upgrades(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        upgrades = {}
+    model = options.model
+    profiles = config.get("profiles")
+    if model is None and options.profile and isinstance(profiles, dict):
+        chosen = profiles.get(options.profile)
+        if isinstance(chosen, dict) and isinstance(chosen.get("model"), str):
+            model = chosen["model"]
+    if model is None and isinstance(config.get("model"), str):
+        model = cast(str, config["model"])
+    notices = []
+    if model is not None and model in upgrades:
+        notices.append(
+            f"Codex offers a newer model, {upgrades[model]}, in place of {model}. This conversation keeps "
+            f"{model}; to use the newer one, start a conversation with model={upgrades[model]!r}."
+        )
+    return upgrades, notices
 
 
 async def plain_wait(conv: Conversation, turn: Turn, timeout: float) -> None:
@@ -147,6 +182,9 @@ def _folder_exists(path: str) -> bool:
 _OWN_EXIT_WAIT_S = 5.0
 """How long a Codex this server is ending may take to exit before its thread counts as open elsewhere (Codex
 exits on /quit within 0.1 s; Session.end escalates to signals after its grace period)."""
+
+_MIN_START_S = 10.0
+"""The least a start-up may take whatever the call's timeout_s: a first start in a new CODEX_HOME takes ~4 s."""
 
 _SANDBOXES = ("read-only", "workspace-write", "danger-full-access")
 _APPROVALS = ("on-request", "never")
@@ -385,7 +423,19 @@ class Manager:
             self._turned_off.update(new)
         return found
 
-    async def _launch(self, argv: list[str], cwd: str, binary: codex.CodexBinary) -> Session:
+    def screens(self, options: LaunchOptions) -> tuple[dict[str, str], list[str]]:
+        """The model migrations Codex offers and what to tell the client (start_screens)."""
+        return start_screens(self.codex_home, options)
+
+    def _tell_once(self, conv: Conversation, turn: Turn, notices: list[str]) -> None:
+        """Put on this turn's result the notices this conversation has not shown the client yet."""
+        new = [n for n in notices if n not in conv.notices_told]
+        conv.notices_told.update(new)
+        turn.notices = new
+
+    async def _launch(
+        self, argv: list[str], cwd: str, binary: codex.CodexBinary, timeout: float | None = None
+    ) -> Session:
         await self._make_room()
         self._starting += 1
         try:
@@ -396,8 +446,10 @@ class Manager:
                 codex_home=self.codex_home,
                 rows=self.settings.rows,
                 cols=self.settings.cols,
-                # Start-up has its own bound: without a conversationId there is nothing to return early.
-                timeout=self.settings.start_timeout_s,
+                # Start-up has its own bound (without a conversationId there is nothing to return early), held to
+                # the call's own timeout; never below _MIN_START_S, the time a first start in a new CODEX_HOME can
+                # take. A screen that is neither the composer nor a known dialog fails sooner (Session.launch).
+                timeout=min(self.settings.start_timeout_s, max(timeout or 0.0, _MIN_START_S)),
                 grace_s=self.settings.end_grace_s,
             )
         finally:
@@ -425,7 +477,9 @@ class Manager:
                 return True
         return False
 
-    async def _revive(self, conv: Conversation, prompt: str) -> tuple[Recovery, str]:
+    async def _revive(
+        self, conv: Conversation, prompt: str, timeout: float | None = None, upgrades: Mapping[str, str] | None = None
+    ) -> tuple[Recovery, str]:
         """Bring back a conversation with no live session: resume its Codex thread, or, when Codex cannot,
         replay its history into a fresh session. Returns how, and the text to send for the prompt."""
         binary = codex.find_codex(self.settings.codex_bin)
@@ -447,8 +501,10 @@ class Manager:
                 log.info("thread %s has no rollout; replaying its history", conv.thread_id)
                 break
             try:
-                argv = codex.resume_argv(binary.path, conv.thread_id, conv.options, self.own_entries(conv.options))
-                session = await self._launch(argv, conv.options.cwd, binary)
+                argv = codex.resume_argv(
+                    binary.path, conv.thread_id, conv.options, self.own_entries(conv.options), upgrades
+                )
+                session = await self._launch(argv, conv.options.cwd, binary, timeout)
             except CodexStartFailed as exc:
                 if not writers.conflict_shown(exc.screen):
                     log.info("resume of %s failed (%s); replaying its history", conv.thread_id, exc.reason)
@@ -467,8 +523,8 @@ class Manager:
         if not history and (rollout := find_rollout(self.codex_home, conv.thread_id)) is not None:
             history = read_history(rollout)
         payload, omitted = replay_prompt(history, prompt, self.settings.replay_budget_chars)
-        argv = codex.new_session_argv(binary.path, conv.options, self.own_entries(conv.options))
-        session = await self._launch(argv, conv.options.cwd, binary)
+        argv = codex.new_session_argv(binary.path, conv.options, self.own_entries(conv.options), upgrades)
+        session = await self._launch(argv, conv.options.cwd, binary, timeout)
         conv.attach(session)
         log.info(
             "replayed %s into thread %s (%d turns, %d left out) in %.2fs",
@@ -492,10 +548,11 @@ class Manager:
         text = codex.sanitize_prompt(prompt)
         binary = codex.find_codex(self.settings.codex_bin)
         # Validates the config overrides before we spawn.
-        argv = codex.new_session_argv(binary.path, options, self.own_entries(options))
+        upgrades, notices = self.screens(options)
+        argv = codex.new_session_argv(binary.path, options, self.own_entries(options), upgrades)
         loop = asyncio.get_running_loop()
         started = loop.time()
-        session = await self._launch(argv, options.cwd, binary)
+        session = await self._launch(argv, options.cwd, binary, timeout)
         assert session.thread_id is not None
         try:
             conv = Conversation(session.thread_id, options)
@@ -507,6 +564,7 @@ class Manager:
             raise
         log.info("started conversation %s in %s (%.2fs)", conv.id, options.cwd, loop.time() - started)
         turn = conv.submit(text)
+        self._tell_once(conv, turn, notices)
         await wait(conv, turn, max(0.0, timeout - (loop.time() - started)))
         return conv, turn
 
@@ -527,14 +585,16 @@ class Manager:
                 turn = conv.submit(text)
             else:
                 self._claim(conv)
+                upgrades, notices = self.screens(conv.options)
                 try:
-                    recovery, payload = await self._revive(conv, text)
+                    recovery, payload = await self._revive(conv, text, timeout, upgrades)
                 except BaseException:
                     if conv.ownership is not None and not conv.live:
                         conv.ownership.release()
                         conv.ownership = None
                     raise
                 turn = conv.submit(text, payload=payload, recovery=recovery)
+                self._tell_once(conv, turn, notices)
         await wait(conv, turn, max(0.0, timeout - (loop.time() - started)))
         return conv, turn
 

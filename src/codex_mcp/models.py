@@ -59,6 +59,11 @@ class TurnResult(BaseModel):
         default=None, description="A person at the keyboard (attached terminal): turns wait until they detach"
     )
     elapsed_s: float = Field(description="Seconds this call took")
+    notices: list[str] = Field(
+        default_factory=list,
+        description="What Codex offered when this call started its session (e.g. a newer model), said once per "
+        "conversation; codex-mcp kept the conversation's settings",
+    )
 
 
 class StartResult(TurnResult):
@@ -305,6 +310,7 @@ def turn_fields(conv: Conversation, turn: Turn, elapsed_s: float, budget: int) -
         "thread_id": turn.thread_id,
         "input_holder": conv.session.input_holder if conv.session is not None else None,
         "elapsed_s": round(elapsed_s, 3),
+        "notices": list(turn.notices),
     }
 
 
@@ -414,6 +420,7 @@ def render_text(result: BaseModel) -> str:
                 + "\nAsk the user, then answer with codex_approve(conversationId, decision='approve' | 'deny' | "
                 "'approve_always')."
             )
+        parts.extend(f"Notice: {n}" for n in result.notices)
         if isinstance(result, ReplyResult) and result.recovery != "live":
             parts.append(f"Recovery: {result.recovery} (Codex thread {result.thread_id}).")
         if result.screen:

@@ -38,6 +38,12 @@ _POLL_S = 0.005
 _DIALOG_GRACE_S = 5.0
 """How long Codex may say "blocked" without drawing a dialog before we report the wait anyway."""
 
+_STUCK_S = 5.0
+"""How long a start-up screen may stay unchanged, with text on it but no composer and no dialog we know, before we
+call it a screen Codex waits on (a prompt new to us) and fail instead of waiting out the whole start-up bound.
+Codex draws its composer within ~1 s of its first frame (~4 s the first time in a new CODEX_HOME, while it keeps
+redrawing)."""
+
 
 def kill_marked(marker: str) -> int:
     """SIGKILL every process that still carries this session's marker in its environment (Linux /proc; elsewhere
@@ -139,7 +145,8 @@ class Session:
         """Start Codex and wait until its composer is ready and its thread id is known.
 
         Raises CodexStartFailed (with the last screen lines) if Codex exits, shows a dialog we must not
-        answer for the user, or is not ready within timeout seconds; nothing is left running then."""
+        answer for the user, stays on a screen we do not know (_STUCK_S), or is not ready within timeout seconds;
+        nothing is left running then."""
         # Every process Codex starts inherits this marker, even one that leaves Codex's process group (the login
         # shell of Codex's shell snapshot runs the user's profile, whose background jobs end up under init).
         marker = secrets.token_hex(12)
@@ -163,8 +170,11 @@ class Session:
     async def _wait_ready(self, timeout: float) -> str:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        seen: list[str] = []
+        seen_since = loop.time()
         while True:
-            facts = codex.read_screen(self.screen.lines())
+            lines = self.screen.lines()
+            facts = codex.read_screen(lines)
             if not self.terminal.alive:
                 info = self.terminal.exit_info
                 raise CodexStartFailed(
@@ -174,9 +184,20 @@ class Session:
                 return facts.thread_id
             if facts.blocker and not facts.ready:
                 raise CodexStartFailed(facts.blocker, self.screen.text_lines())
+            text = self.screen.text_lines()
+            if text != seen:
+                seen, seen_since = text, loop.time()
+            elif text and not facts.ready and not facts.thread_id and loop.time() - seen_since >= _STUCK_S:
+                raise CodexStartFailed(
+                    f"it waits on a screen codex-mcp does not know (unchanged for {_STUCK_S:g}s, no composer); "
+                    + codex.UNKNOWN_SCREEN_HINT,
+                    text,
+                )
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise CodexStartFailed(f"its composer was not ready after {timeout:g}s", self.screen.text_lines())
+                raise CodexStartFailed(
+                    f"its composer was not ready after {timeout:g}s; {codex.UNKNOWN_SCREEN_HINT}", text
+                )
             await self._sleep_until_woken(min(remaining, 0.25))
 
     # --- terminal events -------------------------------------------------------------------------

@@ -35,6 +35,7 @@ class Turn:
     prompt: str
     payload: str = ""
     recovery: Recovery = "live"
+    notices: list[str] = field(default_factory=list)  # what Codex offered at start-up, told to the client once
     status: TurnStatus = TurnStatus.QUEUED
     reply: str | None = None
     error: str | None = None

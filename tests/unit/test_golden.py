@@ -92,7 +92,7 @@ def test_fixtures_are_of_the_version_they_are_filed_under(golden: Golden) -> Non
 # --- the screen ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["startup", "trust", "approval"])
+@pytest.mark.parametrize("name", ["startup", "trust", "approval", "migration"])
 def test_raw_bytes_render_to_the_captured_screen(golden: Golden, name: str) -> None:
     """pyte-style golden test: captured bytes in, expected lines out, however the bytes are split (OSC sequences,
     UTF-8 characters and escape sequences cut anywhere)."""
@@ -136,6 +136,41 @@ def test_trust_dialog_is_a_blocker(golden: Golden) -> None:
     assert facts.ready is False
     assert facts.blocker == "Codex asks whether to trust this folder"
     assert any("Trust this folder?" in line for line in screen.lines())
+
+
+def test_model_migration_prompt_is_a_blocker(golden: Golden) -> None:
+    """What a real account sees when the catalog offers a newer model (issue 11). codex-mcp's notice override keeps
+    it away; should it show anyway, start-up fails at once saying what it is, instead of waiting it out."""
+    screen, _ = golden.render("migration")
+    facts = codex.read_screen(screen.lines())
+    assert facts.ready is False
+    assert facts.blocker is not None
+    assert "newer model" in facts.blocker
+    assert [line.strip() for line in screen.lines() if "model" in line][-2:] == [
+        "› 1. Try new model",
+        "2. Use existing model",
+    ]
+
+
+def test_model_upgrades_come_from_the_catalog_and_become_one_notice_override() -> None:
+    catalog = {
+        "models": [
+            {"slug": "a", "upgrade": {"model": "b", "migration_markdown": "…"}},
+            {"slug": "b", "upgrade": None},
+            {"slug": "c", "upgrade": "d"},
+            {"slug": "e", "upgrade": {"model": "e"}},
+            "junk",
+        ]
+    }
+    upgrades = codex.model_upgrades(catalog)
+    assert upgrades == {"a": "b", "c": "d"}
+    assert codex.model_upgrades({"models": "junk"}) == {} == codex.model_upgrades([])
+    [flag, value] = codex.notice_override(upgrades)
+    assert flag == "-c"
+    assert value.startswith("notice={")
+    assert '"model_migrations" = {"a" = "b", "c" = "d"}' in value
+    assert '"hide_rate_limit_model_nudge" = true' in value
+    assert '"hide_gpt-5.1-codex-max_migration_prompt" = true' in value
 
 
 def test_approval_dialog_is_read_with_its_command_reason_and_choices(golden: Golden) -> None:

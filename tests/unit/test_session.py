@@ -141,6 +141,16 @@ async def test_launch_gives_up_after_its_timeout(world: World) -> None:
     assert await await_until(lambda: gone(world.standin_pid()), 5)
 
 
+async def test_launch_fails_fast_on_a_screen_it_does_not_know(world: World) -> None:
+    """Issue 11: a prompt new to us is not waited out for the whole start-up bound."""
+    started = time.monotonic()
+    with pytest.raises(CodexStartFailed, match="does not know") as failed:
+        await world.launch("--screen", "Pick a plan: 1. Pro 2. Plus", timeout=30)
+    assert time.monotonic() - started < 12
+    assert "codex-mcp doctor" in str(failed.value)
+    assert any("Pick a plan" in line for line in failed.value.screen)
+
+
 # --- turns --------------------------------------------------------------------------------------------
 
 
