@@ -26,7 +26,9 @@ def prune(settings: Settings, older_than_days: float, *, dry_run: bool = False) 
     if not settings.state_dir.is_dir():
         print(f"Nothing to prune: {settings.state_dir} does not exist.")
         return 0
-    report = Store(settings.state_dir).prune(older_than_days * 86400, dry_run=dry_run)
+    store = Store(settings.state_dir)
+    store.sync()  # records written since the index last saw them (another server, an older codex-mcp)
+    report = store.prune(older_than_days * 86400, dry_run=dry_run)
     verb = "Would remove" if dry_run else "Removed"
     for s in report.removed:
         print(f"{verb} {s.id}  last active {_when(s.last_activity)}  turns={s.turns}  cwd={s.cwd}")

@@ -278,11 +278,11 @@ class Store:
     def prune(self, older_than_s: float, *, dry_run: bool = False, now: float | None = None) -> PruneReport:
         """Remove the records of conversations with no activity for older_than_s seconds. A conversation a live
         session backs (here or in another server) is never touched: its claim is taken before its files go,
-        so it cannot become live while they do. Codex's own rollouts are not ours and stay."""
+        so it cannot become live while they do. Codex's own rollouts are not ours and stay. Reads the index:
+        sync() it first (the server does at start)."""
         if older_than_s <= 0:
             raise ValueError("older_than_s must be positive")
         cutoff = (time.time() if now is None else now) - older_than_s
-        self.sync()
         report = PruneReport()
         for summary in self.index.older_than(cutoff):
             claim = self.claim(summary.id)
