@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psutil
 from mcp.client.stdio import StdioServerParameters
 
 from codex_mcp.fakemodel import FakeModel, codex_config_toml
@@ -25,24 +26,22 @@ def pinned_codex() -> str:
 
 
 def procs_with(var: str, value: str) -> list[tuple[int, str]]:
-    """(pid, cmdline) of every live process (zombies left out) whose environment has var=value."""
-    needle = f"{var}={value}".encode()
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
+    """(pid, command line) of every live process (zombies and this process left out) whose environment has
+    var=value. Through psutil, so it works wherever psutil reads environments (Linux, macOS, Windows)."""
+    me = os.getpid()
+    found: list[tuple[int, str]] = []
+    # Only the environment up front: status and command line are read for the few processes that match.
+    for proc in psutil.process_iter(["environ"]):
+        env = proc.info["environ"]  # None where it may not be read (another user's process, a zombie)
+        if proc.pid == me or not env or env.get(var) != value:
             continue
         try:
-            with open(f"/proc/{entry}/environ", "rb") as f:
-                if needle not in f.read().split(b"\0"):
-                    continue
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                if f.read().rsplit(b")", 1)[-1].split()[0] == b"Z":
-                    continue
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                continue
+            cmd = " ".join(proc.cmdline())
+        except (psutil.NoSuchProcess, psutil.AccessDenied):  # it ended meanwhile (a ZombieProcess is a NoSuchProcess)
             continue
-        found.append((int(entry), cmd))
+        found.append((proc.pid, cmd))
     return found
 
 

@@ -35,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from codex_mcp import codex
+from codex_mcp import approvals, codex
 from codex_mcp.codex import LaunchOptions
 from codex_mcp.config import Settings
 from codex_mcp.fakemodel import FakeModel, catalog_model, codex_config_toml
@@ -254,7 +254,7 @@ async def capture_session(world: World, binary: codex.CodexBinary, out: Path, ro
         await terminal.write(codex.encode_prompt("[[escalate:touch golden.txt]]"))
         await tui.until(
             "the approval dialog",
-            lambda: codex.read_approval(tui.screen.lines()) is not None and tui.states[-1:] == ["blocked"],
+            lambda: approvals.read_approval(tui.screen.lines()) is not None and tui.states[-1:] == ["blocked"],
         )
         tui.save(out, "approval", scrub)
         await terminal.write(b"y")

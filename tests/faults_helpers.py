@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import psutil
 from mcp import Client
 
 from .conftest import Sandbox, mcp_server
-from .helpers import alive, await_until, call, children_of, processes_with_env
+from .helpers import alive, await_until, call, children_of, processes_with_env, reply
 
 
 @asynccontextmanager
@@ -57,9 +58,9 @@ def codex_in(server: int, folder: Path) -> int:
     found = []
     for pid in codex_children(server):
         try:
-            if os.readlink(f"/proc/{pid}/cwd") == want:
+            if psutil.Process(pid).cwd() == want:
                 found.append(pid)
-        except OSError:
+        except psutil.Error:
             continue
     assert len(found) == 1, f"expected one Codex in {want}, found {found}"
     return found[0]
@@ -103,7 +104,7 @@ async def assert_all_reachable(client: Client, sandbox: Sandbox, ids: list[str],
     assert not missing, f"conversations lost after the fault: {missing}"
     replies: dict[str, dict[str, Any]] = {}
     for n, cid in enumerate(ids):
-        r = await call(client, "codex_reply", conversationId=cid, prompt=f"{tag} reachable {n}", timeout_s=60)
+        r = await reply(client, cid, f"{tag} reachable {n}", timeout_s=60)
         assert r["status"] == "completed", r
         assert r["reply"] == f"ECHO: {tag} reachable {n}", r
         assert r["conversationId"] == cid

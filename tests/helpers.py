@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -12,60 +13,57 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import psutil
 from mcp import Client
 from mcp_types import CallToolResult, TextContent
 
 from codex_mcp.store import ConversationRecord, OptionsRecord, TurnRecord
+from codex_mcp.turn import TurnStatus
 
 
 def processes_with_env(name: str, value: str) -> list[str]:
     """'pid cmdline' of every process whose environment has name=value (how a test finds its own
-    Codex processes, whoever their parent is now)."""
-    needle = f"{name}={value}".encode()
+    Codex processes, whoever their parent is now); skips this process and zombies."""
     found: list[str] = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
+    for proc in psutil.process_iter():
+        if proc.pid == os.getpid():
             continue
         try:
-            with open(f"/proc/{entry}/environ", "rb") as f:
-                env = f.read().split(b"\0")
-            if needle not in env:
+            if proc.environ().get(name) != value:
                 continue
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                if f.read().rsplit(b")", 1)[-1].split()[0] == b"Z":
-                    continue  # a zombie awaiting its parent is not running
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
-        except OSError:
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                continue  # a zombie awaiting its parent is not running
+            cmd = " ".join(proc.cmdline()).strip()
+        except psutil.Error:  # gone, a zombie, or not ours to read
             continue
-        found.append(f"{entry} {cmd[:200]}")
+        found.append(f"{proc.pid} {cmd[:200]}")
     return found
 
 
 def alive(pid: int) -> bool:
     """True while the process exists and is not a zombie."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
-    except OSError:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:  # ZombieProcess too
         return False
+    except psutil.AccessDenied:  # there, though not ours to inspect
+        return True
 
 
 def children_of(pid: int) -> list[int]:
-    """Direct child pids of a process."""
-    kids: list[int] = []
+    """Direct child pids of a process (zombies included); none if it is gone."""
     try:
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{tid}/children") as f:
-                kids += [int(p) for p in f.read().split()]
-    except OSError:
-        pass
-    return kids
+        return [int(child.pid) for child in psutil.Process(pid).children()]
+    except psutil.Error:
+        return []
 
 
 def fd_count(pid: int) -> int:
-    """Open file descriptors of a process."""
-    return len(os.listdir(f"/proc/{pid}/fd"))
+    """Open file descriptors of a process (handles on Windows); raises psutil.NoSuchProcess if it is gone."""
+    proc = psutil.Process(pid)
+    if sys.platform == "win32":
+        return int(proc.num_handles())
+    return int(proc.num_fds())
 
 
 async def await_until(predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.05) -> bool:
@@ -99,6 +97,27 @@ async def call_error(client: Client, tool: str, **arguments: Any) -> str:
     return text_of(result)
 
 
+async def start_result(
+    client: Client, prompt: str, *, cwd: str | os.PathLike[str] | None = None, **options: Any
+) -> dict[str, Any]:
+    """codex_start, which must succeed; returns its structured content. cwd may be a Path; left out, the
+    server's default applies."""
+    if cwd is not None:
+        options["cwd"] = os.fspath(cwd)
+    return await call(client, "codex_start", prompt=prompt, **options)
+
+
+async def start(client: Client, prompt: str, *, cwd: str | os.PathLike[str] | None = None, **options: Any) -> str:
+    """codex_start, which must succeed; returns the new conversation's id."""
+    cid: str = (await start_result(client, prompt, cwd=cwd, **options))["conversationId"]
+    return cid
+
+
+async def reply(client: Client, cid: str, prompt: str, **options: Any) -> dict[str, Any]:
+    """codex_reply, which must succeed; returns its structured content."""
+    return await call(client, "codex_reply", conversationId=cid, prompt=prompt, **options)
+
+
 def write_old_records(
     state_dir: Path, count: int, *, turns: int = 20, seed: int = 0, projects: Path = Path("/home/user/projects")
 ) -> list[str]:
@@ -128,7 +147,7 @@ def write_old_records(
                 TurnRecord(
                     index=i + 1,
                     prompt=f"Conversation {n}, turn {i + 1}: " + "please look at the parser and explain " * 5,
-                    status="completed",
+                    status=TurnStatus.COMPLETED,
                     reply=f"Reply {i + 1}: " + "the parser reads tokens and builds the tree. " * 14,
                     turn_id=str(uuid.uuid4()),
                     thread_id=cid,

@@ -1,6 +1,7 @@
-"""A stand-in for the Codex TUI, for fast unit tests of conversation.py (stdlib only).
+"""A stand-in for the Codex TUI, for fast unit tests of session.py (tests/unit/test_session.py; stdlib only).
 
-It mimics the parts of Codex 0.169 that codex-mcp relies on (see /work/shared/CODEX_FACTS.md):
+It mimics the parts of Codex 0.169 that codex-mcp relies on, as docs/architecture.md describes them and the real
+Codex's captures in tests/fixtures/codex/ show them:
 
 - at start-up it asks the terminal for the cursor position (``ESC[6n``) and the background colour
   (``OSC 11;?``) and refuses to go on without answers, like crossterm would stall;

@@ -12,7 +12,7 @@ from mcp.client.client import ConnectMode
 from mcp_types import ElicitRequestParams, ElicitResult, ErrorData
 
 from .conftest import Sandbox, mcp_server
-from .helpers import call, call_error
+from .helpers import call, call_error, reply, start_result
 
 pytestmark = [pytest.mark.anyio, pytest.mark.codex]
 
@@ -20,9 +20,7 @@ ASKING = {"approval_policy": "on-request", "sandbox": "read-only"}
 
 
 async def start_asking(client: Any, sandbox: Sandbox, name: str) -> dict[str, Any]:
-    r = await call(
-        client, "codex_start", prompt=f"[[escalate:touch {name}]]", cwd=str(sandbox.work), timeout_s=30, **ASKING
-    )
+    r = await start_result(client, f"[[escalate:touch {name}]]", cwd=sandbox.work, timeout_s=30, **ASKING)
     assert r["status"] == "waiting_for_approval", r
     assert r["state"] == "waiting_for_approval"
     return r
@@ -59,7 +57,7 @@ async def test_deny_does_not_run_it_and_the_session_goes_on(sandbox: Sandbox, co
         assert denied["status"] == "interrupted"
         assert "denied" in denied["error"]
         assert not (sandbox.work / "denied.txt").exists()
-        after = await call(client, "codex_reply", conversationId=cid, prompt="after the denial")
+        after = await reply(client, cid, "after the denial")
         assert after["reply"] == "ECHO: after the denial"
 
 
@@ -83,7 +81,7 @@ async def test_approve_always_stops_codex_asking(sandbox: Sandbox, codex_bin: Pa
         cid = (await start_asking(client, sandbox, "always.txt"))["conversationId"]
         done = await call(client, "codex_approve", conversationId=cid, decision="approve_always")
         assert done["status"] == "completed"
-        again = await call(client, "codex_reply", conversationId=cid, prompt="[[escalate:touch always.txt]]")
+        again = await reply(client, cid, "[[escalate:touch always.txt]]")
         assert again["status"] == "completed", "Codex asked again after approve_always"
     assert "always.txt" in (sandbox.codex_home / "rules" / "default.rules").read_text()
 
@@ -107,11 +105,10 @@ async def test_clients_with_elicitation_are_asked(
         return ElicitResult(action="accept", content={"decision": "approve"})
 
     async with mcp_server(sandbox, codex_bin, elicitation_callback=on_elicit, mode=mode) as client:
-        r = await call(
+        r = await start_result(
             client,
-            "codex_start",
-            prompt="[[escalate:touch elicited.txt]]",
-            cwd=str(sandbox.work),
+            "[[escalate:touch elicited.txt]]",
+            cwd=sandbox.work,
             timeout_s=30,
             **ASKING,
         )

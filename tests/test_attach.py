@@ -24,7 +24,7 @@ from codex_mcp.screen import Screen
 from codex_mcp.terminal import Terminal
 
 from .conftest import Sandbox, mcp_server
-from .helpers import await_until, call
+from .helpers import await_until, call, reply, start, start_result
 from .test_conversations import model_got
 
 pytestmark = [pytest.mark.anyio, pytest.mark.codex]
@@ -77,7 +77,7 @@ async def status(client: Client, cid: str, **kw: Any) -> dict[str, Any]:
 
 async def test_take_over_watch_and_hand_back(sandbox: Sandbox, codex_bin: Path, fake_model: FakeModel) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
-        cid = (await call(client, "codex_start", prompt="attach start", cwd=str(sandbox.work)))["conversationId"]
+        cid = await start(client, "attach start", cwd=sandbox.work)
         info = await call(client, "codex_attach_info", conversationId=cid)
         assert info["live"] is True
         assert info["command"].startswith(f"codex-mcp attach {cid}")
@@ -102,7 +102,7 @@ async def test_take_over_watch_and_hand_back(sandbox: Sandbox, codex_bin: Path, 
             assert (await status(client, cid, turn=2))["status"] == "completed"
 
             # The agent's turn waits while the person holds the keyboard, and says why.
-            queued = await call(client, "codex_reply", conversationId=cid, prompt="from the agent", timeout_s=2)
+            queued = await reply(client, cid, "from the agent", timeout_s=2)
             assert queued["status"] == "queued"
             assert "a person" in queued["input_holder"]
             assert not model_got(fake_model, "from the agent")
@@ -124,7 +124,7 @@ async def test_take_over_watch_and_hand_back(sandbox: Sandbox, codex_bin: Path, 
 
 async def test_detach_restores_the_terminal_and_size(sandbox: Sandbox, codex_bin: Path) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
-        cid = (await call(client, "codex_start", prompt="restore me", cwd=str(sandbox.work)))["conversationId"]
+        cid = await start(client, "restore me", cwd=sandbox.work)
         async with person(sandbox, cid, rows=24, cols=90, shell_after="stty -a; sleep 5") as me:
             assert await me.until(lambda: "ECHO: restore me" in me.text())
             narrow = (await status(client, cid))["screen"]
@@ -144,7 +144,7 @@ async def test_detach_restores_the_terminal_and_size(sandbox: Sandbox, codex_bin
 
 async def test_quit_typed_by_a_person_ends_the_session_resumably(sandbox: Sandbox, codex_bin: Path) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
-        cid = (await call(client, "codex_start", prompt="quit test", cwd=str(sandbox.work)))["conversationId"]
+        cid = await start(client, "quit test", cwd=sandbox.work)
         async with person(sandbox, cid) as me:
             assert await me.until(lambda: "ECHO: quit test" in me.text())
             await me.type("/quit")
@@ -153,7 +153,7 @@ async def test_quit_typed_by_a_person_ends_the_session_resumably(sandbox: Sandbo
         s = await status(client, cid)
         assert s["state"] == "ended"
         assert s["end_reason"] == "ended by the user (in an attached terminal)"
-        r = await call(client, "codex_reply", conversationId=cid, prompt="after the user quit")
+        r = await reply(client, cid, "after the user quit")
         assert r["recovery"] == "resumed"
         assert r["reply"] == "ECHO: after the user quit"
 
@@ -161,7 +161,7 @@ async def test_quit_typed_by_a_person_ends_the_session_resumably(sandbox: Sandbo
 @pytest.mark.version_independent
 async def test_killing_the_attach_client_leaves_the_session_untouched(sandbox: Sandbox, codex_bin: Path) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
-        cid = (await call(client, "codex_start", prompt="sturdy", cwd=str(sandbox.work)))["conversationId"]
+        cid = await start(client, "sturdy", cwd=sandbox.work)
         async with person(sandbox, cid) as me:
             assert await me.until(lambda: "ECHO: sturdy" in me.text())
             os.kill(me.terminal.pid, signal.SIGKILL)
@@ -172,7 +172,7 @@ async def test_killing_the_attach_client_leaves_the_session_untouched(sandbox: S
             await asyncio.sleep(0.1)
         assert listed["input_holder"] is None
         assert listed["state"] == "idle"
-        r = await call(client, "codex_reply", conversationId=cid, prompt="still mine", timeout_s=10)
+        r = await reply(client, cid, "still mine", timeout_s=10)
         assert r["recovery"] == "live"
         assert r["reply"] == "ECHO: still mine"
 
@@ -182,7 +182,7 @@ async def test_server_shutdown_tells_attached_terminals(sandbox: Sandbox, codex_
     term: Terminal | None = None
     try:
         async with mcp_server(sandbox, codex_bin) as client:
-            cid = (await call(client, "codex_start", prompt="goodbye", cwd=str(sandbox.work)))["conversationId"]
+            cid = await start(client, "goodbye", cwd=sandbox.work)
             argv = [sys.executable, "-m", "codex_mcp", "attach", cid]
             term = await Terminal.spawn(argv, cwd=str(sandbox.work), env=dict(sandbox.env), rows=30, cols=120)
             me = Person(term, 30, 120)
@@ -201,7 +201,7 @@ async def test_server_shutdown_tells_attached_terminals(sandbox: Sandbox, codex_
 
 async def test_only_the_same_user_may_connect(sandbox: Sandbox, codex_bin: Path) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
-        await call(client, "codex_start", prompt="private", cwd=str(sandbox.work))
+        await start_result(client, "private", cwd=sandbox.work)
         control = Path(sandbox.env["CODEX_MCP_STATE_DIR"]) / "control"
         [sock] = list(control.glob("*.sock"))
         assert stat.S_IMODE(control.stat().st_mode) == 0o700
@@ -227,11 +227,10 @@ async def test_only_the_same_user_may_connect(sandbox: Sandbox, codex_bin: Path)
 
 async def test_a_person_answers_an_approval_and_ls_shows_them(sandbox: Sandbox, codex_bin: Path) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
-        asked = await call(
+        asked = await start_result(
             client,
-            "codex_start",
-            prompt="[[escalate:touch by-a-person.txt]]",
-            cwd=str(sandbox.work),
+            "[[escalate:touch by-a-person.txt]]",
+            cwd=sandbox.work,
             approval_policy="on-request",
             sandbox="read-only",
             timeout_s=30,

@@ -15,7 +15,7 @@ import pytest
 from codex_mcp.fakemodel import FakeModel
 
 from .conftest import Sandbox, mcp_server
-from .helpers import await_until, call, call_error, processes_with_env, text_of
+from .helpers import await_until, call, call_error, processes_with_env, reply, start, start_result, text_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.codex]
 
@@ -47,7 +47,7 @@ def model_got(fake: FakeModel, marker: str) -> list[str]:
 
 async def test_start_reply_with_context_list_status_end(sandbox: Sandbox, codex_bin: Path) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
-        started = await call(client, "codex_start", prompt="remember the word PELICAN-1", cwd=str(sandbox.work))
+        started = await start_result(client, "remember the word PELICAN-1", cwd=sandbox.work)
         cid = started["conversationId"]
         assert started["status"] == "completed"
         assert started["reply"] == "ECHO: remember the word PELICAN-1"
@@ -55,7 +55,7 @@ async def test_start_reply_with_context_list_status_end(sandbox: Sandbox, codex_
         # The id is Codex's own thread id: the rollout file is named after it.
         assert list(sandbox.codex_home.glob(f"sessions/*/*/*/rollout-*-{cid}.jsonl"))
 
-        replied = await call(client, "codex_reply", conversationId=cid, prompt="what was the word? [[history]]")
+        replied = await reply(client, cid, "what was the word? [[history]]")
         assert replied["recovery"] == "live"
         assert replied["turn"] == 2
         # The model saw the whole conversation: the first prompt is in the second request's history.
@@ -81,7 +81,7 @@ async def test_start_reply_with_context_list_status_end(sandbox: Sandbox, codex_
         assert listed["conversations"][0]["state"] == "ended"
 
         # An ended conversation is not lost: the next reply resumes its Codex thread.
-        resumed = await call(client, "codex_reply", conversationId=cid, prompt="back again [[history]]")
+        resumed = await reply(client, cid, "back again [[history]]")
         assert resumed["recovery"] == "resumed"
         assert resumed["turn"] == 3
         assert resumed["reply"] == (
@@ -103,7 +103,7 @@ async def test_text_content_leads_with_the_reply(sandbox: Sandbox, codex_bin: Pa
 
 async def test_default_cwd_is_the_servers(sandbox: Sandbox, codex_bin: Path) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
-        started = await call(client, "codex_start", prompt="where am I")
+        started = await start_result(client, "where am I")
         assert started["cwd"] == str(sandbox.work)
 
 
@@ -112,10 +112,8 @@ async def test_parallel_conversations_stay_separate(sandbox: Sandbox, codex_bin:
         results: dict[int, dict[str, Any]] = {}
 
         async def converse(n: int) -> None:
-            first = await call(client, "codex_start", prompt=f"I am conversation {n}", cwd=str(sandbox.work))
-            second = await call(
-                client, "codex_reply", conversationId=first["conversationId"], prompt=f"again {n} [[history]]"
-            )
+            first = await start_result(client, f"I am conversation {n}", cwd=sandbox.work)
+            second = await reply(client, first["conversationId"], f"again {n} [[history]]")
             results[n] = {"id": first["conversationId"], "first": first["reply"], "second": second["reply"]}
 
         began = time.monotonic()
@@ -139,18 +137,18 @@ async def test_replies_to_one_conversation_are_serialized(
     sandbox: Sandbox, codex_bin: Path, fake_model: FakeModel
 ) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
-        cid = (await call(client, "codex_start", prompt="serial start", cwd=str(sandbox.work)))["conversationId"]
+        cid = await start(client, "serial start", cwd=sandbox.work)
         done: list[tuple[str, float]] = []
 
-        async def reply(prompt: str) -> None:
-            r = await call(client, "codex_reply", conversationId=cid, prompt=prompt)
+        async def send(prompt: str) -> None:
+            r = await reply(client, cid, prompt)
             assert r["status"] == "completed"
             done.append((r["reply"], time.monotonic()))
 
         async with anyio.create_task_group() as tg:
-            tg.start_soon(reply, "first slow [[delay:1.5]]")
+            tg.start_soon(send, "first slow [[delay:1.5]]")
             await anyio.sleep(0.2)  # let the first call arrive first: arrival order is the contract
-            tg.start_soon(reply, "second [[history]]")
+            tg.start_soon(send, "second [[history]]")
 
         assert [d[0] for d in done] == [
             "ECHO: first slow [[delay:1.5]]",
@@ -180,9 +178,9 @@ async def test_hostile_prompts_are_data_not_keystrokes(
     sandbox: Sandbox, codex_bin: Path, fake_model: FakeModel
 ) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
-        cid = (await call(client, "codex_start", prompt="hostile start", cwd=str(sandbox.work)))["conversationId"]
+        cid = await start(client, "hostile start", cwd=sandbox.work)
         for prompt in HOSTILE:
-            r = await call(client, "codex_reply", conversationId=cid, prompt=prompt, timeout_s=20)
+            r = await reply(client, cid, prompt, timeout_s=20)
             assert r["status"] == "completed", (prompt, r)
             assert r["state"] == "idle"
             assert "\x1b" not in r["reply"]
@@ -210,15 +208,15 @@ async def test_large_and_non_ascii_prompts_arrive_intact(
     big = "".join(f"line {i:05d} ünïcödé 日本語 🚀\n" for i in range(1700)).strip()
     assert len(big.encode()) > 50_000
     async with mcp_server(sandbox, codex_bin) as client:
-        cid = (await call(client, "codex_start", prompt="size start", cwd=str(sandbox.work)))["conversationId"]
-        r = await call(client, "codex_reply", conversationId=cid, prompt=big, timeout_s=60)
+        cid = await start(client, "size start", cwd=sandbox.work)
+        r = await reply(client, cid, big, timeout_s=60)
         assert r["status"] == "completed"
         assert model_got(fake_model, "line 00000 ünïcödé") == [big]
         # The echo is longer than one result's output budget: its start, and how long it is.
         assert r["reply_truncated"] is True
         assert r["reply_chars"] == len(f"ECHO: {big}")
         assert r["reply"].startswith(f"ECHO: {big}"[:20_000])
-        crlf = await call(client, "codex_reply", conversationId=cid, prompt="one\r\ntwo\rthree\tfour")
+        crlf = await reply(client, cid, "one\r\ntwo\rthree\tfour")
         assert crlf["reply"] == "ECHO: one\ntwo\nthree\tfour"
 
 
@@ -226,7 +224,7 @@ async def test_large_and_non_ascii_prompts_arrive_intact(
 async def test_timeout_returns_running_and_status_collects(sandbox: Sandbox, codex_bin: Path) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
         began = time.monotonic()
-        started = await call(client, "codex_start", prompt="slow [[delay:4]]", cwd=str(sandbox.work), timeout_s=1.5)
+        started = await start_result(client, "slow [[delay:4]]", cwd=sandbox.work, timeout_s=1.5)
         assert time.monotonic() - began < 3.5
         assert started["status"] == "running"
         assert started["reply"] is None
@@ -238,7 +236,7 @@ async def test_timeout_returns_running_and_status_collects(sandbox: Sandbox, cod
         assert early["state"] == "running"
 
         # A reply sent meanwhile queues behind the running turn instead of steering into it.
-        queued = await call(client, "codex_reply", conversationId=cid, prompt="after slow", timeout_s=0.5)
+        queued = await reply(client, cid, "after slow", timeout_s=0.5)
         assert queued["status"] in ("queued", "running")
         assert queued["turn"] == 2
 
@@ -256,24 +254,24 @@ async def test_timeout_returns_running_and_status_collects(sandbox: Sandbox, cod
 
 async def test_model_error_fails_the_turn_and_keeps_the_session(sandbox: Sandbox, codex_bin: Path) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
-        cid = (await call(client, "codex_start", prompt="before failure", cwd=str(sandbox.work)))["conversationId"]
-        failed = await call(client, "codex_reply", conversationId=cid, prompt="[[fail:500]] please")
+        cid = await start(client, "before failure", cwd=sandbox.work)
+        failed = await reply(client, cid, "[[fail:500]] please")
         assert failed["status"] == "failed"
         assert failed["error"]
         assert failed["reply"] is None
         assert failed["state"] == "idle"
-        again = await call(client, "codex_reply", conversationId=cid, prompt="after failure")
+        again = await reply(client, cid, "after failure")
         assert again["status"] == "completed"
         assert again["reply"] == "ECHO: after failure"
 
 
 async def test_codex_killed_mid_turn_returns_promptly(sandbox: Sandbox, codex_bin: Path) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
-        cid = (await call(client, "codex_start", prompt="doomed", cwd=str(sandbox.work)))["conversationId"]
+        cid = await start(client, "doomed", cwd=sandbox.work)
         async with anyio.create_task_group() as tg:
             tg.start_soon(kill_codex_soon, sandbox)
             began = time.monotonic()
-            r = await call(client, "codex_reply", conversationId=cid, prompt="long [[delay:20]]", timeout_s=30)
+            r = await reply(client, cid, "long [[delay:20]]", timeout_s=30)
         assert time.monotonic() - began < 5
         assert r["status"] == "failed"
         assert "SIGKILL" in r["error"]
@@ -309,7 +307,7 @@ async def test_bad_input_gives_clear_tool_errors(sandbox: Sandbox, codex_bin: Pa
             assert expected in message, (tool, args, message)
         assert not codex_pids(sandbox), "rejected calls must not start Codex"
         # The server keeps working after all of that.
-        ok = await call(client, "codex_start", prompt="still fine", cwd=str(sandbox.work))
+        ok = await start_result(client, "still fine", cwd=sandbox.work)
         assert ok["reply"] == "ECHO: still fine"
 
 
@@ -333,11 +331,10 @@ async def test_missing_codex_binary_says_how_to_install(sandbox: Sandbox, tmp_pa
 
 async def test_settings_reach_codex(sandbox: Sandbox, codex_bin: Path) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
-        started = await call(
+        started = await start_result(
             client,
-            "codex_start",
-            prompt="settings",
-            cwd=str(sandbox.work),
+            "settings",
+            cwd=sandbox.work,
             sandbox="read-only",
             approval_policy="never",
             config={"model_reasoning_effort": "high"},
@@ -361,7 +358,7 @@ async def test_long_replies_are_cut_with_a_marker_and_paged(sandbox: Sandbox, co
     long_reply = "".join(f"[{i:05d}] " + "lorem ipsum dolor sit amet " * 3 for i in range(150))
     assert len(long_reply) > 12_000
     async with mcp_server(sandbox, codex_bin, env={"CODEX_MCP_REPLY_BUDGET_CHARS": "5000"}) as client:
-        started = await call(client, "codex_start", prompt=f"[[reply:{long_reply}]]", cwd=str(sandbox.work))
+        started = await start_result(client, f"[[reply:{long_reply}]]", cwd=sandbox.work)
         assert started["reply_truncated"] is True
         assert started["reply_chars"] == len(long_reply)
         cid = started["conversationId"]

@@ -33,7 +33,7 @@ from .faults_helpers import (
     server_pids,
     status_of,
 )
-from .helpers import alive, await_until, call, text_of
+from .helpers import alive, await_until, call, reply, start, start_result, text_of
 from .test_conversations import model_got, server_pid
 
 pytestmark = [pytest.mark.anyio, pytest.mark.codex]
@@ -53,7 +53,7 @@ def state_dir(sandbox: Sandbox) -> Path:
 
 async def start_in(client: Client, sandbox: Sandbox, name: str, prompt: str | None = None) -> str:
     """Start a conversation in its own folder; returns its id."""
-    r = await call(client, "codex_start", prompt=prompt or f"{name} first", cwd=str(folder(sandbox, name)))
+    r = await start_result(client, prompt or f"{name} first", cwd=folder(sandbox, name))
     assert r["status"] == "completed", r
     return str(r["conversationId"])
 
@@ -85,8 +85,8 @@ async def test_codex_killed_mid_turn_fails_its_turns_and_spares_the_others(
         results: dict[str, dict[str, Any]] = {}
         returned: dict[str, float] = {}
 
-        async def reply(key: str, cid: str, prompt: str) -> None:
-            results[key] = await call(client, "codex_reply", conversationId=cid, prompt=prompt, timeout_s=40)
+        async def reply_as(key: str, cid: str, prompt: str) -> None:
+            results[key] = await reply(client, cid, prompt, timeout_s=40)
             returned[key] = time.monotonic()
 
         async def turn_is(cid: str, turns: int, status: str) -> bool:
@@ -94,11 +94,11 @@ async def test_codex_killed_mid_turn_fails_its_turns_and_spares_the_others(
             return bool(s["turns"] == turns and s["status"] == status)
 
         async with anyio.create_task_group() as tg:
-            tg.start_soon(reply, "doomed", ids["victim"], "victim doomed [[delay:30]]")
+            tg.start_soon(reply_as, "doomed", ids["victim"], "victim doomed [[delay:30]]")
             assert await await_true(lambda: turn_is(ids["victim"], 2, "running"))
-            tg.start_soon(reply, "queued", ids["victim"], "victim queued")
+            tg.start_soon(reply_as, "queued", ids["victim"], "victim queued")
             assert await await_true(lambda: turn_is(ids["victim"], 3, "queued"))
-            tg.start_soon(reply, "busy", ids["busy"], "busy turn [[delay:3]]")
+            tg.start_soon(reply_as, "busy", ids["busy"], "busy turn [[delay:3]]")
             assert await await_true(lambda: turn_is(ids["busy"], 2, "running"))
             killed_at = time.monotonic()
             os.kill(victim, signal.SIGKILL)
@@ -114,7 +114,7 @@ async def test_codex_killed_mid_turn_fails_its_turns_and_spares_the_others(
         assert (await status_of(client, ids["idle"]))["state"] == "idle"
         assert alive(server)
 
-        back = await call(client, "codex_reply", conversationId=ids["victim"], prompt="victim back [[history]]")
+        back = await reply(client, ids["victim"], "victim back [[history]]")
         assert back["recovery"] == "resumed"
         assert back["turn"] == 4
         assert back["reply"].startswith("victim first | ")
@@ -143,7 +143,7 @@ async def test_every_codex_killed_between_turns_all_resume_in_parallel(
         results: dict[str, dict[str, Any]] = {}
 
         async def back(n: int, cid: str) -> None:
-            results[cid] = await call(client, "codex_reply", conversationId=cid, prompt=f"back {n} [[history]]")
+            results[cid] = await reply(client, cid, f"back {n} [[history]]")
 
         async with anyio.create_task_group() as tg:
             for n, cid in enumerate(ids):
@@ -188,7 +188,7 @@ async def test_codex_killed_while_resuming_falls_back_to_a_replay(
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(kill_first_child, server, killed)
-            r = await call(client, "codex_reply", conversationId=cid, prompt="resume victim beta", timeout_s=60)
+            r = await reply(client, cid, "resume victim beta", timeout_s=60)
         assert len(killed) == 1
         assert r["status"] == "completed"
         assert r["recovery"] == "replayed"
@@ -206,13 +206,11 @@ async def test_server_sigkilled_mid_turn_and_started_again(
 ) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
         idle = await start_in(client, sandbox, "idle", prompt="kill9 idle first")
-        await call(client, "codex_reply", conversationId=idle, prompt="kill9 idle second")
+        await reply(client, idle, "kill9 idle second")
         busy = await start_in(client, sandbox, "busy", prompt="kill9 busy first")
         ended = await start_in(client, sandbox, "ended", prompt="kill9 ended first")
         await call(client, "codex_end", conversationId=ended)
-        running = await call(
-            client, "codex_reply", conversationId=busy, prompt="kill9 doomed [[delay:30]]", timeout_s=1.5
-        )
+        running = await reply(client, busy, "kill9 doomed [[delay:30]]", timeout_s=1.5)
         assert running["status"] == "running"
         server = server_pid(sandbox)
         os.kill(server, signal.SIGKILL)
@@ -241,7 +239,7 @@ async def test_server_sigkilled_mid_turn_and_started_again(
             ended: "kill9 ended first | after kill9 [[history]]",
         }
         for cid in (idle, busy, ended):
-            r = await call(client, "codex_reply", conversationId=cid, prompt="after kill9 [[history]]")
+            r = await reply(client, cid, "after kill9 [[history]]")
             assert r["recovery"] == "resumed", r
             if cid in expected:
                 assert r["reply"] == expected[cid]
@@ -261,7 +259,7 @@ async def test_server_stopped_during_a_turn_and_started_again(
     async with mcp_server(sandbox, codex_bin) as client:
         idle = await start_in(client, sandbox, "idle", prompt=f"{how} idle first")
         busy = await start_in(client, sandbox, "busy", prompt=f"{how} busy first")
-        running = await call(client, "codex_reply", conversationId=busy, prompt=f"{marker} [[delay:30]]", timeout_s=1.5)
+        running = await reply(client, busy, f"{marker} [[delay:30]]", timeout_s=1.5)
         assert running["status"] == "running"
         server = server_pid(sandbox)
         if how == "sigterm":
@@ -278,7 +276,7 @@ async def test_server_stopped_during_a_turn_and_started_again(
         stopped = await call(client, "codex_status", conversationId=busy, turn=2)
         assert stopped["status"] == "failed"
         assert "server shutdown" in stopped["error"]
-        r = await call(client, "codex_reply", conversationId=busy, prompt=f"{how} after [[history]]")
+        r = await reply(client, busy, f"{how} after [[history]]")
         assert r["recovery"] == "resumed"
         assert r["turn"] == 3
         assert r["reply"].startswith(f"{how} busy first | ")
@@ -295,7 +293,7 @@ async def test_model_errors_and_dropped_streams_fail_the_turn_and_keep_the_sessi
 ) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
         # Even the very first turn failing gives a conversation to continue.
-        first = await call(client, "codex_start", prompt="[[fail:500]] at start", cwd=str(sandbox.work))
+        first = await start_result(client, "[[fail:500]] at start", cwd=sandbox.work)
         assert first["status"] == "failed"
         assert first["error"]
         assert first["state"] == "idle"
@@ -312,7 +310,7 @@ async def test_model_errors_and_dropped_streams_fail_the_turn_and_keep_the_sessi
         turns: dict[int, str] = {}
         for prompt, expected in failures.items():
             began = time.monotonic()
-            r = await call(client, "codex_reply", conversationId=cid, prompt=prompt, timeout_s=30)
+            r = await reply(client, cid, prompt, timeout_s=30)
             assert time.monotonic() - began < 10, f"{prompt}: Codex retried for too long"
             assert r["status"] == "failed", r
             assert r["reply"] is None
@@ -321,7 +319,7 @@ async def test_model_errors_and_dropped_streams_fail_the_turn_and_keep_the_sessi
             # The error is Codex's own message: the one it shows the user.
             assert await await_true(partial(on_screen, client, cid, r["error"][:60])), r["error"]
             turns[r["turn"]] = expected
-        after = await call(client, "codex_reply", conversationId=cid, prompt="after the failures")
+        after = await reply(client, cid, "after the failures")
         assert after["status"] == "completed"
         assert after["reply"] == "ECHO: after the failures"
         for number, expected in turns.items():
@@ -339,11 +337,9 @@ async def on_screen(client: Client, cid: str, text: str) -> bool:
 
 async def test_slow_stream_returns_running_in_time_and_is_collected(sandbox: Sandbox, codex_bin: Path) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
-        cid = (await call(client, "codex_start", prompt="slow base", cwd=str(sandbox.work)))["conversationId"]
+        cid = await start(client, "slow base", cwd=sandbox.work)
         began = time.monotonic()
-        r = await call(
-            client, "codex_reply", conversationId=cid, prompt="[[slow:4]] a slow, streamed answer", timeout_s=1.5
-        )
+        r = await reply(client, cid, "[[slow:4]] a slow, streamed answer", timeout_s=1.5)
         assert time.monotonic() - began < 3.5, "the call outlived its timeout_s"
         assert r["status"] == "running"
         assert r["screen"], "a running result shows what Codex is doing"
@@ -352,7 +348,7 @@ async def test_slow_stream_returns_running_in_time_and_is_collected(sandbox: San
         assert done["reply"] == "ECHO: [[slow:4]] a slow, streamed answer"
         assert time.monotonic() - began > 3.5, "the stream was not slow: the test proves nothing"
         # Within its timeout, a slow stream is just a slow reply.
-        r = await call(client, "codex_reply", conversationId=cid, prompt="[[slow:2]] slow but in time", timeout_s=30)
+        r = await reply(client, cid, "[[slow:2]] slow but in time", timeout_s=30)
         assert r["status"] == "completed"
         assert r["reply"] == "ECHO: [[slow:2]] slow but in time"
         await assert_all_reachable(client, sandbox, [cid], "slow")
@@ -361,17 +357,16 @@ async def test_slow_stream_returns_running_in_time_and_is_collected(sandbox: San
 async def test_stalled_stream_fails_when_codex_gives_up(sandbox: Sandbox, codex_bin: Path) -> None:
     """A stream that starts and then goes silent: Codex's own idle timeout (shortened here) ends the turn."""
     async with mcp_server(sandbox, codex_bin) as client:
-        started = await call(
+        started = await start_result(
             client,
-            "codex_start",
-            prompt="stall base",
-            cwd=str(sandbox.work),
+            "stall base",
+            cwd=sandbox.work,
             config={"model_providers.mock.stream_idle_timeout_ms": 1500},
         )
         cid = started["conversationId"]
         began = time.monotonic()
         # Two pieces four seconds apart: a 4 s silence in the middle of the stream.
-        r = await call(client, "codex_reply", conversationId=cid, prompt="[[reply:ab]][[slow:8]]", timeout_s=30)
+        r = await reply(client, cid, "[[reply:ab]][[slow:8]]", timeout_s=30)
         assert time.monotonic() - began < 8
         assert r["status"] == "failed", r
         assert "timeout" in r["error"].lower()
@@ -385,11 +380,10 @@ async def test_unreachable_model_returns_in_time_and_can_be_interrupted(sandbox:
         port = closed.getsockname()[1]
         async with mcp_server(sandbox, codex_bin) as client:
             began = time.monotonic()
-            r = await call(
+            r = await start_result(
                 client,
-                "codex_start",
-                prompt="nobody answers",
-                cwd=str(sandbox.work),
+                "nobody answers",
+                cwd=sandbox.work,
                 config={"model_providers.mock.base_url": f"http://127.0.0.1:{port}/v1"},
                 timeout_s=4,
             )
@@ -419,7 +413,7 @@ async def test_damaged_state_files_are_reported_and_cost_nothing_else(
     log = tmp_path / "server.log"
     async with logged_server(sandbox, codex_bin, log) as client:
         half = await start_in(client, sandbox, "half", prompt="half first")
-        await call(client, "codex_reply", conversationId=half, prompt="half second")
+        await reply(client, half, "half second")
         whole = await start_in(client, sandbox, "whole", prompt="whole first")
     conversations = state_dir(sandbox)
     data = (conversations / f"{half}.json").read_bytes()
@@ -456,9 +450,9 @@ async def test_damaged_state_files_are_reported_and_cost_nothing_else(
         assert "state problem" in text_of(await client.call_tool("codex_list", {})).lower()
 
         # The survivor is whole; the damaged one comes back from Codex's own rollout.
-        r = await call(client, "codex_reply", conversationId=whole, prompt="whole again [[history]]")
+        r = await reply(client, whole, "whole again [[history]]")
         assert r["reply"] == "whole first | whole again [[history]]"
-        adopted = await call(client, "codex_reply", conversationId=half, prompt="half again [[history]]")
+        adopted = await reply(client, half, "half again [[history]]")
         assert adopted["recovery"] == "resumed"
         assert adopted["reply"] == "half first | half second | half again [[history]]"
         assert adopted["turn"] == 3

@@ -39,7 +39,7 @@ from .faults_helpers import (
     logged_server,
     socket_report,
 )
-from .helpers import await_until, call, text_of
+from .helpers import await_until, call, reply, start, start_result, text_of
 from .test_conversations import server_pid
 
 SEARCH = settings(
@@ -356,6 +356,7 @@ def test_fuzzed_start_arguments_are_tool_errors_never_crashes(
         @example({"prompt": "hi", "config": {"projects": {"/": {"trust_level": "trusted"}}}})
         @example({"prompt": 7, "cwd": ["/"], "timeout_s": "soon", "surprise": None})
         @example({"prompt": "0", "model": "null", "config": '{"a": [1, "b"]}'})
+        @example({"prompt": "0", "profile": "\x00"})  # once raised ValueError reading the profile's file
         def one_call(arguments: dict[str, Any]) -> None:
             nonlocal calls
             launched_before = len(stub_codex.records())
@@ -745,8 +746,8 @@ async def test_state_is_owner_only_even_with_a_permissive_umask(sandbox: Sandbox
     old = os.umask(0)
     try:
         async with mcp_server(sandbox, codex_bin) as client:
-            cid = (await call(client, "codex_start", prompt="secret", cwd=str(sandbox.work)))["conversationId"]
-            await call(client, "codex_reply", conversationId=cid, prompt="more secrets")
+            cid = await start(client, "secret", cwd=sandbox.work)
+            await reply(client, cid, "more secrets")
             live_files = sorted((state / "conversations").iterdir())
             modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in live_files}
             await call(client, "codex_end", conversationId=cid)
@@ -775,8 +776,8 @@ async def test_the_only_channel_is_the_owner_only_control_socket(sandbox: Sandbo
     folder (peers of other users are refused: tests/test_attach.py). No TCP/UDP socket, no other listener,
     with sessions live and a turn running. Another channel must come with a test of who it accepts."""
     async with mcp_server(sandbox, codex_bin) as client:
-        cid = (await call(client, "codex_start", prompt="sockets", cwd=str(sandbox.work)))["conversationId"]
-        running = await call(client, "codex_reply", conversationId=cid, prompt="busy [[delay:3]]", timeout_s=1)
+        cid = await start(client, "sockets", cwd=sandbox.work)
+        running = await reply(client, cid, "busy [[delay:3]]", timeout_s=1)
         assert running["status"] == "running"
         server = server_pid(sandbox)
         path = control_socket(sandbox, server)
@@ -825,7 +826,7 @@ async def test_control_socket_garbage_is_refused_and_costs_nothing(sandbox: Sand
     """Junk on the control channel: each connection gets an error (or is just closed), the server and the live
     conversation carry on, and nobody is left holding Codex's keyboard."""
     async with mcp_server(sandbox, codex_bin) as client:
-        cid = (await call(client, "codex_start", prompt="control base", cwd=str(sandbox.work)))["conversationId"]
+        cid = await start(client, "control base", cwd=sandbox.work)
         path = control_socket(sandbox, server_pid(sandbox))
         junk = [
             b"",
@@ -848,7 +849,7 @@ async def test_control_socket_garbage_is_refused_and_costs_nothing(sandbox: Sand
         assert frames[0]["ok"] is True
         assert [c["conversationId"] for c in frames[0]["conversations"]] == [cid]
         assert frames[0]["conversations"][0]["input"] is None, "someone holds the keyboard"
-        r = await call(client, "codex_reply", conversationId=cid, prompt="after the junk", timeout_s=30)
+        r = await reply(client, cid, "after the junk", timeout_s=30)
         assert r["status"] == "completed", r
         assert r["reply"] == "ECHO: after the junk"
 
@@ -860,13 +861,13 @@ async def test_a_bad_control_attach_does_not_keep_the_keyboard(sandbox: Sandbox,
     """A control attach that fails half-way (its size is not a number) must not leave the keyboard taken, or
     every later agent turn would wait for a person who is not there."""
     async with mcp_server(sandbox, codex_bin) as client:
-        cid = (await call(client, "codex_start", prompt="keyboard base", cwd=str(sandbox.work)))["conversationId"]
+        cid = await start(client, "keyboard base", cwd=sandbox.work)
         path = control_socket(sandbox, server_pid(sandbox))
         request = {"op": "attach", "id": cid, "mode": "control", "rows": "many", "cols": 80}
         frames, closed = await control_exchange(path, json.dumps(request).encode() + b"\n")
         assert closed
         assert all(f.get("ok") is False for f in frames), frames
-        r = await call(client, "codex_reply", conversationId=cid, prompt="after the bad attach", timeout_s=10)
+        r = await reply(client, cid, "after the bad attach", timeout_s=10)
         assert r["status"] == "completed", f"the agent's turn is stuck behind a keyboard nobody holds: {r}"
 
 
@@ -889,11 +890,10 @@ async def test_no_shell_between_the_server_and_codex(
     canary.touch()
     real = os.path.realpath(work)
     async with mcp_server(sandbox, codex_bin) as client:
-        started = await call(
+        started = await start_result(
             client,
-            "codex_start",
-            prompt="hostile launch",
-            cwd=str(work),
+            "hostile launch",
+            cwd=work,
             model=HOSTILE_MODEL,
             config={"developer_instructions": HOSTILE_VALUE},
         )
@@ -916,7 +916,7 @@ async def test_no_shell_between_the_server_and_codex(
         assert HOSTILE_VALUE in texts_of(request.body), "the developer instructions did not arrive intact"
 
         await call(client, "codex_end", conversationId=cid)
-        again = await call(client, "codex_reply", conversationId=cid, prompt="hostile resume")
+        again = await reply(client, cid, "hostile resume")
         assert again["recovery"] == "resumed"
         assert again["reply"] == "ECHO: hostile resume"
         await call(client, "codex_end", conversationId=cid)

@@ -12,7 +12,7 @@ import anyio
 import pytest
 
 from .conftest import Sandbox, mcp_server
-from .helpers import alive, await_until, call, fd_count, processes_with_env
+from .helpers import alive, await_until, call, fd_count, processes_with_env, reply, start_result
 from .test_conversations import codex_pids, server_pid
 
 pytestmark = [pytest.mark.anyio, pytest.mark.codex]
@@ -21,8 +21,8 @@ pytestmark = [pytest.mark.anyio, pytest.mark.codex]
 async def test_stdin_eof_ends_every_session(sandbox: Sandbox, codex_bin: Path) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
         for n in range(2):
-            await call(client, "codex_start", prompt=f"eof {n}", cwd=str(sandbox.work))
-        await call(client, "codex_start", prompt="mid-turn at EOF [[delay:30]]", cwd=str(sandbox.work), timeout_s=1)
+            await start_result(client, f"eof {n}", cwd=sandbox.work)
+        await start_result(client, "mid-turn at EOF [[delay:30]]", cwd=sandbox.work, timeout_s=1)
         pids = codex_pids(sandbox)
         assert len(pids) == 3
         server = server_pid(sandbox)
@@ -34,8 +34,8 @@ async def test_stdin_eof_ends_every_session(sandbox: Sandbox, codex_bin: Path) -
 @pytest.mark.parametrize("signals", [(signal.SIGTERM,), (signal.SIGINT,), (signal.SIGINT, signal.SIGTERM)])
 async def test_signals_end_every_session(sandbox: Sandbox, codex_bin: Path, signals: tuple[int, ...]) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
-        await call(client, "codex_start", prompt="idle at signal", cwd=str(sandbox.work))
-        await call(client, "codex_start", prompt="busy at signal [[delay:30]]", cwd=str(sandbox.work), timeout_s=1)
+        await start_result(client, "idle at signal", cwd=sandbox.work)
+        await start_result(client, "busy at signal [[delay:30]]", cwd=sandbox.work, timeout_s=1)
         pids = codex_pids(sandbox)
         assert len(pids) == 2
         server = server_pid(sandbox)
@@ -52,7 +52,7 @@ async def test_signals_end_every_session(sandbox: Sandbox, codex_bin: Path, sign
 
 async def test_server_killed_takes_codex_with_it(sandbox: Sandbox, codex_bin: Path) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
-        await call(client, "codex_start", prompt="orphan check", cwd=str(sandbox.work))
+        await start_result(client, "orphan check", cwd=sandbox.work)
         pids = codex_pids(sandbox)
         os.kill(server_pid(sandbox), signal.SIGKILL)
         # The PTY masters close with the server, so each Codex gets a hang-up.
@@ -67,8 +67,8 @@ async def test_fds_and_processes_stay_flat_over_cycles(sandbox: Sandbox, codex_b
         server = server_pid(sandbox)
 
         async def cycle(n: int) -> None:
-            started = await call(client, "codex_start", prompt=f"cycle {n}", cwd=str(sandbox.work))
-            await call(client, "codex_reply", conversationId=started["conversationId"], prompt=f"cycle {n} again")
+            started = await start_result(client, f"cycle {n}", cwd=sandbox.work)
+            await reply(client, started["conversationId"], f"cycle {n} again")
             ended = await call(client, "codex_end", conversationId=started["conversationId"])
             assert ended["ended"]
 
@@ -95,7 +95,7 @@ async def test_no_stragglers_from_the_users_login_shell(sandbox: Sandbox, codex_
     for name in (".bash_profile", ".bashrc", ".profile"):
         (sandbox.home / name).write_text(profile)
     async with mcp_server(sandbox, codex_bin) as client:
-        started = await call(client, "codex_start", prompt="profile test", cwd=str(sandbox.work))
+        started = await start_result(client, "profile test", cwd=sandbox.work)
         assert await await_until(marker.exists, 10), "Codex did not run the login shell snapshot"
         sleepers = [p for p in processes_with_env("CODEX_HOME", str(sandbox.codex_home)) if "sleep 120" in p]
         assert sleepers, "the profile's background job did not start"

@@ -21,7 +21,7 @@ from codex_mcp.manager import Manager
 
 from .conftest import FAKE_KEY, Sandbox, mcp_server
 from .faults_helpers import codex_children, codex_processes
-from .helpers import call, children_of, fd_count, list_all
+from .helpers import call, children_of, fd_count, list_all, reply, start_result
 from .test_conversations import model_got, server_pid
 
 pytestmark = [pytest.mark.anyio, pytest.mark.codex, pytest.mark.version_independent]
@@ -51,10 +51,10 @@ class Sample:
 
 async def cycle(client: Client, sandbox: Sandbox, n: int) -> None:
     """One whole conversation: start, reply, end; each answer checked."""
-    started = await call(client, "codex_start", prompt=f"cycle {n}", cwd=str(sandbox.work), timeout_s=60)
+    started = await start_result(client, f"cycle {n}", cwd=sandbox.work, timeout_s=60)
     assert started["reply"] == f"ECHO: cycle {n}", started
     cid = started["conversationId"]
-    replied = await call(client, "codex_reply", conversationId=cid, prompt=f"cycle {n} again", timeout_s=60)
+    replied = await reply(client, cid, f"cycle {n} again", timeout_s=60)
     assert replied["reply"] == f"ECHO: cycle {n} again", replied
     ended = await call(client, "codex_end", conversationId=cid)
     assert ended["ended"] is True, ended
@@ -108,16 +108,16 @@ async def test_ten_conversations_reply_concurrently(sandbox: Sandbox, codex_bin:
         async def converse(n: int) -> None:
             folder = sandbox.work / f"c{n}"
             folder.mkdir()
-            first = await call(client, "codex_start", prompt=f"conv {n} turn 1", cwd=str(folder), timeout_s=120)
+            first = await start_result(client, f"conv {n} turn 1", cwd=folder, timeout_s=120)
             assert first["reply"] == f"ECHO: conv {n} turn 1", first
             cid = ids[n] = first["conversationId"]
             prompts = own_prompts(n)
             for t, prompt in enumerate(prompts[1:3], start=2):
-                r = await call(client, "codex_reply", conversationId=cid, prompt=prompt, timeout_s=120)
+                r = await reply(client, cid, prompt, timeout_s=120)
                 assert r["status"] == "completed", r
                 assert r["turn"] == t
                 assert r["reply"] == f"ECHO: {prompt}", r
-            last = await call(client, "codex_reply", conversationId=cid, prompt=prompts[3], timeout_s=120)
+            last = await reply(client, cid, prompts[3], timeout_s=120)
             assert last["turn"] == 4
             histories[n] = last["reply"]
 

@@ -17,7 +17,7 @@ import pytest
 from codex_mcp.fakemodel import FakeModel
 
 from .conftest import Sandbox, codex_exec, mcp_server
-from .helpers import await_until, call, call_error
+from .helpers import await_until, call, call_error, reply, start, start_result
 from .test_conversations import codex_pids, kill_codex_soon, model_got
 
 pytestmark = [pytest.mark.anyio, pytest.mark.codex]
@@ -34,7 +34,7 @@ def turn_contexts(path: Path) -> list[dict[str, Any]]:
 
 async def test_killed_between_turns_resumes_with_context(sandbox: Sandbox, codex_bin: Path) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
-        cid = (await call(client, "codex_start", prompt="first of crash test", cwd=str(sandbox.work)))["conversationId"]
+        cid = await start(client, "first of crash test", cwd=sandbox.work)
         for pid in codex_pids(sandbox):
             os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 5
@@ -45,7 +45,7 @@ async def test_killed_between_turns_resumes_with_context(sandbox: Sandbox, codex
         assert "SIGKILL" in status["end_reason"]
 
         began = time.monotonic()
-        r = await call(client, "codex_reply", conversationId=cid, prompt="after crash [[history]]")
+        r = await reply(client, cid, "after crash [[history]]")
         resume_s = time.monotonic() - began
         assert r["recovery"] == "resumed"
         assert r["status"] == "completed"
@@ -58,13 +58,13 @@ async def test_killed_between_turns_resumes_with_context(sandbox: Sandbox, codex
 
 async def test_killed_mid_turn_is_not_rerun(sandbox: Sandbox, codex_bin: Path, fake_model: FakeModel) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
-        cid = (await call(client, "codex_start", prompt="mid-turn victim", cwd=str(sandbox.work)))["conversationId"]
+        cid = await start(client, "mid-turn victim", cwd=sandbox.work)
         async with anyio.create_task_group() as tg:
             tg.start_soon(kill_codex_soon, sandbox)
-            r = await call(client, "codex_reply", conversationId=cid, prompt="doomed turn [[delay:20]]", timeout_s=30)
+            r = await reply(client, cid, "doomed turn [[delay:20]]", timeout_s=30)
         assert r["status"] == "failed"
         assert "not re-run" in r["error"]
-        after = await call(client, "codex_reply", conversationId=cid, prompt="next one")
+        after = await reply(client, cid, "next one")
         assert after["recovery"] == "resumed"
         assert after["reply"] == "ECHO: next one"
         assert len(model_got(fake_model, "doomed turn")) == 1, "the interrupted turn was sent to the model again"
@@ -74,9 +74,9 @@ async def test_restarted_server_continues_every_conversation(sandbox: Sandbox, c
     ids: list[str] = []
     async with mcp_server(sandbox, codex_bin) as client:
         for n in range(3):
-            r = await call(client, "codex_start", prompt=f"restart {n}", cwd=str(sandbox.work))
+            r = await start_result(client, f"restart {n}", cwd=sandbox.work)
             ids.append(r["conversationId"])
-        await call(client, "codex_reply", conversationId=ids[0], prompt="restart 0 second")
+        await reply(client, ids[0], "restart 0 second")
     # The state is on disk, owner-only.
     state = Path(sandbox.env["CODEX_MCP_STATE_DIR"])
     assert stat.S_IMODE(state.stat().st_mode) == 0o700
@@ -93,7 +93,7 @@ async def test_restarted_server_continues_every_conversation(sandbox: Sandbox, c
         old = await call(client, "codex_status", conversationId=ids[0])
         assert old["reply"] == "ECHO: restart 0 second"
         for n, cid in enumerate(ids):
-            r = await call(client, "codex_reply", conversationId=cid, prompt=f"continued {n} [[history]]")
+            r = await reply(client, cid, f"continued {n} [[history]]")
             assert r["recovery"] == "resumed"
             earlier = f"restart {n} | restart 0 second" if n == 0 else f"restart {n}"
             assert r["reply"] == f"{earlier} | continued {n} [[history]]"
@@ -102,19 +102,16 @@ async def test_restarted_server_continues_every_conversation(sandbox: Sandbox, c
 
 async def test_resume_keeps_the_original_settings(sandbox: Sandbox, codex_bin: Path) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
-        cid = (
-            await call(
-                client,
-                "codex_start",
-                prompt="strict settings",
-                cwd=str(sandbox.work),
-                sandbox="read-only",
-                approval_policy="never",
-                config={"model_reasoning_effort": "high"},
-            )
-        )["conversationId"]
+        cid = await start(
+            client,
+            "strict settings",
+            cwd=sandbox.work,
+            sandbox="read-only",
+            approval_policy="never",
+            config={"model_reasoning_effort": "high"},
+        )
         await call(client, "codex_end", conversationId=cid)
-        r = await call(client, "codex_reply", conversationId=cid, prompt="after resume")
+        r = await reply(client, cid, "after resume")
         assert r["recovery"] == "resumed"
     contexts = turn_contexts(rollout_of(sandbox, cid))
     assert len(contexts) == 2, "expected one turn before and one after the resume"
@@ -129,13 +126,13 @@ async def test_removed_rollout_is_replayed_with_history(
     sandbox: Sandbox, codex_bin: Path, fake_model: FakeModel
 ) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
-        cid = (await call(client, "codex_start", prompt="replay alpha", cwd=str(sandbox.work)))["conversationId"]
-        await call(client, "codex_reply", conversationId=cid, prompt="replay beta")
+        cid = await start(client, "replay alpha", cwd=sandbox.work)
+        await reply(client, cid, "replay beta")
         await call(client, "codex_end", conversationId=cid)
         rollout_of(sandbox, cid).unlink()
 
         began = time.monotonic()
-        r = await call(client, "codex_reply", conversationId=cid, prompt="replay gamma")
+        r = await reply(client, cid, "replay gamma")
         replay_s = time.monotonic() - began
         assert r["recovery"] == "replayed"
         assert r["conversationId"] == cid
@@ -152,7 +149,7 @@ async def test_removed_rollout_is_replayed_with_history(
         [info] = listed["conversations"]
         assert info["conversationId"] == cid
         assert info["thread_id"] == r["thread_id"]
-        nxt = await call(client, "codex_reply", conversationId=cid, prompt="replay delta")
+        nxt = await reply(client, cid, "replay delta")
         assert nxt["recovery"] == "live"
         assert nxt["turn"] == 4
         print(f"replay after a lost rollout: {replay_s:.2f}s to the reply")
@@ -164,7 +161,7 @@ async def test_adopts_a_conversation_started_outside(sandbox: Sandbox, codex_bin
     )
     thread_id = json.loads(done.stdout.splitlines()[0])["thread_id"]
     async with mcp_server(sandbox, codex_bin) as client:
-        r = await call(client, "codex_reply", conversationId=thread_id, prompt="adopted [[history]]")
+        r = await reply(client, thread_id, "adopted [[history]]")
         assert r["recovery"] == "resumed"
         assert r["reply"] == "made by hand | adopted [[history]]"
         assert r["turn"] == 2  # the hand-made turn is turn 1
@@ -180,16 +177,16 @@ async def test_adopts_a_conversation_started_outside(sandbox: Sandbox, codex_bin
 
 async def test_cap_reclaims_least_recently_used_and_idle_timeout(sandbox: Sandbox, codex_bin: Path) -> None:
     async with mcp_server(sandbox, codex_bin, "--max-sessions", "2", "--idle-timeout", "3") as client:
-        a = (await call(client, "codex_start", prompt="cap a", cwd=str(sandbox.work)))["conversationId"]
-        b = (await call(client, "codex_start", prompt="cap b", cwd=str(sandbox.work)))["conversationId"]
-        c = (await call(client, "codex_start", prompt="cap c", cwd=str(sandbox.work)))["conversationId"]
+        a = await start(client, "cap a", cwd=sandbox.work)
+        b = await start(client, "cap b", cwd=sandbox.work)
+        c = await start(client, "cap c", cwd=sandbox.work)
         states = {x["conversationId"]: x for x in (await call(client, "codex_list"))["conversations"]}
         assert states[a]["state"] == "ended"
         assert states[a]["end_reason"] == "evicted"
         assert states[b]["state"] == "idle"
         assert states[c]["state"] == "idle"
         assert len(codex_pids(sandbox)) == 2
-        back = await call(client, "codex_reply", conversationId=a, prompt="cap a again")
+        back = await reply(client, a, "cap a again")
         assert back["recovery"] == "resumed"  # and, at the cap, b is now the least recently used
 
         async def reasons() -> dict[str, str | None]:
@@ -202,15 +199,13 @@ async def test_cap_reclaims_least_recently_used_and_idle_timeout(sandbox: Sandbo
             await anyio.sleep(0.5)
         # Ended is recorded as the session is told to end; the processes follow within moments.
         assert await await_until(lambda: not codex_pids(sandbox), 5)
-        again = await call(client, "codex_reply", conversationId=b, prompt="cap b again")
+        again = await reply(client, b, "cap b again")
         assert again["recovery"] == "resumed"
 
 
 async def test_interrupt_stops_the_turn_and_keeps_the_session(sandbox: Sandbox, codex_bin: Path) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
-        started = await call(
-            client, "codex_start", prompt="interrupt me [[delay:20]]", cwd=str(sandbox.work), timeout_s=1.5
-        )
+        started = await start_result(client, "interrupt me [[delay:20]]", cwd=sandbox.work, timeout_s=1.5)
         assert started["status"] == "running"
         cid = started["conversationId"]
         began = time.monotonic()
@@ -220,14 +215,14 @@ async def test_interrupt_stops_the_turn_and_keeps_the_session(sandbox: Sandbox, 
         assert stopped["status"] == "interrupted"
         nothing = await call(client, "codex_interrupt", conversationId=cid)
         assert nothing["interrupted"] is False
-        after = await call(client, "codex_reply", conversationId=cid, prompt="after interrupt")
+        after = await reply(client, cid, "after interrupt")
         assert after["recovery"] == "live"
         assert after["reply"] == "ECHO: after interrupt"
 
 
 async def test_cancelling_a_call_interrupts_its_turn(sandbox: Sandbox, codex_bin: Path) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
-        cid = (await call(client, "codex_start", prompt="cancel base", cwd=str(sandbox.work)))["conversationId"]
+        cid = await start(client, "cancel base", cwd=sandbox.work)
         with anyio.move_on_after(1.5):  # the client cancels its request (notifications/cancelled)
             await client.call_tool("codex_reply", {"conversationId": cid, "prompt": "cancel me [[delay:20]]"})
 
@@ -239,7 +234,7 @@ async def test_cancelling_a_call_interrupts_its_turn(sandbox: Sandbox, codex_bin
         while not await interrupted():
             assert time.monotonic() < deadline, "the cancelled call's turn kept running"
             await anyio.sleep(0.2)
-        after = await call(client, "codex_reply", conversationId=cid, prompt="after cancel")
+        after = await reply(client, cid, "after cancel")
         assert after["reply"] == "ECHO: after cancel"
 
 
@@ -266,17 +261,17 @@ async def test_progress_notifications_while_waiting(sandbox: Sandbox, codex_bin:
 
 async def test_queued_replies_run_in_arrival_order(sandbox: Sandbox, codex_bin: Path, fake_model: FakeModel) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
-        cid = (await call(client, "codex_start", prompt="queue base", cwd=str(sandbox.work)))["conversationId"]
+        cid = await start(client, "queue base", cwd=sandbox.work)
         results: dict[str, dict[str, Any]] = {}
 
-        async def reply(prompt: str) -> None:
-            results[prompt] = await call(client, "codex_reply", conversationId=cid, prompt=prompt)
+        async def send(prompt: str) -> None:
+            results[prompt] = await reply(client, cid, prompt)
 
         async with anyio.create_task_group() as tg:
-            tg.start_soon(reply, "q1 [[delay:1]]")
+            tg.start_soon(send, "q1 [[delay:1]]")
             for name in ("q2", "q3", "q4"):
                 await anyio.sleep(0.15)
-                tg.start_soon(reply, name)
+                tg.start_soon(send, name)
         assert [results[p]["turn"] for p in ("q1 [[delay:1]]", "q2", "q3", "q4")] == [2, 3, 4, 5]
         assert all(r["status"] == "completed" for r in results.values())
         sent = [r.user_texts[-1] for r in fake_model.user_requests() if r.user_texts[-1] in ("q2", "q3", "q4")]
@@ -286,7 +281,7 @@ async def test_queued_replies_run_in_arrival_order(sandbox: Sandbox, codex_bin: 
 @pytest.mark.version_independent
 async def test_corrupted_state_file_costs_nothing_else(sandbox: Sandbox, codex_bin: Path) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
-        keep = (await call(client, "codex_start", prompt="survivor", cwd=str(sandbox.work)))["conversationId"]
+        keep = await start(client, "survivor", cwd=sandbox.work)
     conversations = Path(sandbox.env["CODEX_MCP_STATE_DIR"]) / "conversations"
     (conversations / "01a1fbea-0000-7000-8000-00000000dead.json").write_text('{"id": "01a1fbea-0000-7')
     async with mcp_server(sandbox, codex_bin) as client:
@@ -294,7 +289,7 @@ async def test_corrupted_state_file_costs_nothing_else(sandbox: Sandbox, codex_b
         assert [c["conversationId"] for c in listed["conversations"]] == [keep]
         [problem] = listed["state_problems"]
         assert "01a1fbea-0000-7000-8000-00000000dead.json could not be read" in problem
-        r = await call(client, "codex_reply", conversationId=keep, prompt="still here")
+        r = await reply(client, keep, "still here")
         assert r["recovery"] == "resumed"
     assert (conversations / "01a1fbea-0000-7000-8000-00000000dead.corrupt").exists()
 
@@ -302,10 +297,10 @@ async def test_corrupted_state_file_costs_nothing_else(sandbox: Sandbox, codex_b
 async def test_failed_resume_falls_back_to_replay(sandbox: Sandbox, codex_bin: Path, fake_model: FakeModel) -> None:
     """The rollout is there but Codex cannot resume from it (damaged): the ladder goes on to a replay."""
     async with mcp_server(sandbox, codex_bin) as client:
-        cid = (await call(client, "codex_start", prompt="damaged alpha", cwd=str(sandbox.work)))["conversationId"]
+        cid = await start(client, "damaged alpha", cwd=sandbox.work)
         await call(client, "codex_end", conversationId=cid)
         rollout_of(sandbox, cid).write_text("this is not a rollout\n")
-        r = await call(client, "codex_reply", conversationId=cid, prompt="damaged beta")
+        r = await reply(client, cid, "damaged beta")
         assert r["recovery"] == "replayed"
         [sent] = model_got(fake_model, "damaged beta")
         assert "damaged alpha" in sent
@@ -318,8 +313,8 @@ async def test_two_servers_sharing_a_state_dir_never_fork_a_conversation(
     """Two client windows, two codex-mcp processes, one state dir: a conversation live in one is not revived
     (forked) by the other, and the other continues it with the whole history once it is free."""
     async with mcp_server(sandbox, codex_bin) as a, mcp_server(sandbox, codex_bin) as b:
-        cid = (await call(a, "codex_start", prompt="shared one", cwd=str(sandbox.work)))["conversationId"]
-        await call(a, "codex_reply", conversationId=cid, prompt="shared two")
+        cid = await start(a, "shared one", cwd=sandbox.work)
+        await reply(a, cid, "shared two")
         [seen] = (await call(b, "codex_list"))["conversations"]
         assert seen["conversationId"] == cid
         assert seen["end_reason"] == "live in another codex-mcp process"
@@ -328,7 +323,7 @@ async def test_two_servers_sharing_a_state_dir_never_fork_a_conversation(
         assert not model_got(fake_model, "from b too early")
 
         await call(a, "codex_end", conversationId=cid)
-        r = await call(b, "codex_reply", conversationId=cid, prompt="from b [[history]]")
+        r = await reply(b, cid, "from b [[history]]")
         assert r["recovery"] == "resumed"
         assert r["turn"] == 3  # b knows a's turns
         assert r["reply"] == "shared one | shared two | from b [[history]]"
@@ -340,7 +335,7 @@ async def test_two_servers_sharing_a_state_dir_never_fork_a_conversation(
 @pytest.mark.version_independent
 async def test_cancelling_a_status_wait_leaves_the_turn_alone(sandbox: Sandbox, codex_bin: Path) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
-        started = await call(client, "codex_start", prompt="keep going [[delay:3]]", cwd=str(sandbox.work), timeout_s=1)
+        started = await start_result(client, "keep going [[delay:3]]", cwd=sandbox.work, timeout_s=1)
         cid = started["conversationId"]
         with anyio.move_on_after(0.7):  # e.g. the client's own request timeout on a long poll
             await client.call_tool("codex_status", {"conversationId": cid, "wait_s": 30})
@@ -352,7 +347,7 @@ async def test_cancelling_a_status_wait_leaves_the_turn_alone(sandbox: Sandbox, 
 @pytest.mark.version_independent
 async def test_cancelling_a_queued_reply_withdraws_it(sandbox: Sandbox, codex_bin: Path, fake_model: FakeModel) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
-        started = await call(client, "codex_start", prompt="busy [[delay:3]]", cwd=str(sandbox.work), timeout_s=1)
+        started = await start_result(client, "busy [[delay:3]]", cwd=sandbox.work, timeout_s=1)
         cid = started["conversationId"]
         with anyio.move_on_after(0.7):
             await client.call_tool("codex_reply", {"conversationId": cid, "prompt": "never mind this"})
@@ -361,6 +356,6 @@ async def test_cancelling_a_queued_reply_withdraws_it(sandbox: Sandbox, codex_bi
         withdrawn = await call(client, "codex_status", conversationId=cid, turn=2)
         assert withdrawn["status"] == "failed"
         assert "withdrawn" in withdrawn["error"]
-        after = await call(client, "codex_reply", conversationId=cid, prompt="next real one")
+        after = await reply(client, cid, "next real one")
         assert after["reply"] == "ECHO: next real one"
         assert not model_got(fake_model, "never mind this")

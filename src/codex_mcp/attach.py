@@ -7,7 +7,6 @@ terminal's modes are restored on the way out."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import os
@@ -18,7 +17,7 @@ import tty
 from pathlib import Path
 from typing import Any
 
-from .control import control_dir
+from .protocol import data_frame, data_of, frame, sockets
 
 DETACH_KEY = b"\x1d"  # Ctrl-]
 _ENTER = b"\x1b[?1049h\x1b[?2004h"  # alternate screen; bracketed paste, so a paste reaches Codex as one
@@ -26,15 +25,10 @@ _ENTER = b"\x1b[?1049h\x1b[?2004h"  # alternate screen; bracketed paste, so a pa
 _LEAVE = b"\x1b[<u\x1b[?2004l\x1b[?25h\x1b[0m\x1b[?1049l"
 
 
-def sockets(state_dir: Path) -> list[Path]:
-    """Control sockets of the servers sharing this state dir."""
-    return sorted(control_dir(state_dir).glob("*.sock"))
-
-
 async def _request(path: Path, request: dict[str, Any]) -> dict[str, Any]:
     reader, writer = await asyncio.open_unix_connection(str(path), limit=1 << 20)
     try:
-        writer.write((json.dumps(request) + "\n").encode())
+        writer.write(frame(request))
         await writer.drain()
         answer: dict[str, Any] = json.loads(await reader.readline())
         return answer
@@ -96,7 +90,7 @@ async def _attach(path: Path, conversation_id: str, watch: bool) -> int:
         "cols": size.columns,
         "pid": os.getpid(),
     }
-    writer.write((json.dumps(request) + "\n").encode())
+    writer.write(frame(request))
     await writer.drain()
     answer = json.loads(await reader.readline() or b"{}")
     if not answer.get("ok"):
@@ -113,7 +107,7 @@ async def _attach(path: Path, conversation_id: str, watch: bool) -> int:
 
     def send(message: dict[str, Any]) -> None:
         with contextlib.suppress(Exception):
-            writer.write((json.dumps(message) + "\n").encode())
+            writer.write(frame(message))
 
     def on_keys() -> None:
         data = os.read(stdin, 65536)
@@ -122,13 +116,13 @@ async def _attach(path: Path, conversation_id: str, watch: bool) -> int:
         if DETACH_KEY in data:
             before = data.split(DETACH_KEY, 1)[0]
             if before and not watch:
-                send({"data": base64.b64encode(before).decode()})
+                send(data_frame(before))
             send({"detach": True})
             if not done.done():
                 done.set_result("detached")
             return
         if not watch:
-            send({"data": base64.b64encode(data).decode()})
+            send(data_frame(data))
 
     def on_resize() -> None:
         if os.isatty(stdout):
@@ -170,6 +164,6 @@ async def _pump_output(reader: asyncio.StreamReader, stdout: int, done: asyncio.
             return "the server went away"
         message = json.loads(line)
         if "data" in message:
-            os.write(stdout, base64.b64decode(message["data"]))
+            os.write(stdout, data_of(message))
         if "bye" in message:
             return str(message["bye"])

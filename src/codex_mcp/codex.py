@@ -433,6 +433,14 @@ QUIT_KEYS = PASTE_START + b"/quit" + PASTE_END + b"\r"
 INTERRUPT_KEY = b"\x1b"
 
 
+def quit_steps(run_state: str | None) -> list[tuple[float, bytes]]:
+    """How to make Codex exit from where it is: (delay in seconds, keys) to send in turn. A running turn or a
+    dialog would take /quit as text; Esc first returns to the composer."""
+    if run_state in ("working", "blocked"):
+        return [(0.0, INTERRUPT_KEY), (0.2, QUIT_KEYS)]
+    return [(0.0, QUIT_KEYS)]
+
+
 # --- reading the screen ------------------------------------------------------------------------
 
 RunState = Literal["idle", "working", "done", "blocked", "error"]
@@ -493,76 +501,3 @@ def read_screen(lines: Sequence[str]) -> ScreenFacts:
             blocker = meaning
             break
     return ScreenFacts(composer and thread_id is not None, thread_id, footer_state, blocker)
-
-
-# --- approvals ---------------------------------------------------------------------------------
-
-_CHOICE_RE = re.compile(r"^\s*(?:›\s*)?(\d)\.\s+(.*?)\s*\(([^()]+)\)\s*$")
-
-
-@dataclass(frozen=True)
-class ApprovalRequest:
-    """What Codex asks while a turn waits for a decision, as shown on its screen."""
-
-    question: str
-    command: str | None
-    reason: str | None
-    choices: list[tuple[str, str]]  # (key, label), e.g. ("y", "Yes, proceed")
-    lines: list[str]
-
-
-def read_approval(lines: Sequence[str]) -> ApprovalRequest | None:
-    """Find an approval dialog on the screen: its question, the command, the reason and the choices."""
-    start = next((i for i, line in enumerate(lines) if "Would you like to" in line), None)
-    if start is None:
-        return None
-    body = [line for line in lines[start:] if line.strip()]
-    question = body[0].strip()
-    choices: list[tuple[str, str]] = []
-    command = reason = None
-    for line in body[1:]:
-        stripped = line.strip()
-        m = _CHOICE_RE.match(line)
-        if m:
-            choices.append((m.group(3).strip(), m.group(2).strip()))
-        elif stripped.startswith("$ ") and command is None:
-            command = stripped[2:]
-        elif stripped.lower().startswith("reason:") and reason is None:
-            reason = stripped.split(":", 1)[1].strip()
-    return ApprovalRequest(question, command, reason, choices, body)
-
-
-def _choice_key(request: ApprovalRequest | None, *needles: str) -> str | None:
-    if request is None:
-        return None
-    for key, label in request.choices:
-        if any(n in label.lower() for n in needles):
-            return key
-    return None
-
-
-def approval_keys(decision: str, request: ApprovalRequest | None) -> bytes:
-    """The key that gives Codex exactly this decision, and never more than was decided.
-
-    approve_for_session only where Codex offers a choice limited to the session. Codex 0.169 and 0.171 offer none:
-    its "don't ask again" choice saves a lasting rule in $CODEX_HOME/rules, which is approve_always."""
-    offered = ", ".join(f"{label} ({key})" for key, label in request.choices) if request else "none seen"
-    if decision == "approve":
-        return b"y"
-    if decision == "deny":
-        return INTERRUPT_KEY  # Codex's "No, and tell Codex what to do differently (esc)"
-    if decision == "approve_for_session":
-        key = _choice_key(request, "session")
-        if key is None:
-            raise InvalidInput(
-                "Codex does not offer an approval limited to this session here; its choices are: "
-                f"{offered}. Use approve (this once), or approve_always if the user wants Codex to stop "
-                "asking for this kind of action (Codex saves that as a lasting rule)"
-            )
-        return key.encode()
-    if decision == "approve_always":
-        key = _choice_key(request, "don't ask again", "don’t ask again", "always")
-        if key is None:
-            raise InvalidInput(f"Codex does not offer 'don't ask again' here; its choices are: {offered}")
-        return key.encode()
-    raise InvalidInput(f"decision must be approve, approve_for_session, approve_always or deny, not {decision!r}")

@@ -1,17 +1,12 @@
-"""The local control channel: a Unix domain socket per server process, in an owner-only directory under the
-state dir, through which `codex-mcp ls` and `codex-mcp attach` reach live sessions.
-
-Frames are JSON lines. A client's first frame is a request: ``{"op": "list"}`` or
-``{"op": "attach", "id": ..., "mode": "watch" | "control", "rows": R, "cols": C}``. An attached client then gets
-``{"data": <base64 output>}`` frames (the current screen first) and finally ``{"bye": <reason>}``; it sends
-``{"data": <base64 keys>}``, ``{"resize": [R, C]}`` and ``{"detach": true}``. Only the same user may connect:
-the directory is 0700, the socket 0600, and the peer's uid is checked on every connection.
+"""The local control channel's server side: a Unix domain socket per server process, in an owner-only directory
+under the state dir, through which `codex-mcp ls` and `codex-mcp attach` reach live sessions (protocol.py holds
+the wire format). Only the same user may connect: the directory is 0700, the socket 0600, and the peer's uid is
+checked on every connection.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import logging
@@ -20,22 +15,21 @@ import socket
 import struct
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
+
+import psutil
 
 from .errors import CodexMcpError
 from .manager import Manager
-from .session import Session, Viewer
+from .protocol import MAX_FRAME, Message, control_dir, data_frame, data_of, frame
+from .session import Session
+from .tasks import Tasks
 from .terminal import ExitInfo
+from .viewers import Viewer
 
 log = logging.getLogger(__name__)
 
-_MAX_FRAME = 1 << 20
 _MAX_QUEUED = 2000  # output frames a slow viewer may fall behind before it is detached
-
-
-def control_dir(state_dir: Path) -> Path:
-    """Where the servers' sockets live."""
-    return state_dir / "control"
 
 
 def peer_uid(sock: socket.socket) -> int | None:
@@ -47,11 +41,6 @@ def peer_uid(sock: socket.socket) -> int | None:
     return int(uid)
 
 
-def frame(message: dict[str, Any]) -> bytes:
-    """One JSON line."""
-    return (json.dumps(message) + "\n").encode()
-
-
 class ControlServer:
     """Serves ls/attach for this server process's live sessions."""
 
@@ -60,7 +49,8 @@ class ControlServer:
         self.dir = control_dir(state_dir)
         self.path = self.dir / f"{os.getpid()}.sock"
         self._server: asyncio.AbstractServer | None = None
-        self._clients: dict[int, asyncio.Queue[dict[str, Any] | None]] = {}
+        self._clients: dict[int, asyncio.Queue[Message | None]] = {}
+        self._tasks = Tasks()  # one sender per attached terminal
 
     def _prepare_dir(self) -> None:
         """The owner-only directory, without the sockets of servers that are gone."""
@@ -68,7 +58,7 @@ class ControlServer:
         os.chmod(self.dir, 0o700)
         for stale in self.dir.glob("*.sock"):
             pid = stale.stem
-            if pid.isdigit() and not Path(f"/proc/{pid}").exists() and int(pid) != os.getpid():
+            if pid.isdigit() and not psutil.pid_exists(int(pid)) and int(pid) != os.getpid():
                 with contextlib.suppress(OSError):
                     stale.unlink()
         with contextlib.suppress(FileNotFoundError):
@@ -77,7 +67,7 @@ class ControlServer:
     async def start(self) -> None:
         """Listen on this server's socket."""
         self._prepare_dir()
-        self._server = await asyncio.start_unix_server(self._serve, path=str(self.path), limit=_MAX_FRAME)
+        self._server = await asyncio.start_unix_server(self._serve, path=str(self.path), limit=MAX_FRAME)
         os.chmod(self.path, 0o600)
 
     async def close(self, reason: str) -> None:
@@ -85,7 +75,7 @@ class ControlServer:
         for queue in list(self._clients.values()):
             queue.put_nowait({"bye": reason})
             queue.put_nowait(None)
-        await asyncio.sleep(0.05)  # let the farewells go out
+        await self._tasks.close(grace_s=1.0)  # let the farewells go out (each sender ends after its "bye")
         if self._server is not None:
             self._server.close()
             with contextlib.suppress(Exception):
@@ -93,20 +83,17 @@ class ControlServer:
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 
-    def sessions(self) -> list[dict[str, Any]]:
+    def sessions(self) -> list[Message]:
         """This server's live conversations, as `codex-mcp ls` shows them."""
         out = []
         for conv in self.manager.live_conversations():
-            session = conv.session
-            if session is None:
-                continue
             out.append(
                 {
                     "conversationId": conv.id,
-                    "state": session.state.value,
+                    "state": conv.state.value,
                     "cwd": conv.options.cwd,
-                    "input": session.input_holder,
-                    "viewers": [v.mode for v in session.viewers.values()],
+                    "input": conv.input_holder,
+                    "viewers": conv.viewer_modes,
                     "server_pid": os.getpid(),
                 }
             )
@@ -141,16 +128,14 @@ class ControlServer:
                 await writer.drain()
                 writer.close()
 
-    async def _attach(
-        self, request: dict[str, Any], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
+    async def _attach(self, request: Message, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             conv = self.manager.get(str(request.get("id", "")))
         except CodexMcpError as exc:
             writer.write(frame({"ok": False, "error": str(exc)}))
             return
-        session = conv.session
-        if session is None or not session.live:
+        session = conv.live_session
+        if session is None:
             writer.write(
                 frame({"ok": False, "error": f"conversation {conv.id} has no live Codex session here right now"})
             )
@@ -164,13 +149,13 @@ class ControlServer:
             return
         key = id(writer)
         who = f"a person (codex-mcp attach, pid {str(request.get('pid', '?'))[:12]})"
-        if mode == "control" and not session.take_input(key, who):
+        if mode == "control" and not session.viewers.take_input(key, who):
             writer.write(frame({"ok": False, "error": f"{session.input_holder} has the keyboard; attach with --watch"}))
             return
         try:
             await self._attached(session, conv.id, key, mode, rows, cols, reader, writer)
         finally:
-            session.release_input(key)  # whatever happened, the keyboard goes back
+            session.viewers.release_input(key)  # whatever happened, the keyboard goes back
 
     async def _attached(
         self,
@@ -183,7 +168,7 @@ class ControlServer:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
     ) -> None:
-        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        queue: asyncio.Queue[Message | None] = asyncio.Queue()
         self._clients[key] = queue
 
         def on_output(data: bytes) -> None:
@@ -191,7 +176,7 @@ class ControlServer:
                 queue.put_nowait({"bye": "this terminal fell too far behind; attach again"})
                 queue.put_nowait(None)
                 return
-            queue.put_nowait({"data": base64.b64encode(data).decode()})
+            queue.put_nowait(data_frame(data))
 
         def on_exit(info: ExitInfo) -> None:
             queue.put_nowait({"bye": _gone(session)})
@@ -203,8 +188,8 @@ class ControlServer:
         writer.write(
             frame({"ok": True, "conversationId": conversation_id, "mode": mode, "input": session.input_holder})
         )
-        writer.write(frame({"data": base64.b64encode(session.screen.render()).decode()}))
-        sender = asyncio.create_task(self._send(queue, writer))
+        writer.write(frame(data_frame(session.screen.render())))
+        sender = self._tasks.spawn(self._send(queue, writer), name=f"control-send-{conversation_id}")
         try:
             await self._receive(session, key, mode, reader)
         finally:
@@ -216,7 +201,7 @@ class ControlServer:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(sender, 1.0)
 
-    async def _send(self, queue: asyncio.Queue[dict[str, Any] | None], writer: asyncio.StreamWriter) -> None:
+    async def _send(self, queue: asyncio.Queue[Message | None], writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(ConnectionError):
             while (message := await queue.get()) is not None:
                 writer.write(frame(message))
@@ -238,7 +223,7 @@ class ControlServer:
             if message.get("detach"):
                 return
             if "data" in message and mode == "control":
-                session.person_typed(key, base64.b64decode(message["data"]))
+                session.person_typed(key, data_of(message))
             elif "resize" in message and mode == "control":
                 with contextlib.suppress(TypeError, ValueError):
                     rows, cols = (int(n) for n in message["resize"])

@@ -8,9 +8,9 @@ import asyncio
 import time
 from collections.abc import Callable
 
+from .approvals import ApprovalRequest, Decision
 from .codex import LaunchOptions
 from .session import Session, State
-from .store import ConversationRecord, OptionsRecord, Ownership, TurnRecord
 from .terminal import ExitInfo
 from .turn import Recovery, Turn, TurnStatus
 
@@ -43,10 +43,8 @@ class Conversation:
         self.last_screen: list[str] = []
         self.notices_told: set[str] = set()  # start-up notices the client has been given (codex.notice_override)
         self.last_exit: ExitInfo | None = None
-        self.on_change: Callable[[Conversation], None] | None = None
-        self.ownership: Ownership | None = None  # held while this process runs its live session
-        self.stored_mtime = 0.0  # of the state file we last read or wrote
-        self.elsewhere = False  # another codex-mcp process runs it live (as of the last listing)
+        self.on_change: Callable[[Conversation], None] | None = None  # the repository saves it
+        self.on_detached: Callable[[Conversation], None] | None = None  # the repository lets go of its claim
         # Held while a session is brought back and while a turn is queued, so recoveries and turns keep
         # their arrival order.
         self.lock = asyncio.Lock()
@@ -92,6 +90,93 @@ class Conversation:
         """The last screen lines of the backing session (none without one)."""
         return self.session.screen_tail(lines) if self.session is not None else self.last_screen[-lines:]
 
+    @property
+    def live_session(self) -> Session | None:
+        """The backing session while it is live: what an attached terminal works on."""
+        return self.session if self.session is not None and self.session.live else None
+
+    @property
+    def current_turn(self) -> Turn | None:
+        """The turn the backing session is running, if any."""
+        return self.session.current if self.session is not None else None
+
+    @property
+    def pending_approval(self) -> ApprovalRequest | None:
+        """The approval dialog the running turn waits on, as Codex drew it (None before it is drawn)."""
+        turn = self.current_turn
+        if self.session is None or turn is None or turn.status != TurnStatus.WAITING_FOR_APPROVAL:
+            return None
+        return self.session.pending_approval
+
+    @property
+    def input_holder(self) -> str | None:
+        """A person at the keyboard of the live session (an attached terminal), if any."""
+        return self.session.input_holder if self.session is not None else None
+
+    @property
+    def viewer_modes(self) -> list[str]:
+        """How each terminal is attached to the live session: 'watch' or 'control'."""
+        return list(self.session.viewers.modes()) if self.session is not None and self.live else []
+
+    @property
+    def exit_info(self) -> ExitInfo | None:
+        """How the Codex process of the backing session (or the last one) ended."""
+        return self.session.terminal.exit_info if self.session is not None else self.last_exit
+
+    @property
+    def has_process(self) -> bool:
+        """True while the backing session's Codex process runs (also while it is being ended)."""
+        return self.session is not None and self.session.terminal.alive
+
+    @property
+    def idle(self) -> bool:
+        """True while a live session backs it with no turn running or queued."""
+        s = self.session
+        return s is not None and s.live and s.state == State.IDLE and not s.busy
+
+    @property
+    def session_activity(self) -> float:
+        """When the backing session last did something (its start, a turn, a person's keys)."""
+        return self.session.last_activity if self.session is not None else self.last_activity
+
+    def runs_process(self, pid: int | None, marker: str | None) -> bool:
+        """True if the process (by pid, or by its session marker) is this conversation's Codex, still exiting."""
+        s = self.session
+        if s is None or s.live or not s.terminal.alive:
+            return False
+        return (pid is not None and pid == s.terminal.pid) or (marker is not None and marker == s.marker)
+
+    # --- steering the live session ---------------------------------------------------------------
+
+    def interrupt(self) -> Turn | None:
+        """Stop the running turn like Esc; returns it, or None when no turn was running."""
+        turn = self.current_turn
+        if self.session is None or turn is None or not self.session.interrupt():
+            return None
+        return turn
+
+    def withdraw_or_interrupt(self, turn: Turn) -> None:
+        """The caller that sent this turn gave up: stop it if it runs, take it back if it has not reached Codex."""
+        if self.session is None:
+            return
+        if self.session.current is turn:
+            self.session.interrupt()
+        else:
+            self.session.withdraw(turn)
+
+    def answer(self, decision: Decision) -> Turn | None:
+        """Give Codex the decision on the approval its running turn waits on; the turn, or None when none waits."""
+        turn = self.current_turn
+        if self.session is None or turn is None or turn.status != TurnStatus.WAITING_FOR_APPROVAL:
+            return None
+        self.session.answer(decision)
+        return turn
+
+    async def end(self, reason: str) -> None:
+        """End the backing session, if any (the conversation stays and can be brought back)."""
+        if self.session is not None:
+            await self.session.end(reason)
+
     # --- changes ---------------------------------------------------------------------------------
 
     def attach(self, session: Session) -> None:
@@ -103,7 +188,7 @@ class Conversation:
         if self.thread_id not in self.threads:
             self.threads.append(self.thread_id)
         session.on_gone = lambda s: self.detached(s.end_reason or "Codex exited")
-        session.on_person_turn = self._person_turn
+        session.turns.on_person_turn = self._person_turn
         session.on_closed = self._session_closed
         self.changed()
 
@@ -125,9 +210,8 @@ class Conversation:
         processes take the conversation on."""
         self.end_reason = reason
         self.changed()
-        if self.ownership is not None:
-            self.ownership.release()
-            self.ownership = None
+        if self.on_detached is not None:
+            self.on_detached(self)
 
     def submit(self, prompt: str, *, payload: str | None = None, recovery: Recovery = "live") -> Turn:
         """Queue a prompt on the backing session (which must be live)."""
@@ -149,95 +233,3 @@ class Conversation:
         self.last_activity = time.time()
         if self.on_change is not None:
             self.on_change(self)
-
-    # --- persistence -----------------------------------------------------------------------------
-
-    def record(self) -> ConversationRecord:
-        """The conversation as it is stored."""
-        o = self.options
-        return ConversationRecord(
-            id=self.id,
-            thread_id=self.thread_id,
-            threads=list(self.threads),
-            options=OptionsRecord(
-                cwd=o.cwd,
-                model=o.model,
-                profile=o.profile,
-                sandbox=o.sandbox,
-                approval_policy=o.approval_policy,
-                config=dict(o.config),
-            ),
-            created_at=self.created_at,
-            last_activity=self.last_activity,
-            end_reason=self.end_reason if not self.live else None,
-            adopted=self.adopted,
-            turns=[
-                TurnRecord(
-                    index=t.index,
-                    prompt=t.prompt,
-                    status=t.status.value,
-                    reply=t.reply,
-                    error=t.error,
-                    turn_id=t.turn_id,
-                    thread_id=t.thread_id,
-                    recovery=t.recovery,
-                    submitted_at=t.submitted_at,
-                    finished_at=t.finished_at,
-                )
-                for t in self.turns
-            ],
-        )
-
-    def refresh(self, newer: Conversation) -> None:
-        """Take over what another codex-mcp process recorded since we read the conversation."""
-        self.options = newer.options
-        self.thread_id = newer.thread_id
-        self.threads = newer.threads
-        self.end_reason = newer.end_reason
-        self.adopted = newer.adopted
-        self.last_activity = newer.last_activity
-        self.turns = newer.turns
-        for turn in self.turns:
-            turn.on_change = lambda _turn: self.changed()
-
-    @classmethod
-    def from_record(cls, record: ConversationRecord) -> Conversation:
-        """A conversation from disk, with no session yet. A turn that was still running when the previous
-        server stopped is marked failed: it was not re-run."""
-        o = record.options
-        conv = cls(
-            record.id,
-            LaunchOptions(
-                cwd=o.cwd,
-                model=o.model,
-                profile=o.profile,
-                sandbox=o.sandbox,  # type: ignore[arg-type]
-                approval_policy=o.approval_policy,  # type: ignore[arg-type]
-                config=dict(o.config),
-            ),
-            thread_id=record.thread_id,
-            threads=list(record.threads),
-            created_at=record.created_at,
-            end_reason=record.end_reason or "server stopped",
-            adopted=record.adopted,
-        )
-        conv.last_activity = record.last_activity
-        for r in record.turns:
-            turn = Turn(
-                index=r.index,
-                prompt=r.prompt,
-                recovery=r.recovery,  # type: ignore[arg-type]
-                status=TurnStatus(r.status),
-                reply=r.reply,
-                error=r.error,
-                turn_id=r.turn_id,
-                thread_id=r.thread_id,
-                submitted_at=r.submitted_at,
-                finished_at=r.finished_at,
-            )
-            if not turn.settled:
-                turn.status = TurnStatus.FAILED
-                turn.error = "the server stopped during this turn; it was not re-run"
-            turn.on_change = lambda _turn: conv.changed()
-            conv.turns.append(turn)
-        return conv

@@ -315,8 +315,8 @@ async def check_start_screens(settings: Settings) -> list[Check]:
     """Open a real Codex session with the user's own configuration, as codex_start would (no prompt is sent, so no
     model call), and report a screen that keeps it from its composer: a login, a dialog, a prompt new to us."""
     from .errors import CodexStartFailed
-    from .manager import start_screens
-    from .session import Session
+    from .launcher import start_screens
+    from .session import start_session
 
     try:
         binary = codex.find_codex(settings.codex_bin)
@@ -330,7 +330,7 @@ async def check_start_screens(settings: Settings) -> list[Check]:
         own = mcpentries.self_entries(config, os.environ)
         argv = codex.new_session_argv(binary.path, options, own, upgrades)
         try:
-            session = await Session.launch(
+            session = await start_session(
                 argv,
                 cwd,
                 env=codex.codex_env({**os.environ, **binary.env}),

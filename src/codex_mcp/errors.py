@@ -1,4 +1,4 @@
-"""Typed errors. Each carries a message that tells the caller what to do next; server.py maps them to
+"""Typed errors. Each carries a message that tells the caller what to do next; tools.tool_errors maps them to
 MCP tool errors in one place."""
 
 from __future__ import annotations

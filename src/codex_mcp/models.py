@@ -6,14 +6,15 @@ from __future__ import annotations
 import shlex
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import BaseModel, Field
 
-from .codex import VersionSupport, read_approval
+from .approvals import ApprovalRequest
+from .codex import VersionSupport
 from .config import Settings
 from .conversation import Conversation
-from .manager import Listed
+from .listing import Listed
 from .turn import Turn, TurnStatus
 
 TurnStatusName = Literal["queued", "running", "waiting_for_approval", "completed", "failed", "interrupted"]
@@ -25,6 +26,21 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+_NEXT_STEP = {
+    "running": "The turn is still running: call codex_status with wait_s to collect the reply.",
+    "queued": "The turn waits behind an earlier one: call codex_status with wait_s to collect the reply.",
+    "waiting_for_approval": "Codex is waiting for an approval decision.",
+}
+
+
+class Result(BaseModel):
+    """A tool result: its fields are the structured content, text() the same for a person (or a model) to read."""
+
+    def text(self) -> str:
+        """The result as text content."""
+        return self.model_dump_json()
+
+
 class Approval(BaseModel):
     """What Codex asks before it goes on."""
 
@@ -33,8 +49,32 @@ class Approval(BaseModel):
     reason: str | None = None
     choices: list[str] = Field(description="The options Codex shows, with their keys")
 
+    @classmethod
+    def of(cls, request: ApprovalRequest | None) -> Approval:
+        """The dialog as a result shows it (a generic question when the dialog is not drawn yet)."""
+        if request is None:
+            return cls(question="Codex is waiting for a decision (see the screen lines)", choices=[])
+        return cls(
+            question=request.question,
+            command=request.command,
+            reason=request.reason,
+            choices=request.choice_labels(),
+        )
 
-class TurnResult(BaseModel):
+    def text(self) -> str:
+        """What to ask the user, and how to answer."""
+        return (
+            "Approval requested: "
+            + self.question
+            + (f"\nCommand: {self.command}" if self.command else "")
+            + (f"\nReason: {self.reason}" if self.reason else "")
+            + (f"\nChoices: {'; '.join(self.choices)}" if self.choices else "")
+            + "\nAsk the user, then answer with codex_approve(conversationId, decision='approve' | 'deny' | "
+            "'approve_always')."
+        )
+
+
+class TurnResult(Result):
     """The outcome of sending a prompt (codex_start, codex_reply, codex_approve)."""
 
     conversationId: str = Field(description="Codex's thread id; pass it to codex_reply/codex_status/codex_end")  # noqa: N815
@@ -65,6 +105,34 @@ class TurnResult(BaseModel):
         "conversation; codex-mcp kept the conversation's settings",
     )
 
+    @classmethod
+    def of(cls, conv: Conversation, turn: Turn, elapsed_s: float, budget: int, **extra: object) -> Self:
+        """The result of a call that sent (or answered) this turn, after elapsed_s seconds; the reply within the
+        output budget. extra: the fields a kind of turn result adds."""
+        return cls.model_validate({**turn_fields(conv, turn, elapsed_s, budget), **extra})
+
+    def text(self) -> str:
+        """The reply first, then a short summary of the rest and the next step."""
+        meta = f"[conversationId: {self.conversationId} · turn {self.turn} · status: {self.status}]"
+        parts = [self.reply, meta] if self.reply else [meta]
+        if self.error:
+            parts.append(f"Error: {self.error}")
+        if self.status in _NEXT_STEP:
+            parts.append(_NEXT_STEP[self.status])
+        if self.input_holder:
+            parts.append(f"{self.input_holder} is at the keyboard: this turn waits until they detach.")
+        if self.approval is not None:
+            parts.append(self.approval.text())
+        parts.extend(f"Notice: {n}" for n in self.notices)
+        parts.extend(self._more())
+        if self.screen:
+            parts.append("Screen:\n" + "\n".join(self.screen))
+        return "\n\n".join(parts)
+
+    def _more(self) -> list[str]:
+        """What a kind of turn result adds before the screen lines."""
+        return []
+
 
 class StartResult(TurnResult):
     """Result of codex_start."""
@@ -81,6 +149,11 @@ class ReplyResult(TurnResult):
         "resumed (codex resume of its thread, settings re-applied), replayed (a fresh session given the history)",
     )
 
+    def _more(self) -> list[str]:
+        if self.recovery == "live":
+            return []
+        return [f"Recovery: {self.recovery} (Codex thread {self.thread_id})."]
+
 
 class ApproveResult(TurnResult):
     """Result of codex_approve."""
@@ -88,7 +161,7 @@ class ApproveResult(TurnResult):
     decision: str
 
 
-class InterruptResult(BaseModel):
+class InterruptResult(Result):
     """Result of codex_interrupt."""
 
     conversationId: str  # noqa: N815
@@ -97,8 +170,14 @@ class InterruptResult(BaseModel):
     status: TurnStatusName | None
     state: StateName
 
+    def text(self) -> str:
+        """Which turn was stopped, or that none ran."""
+        if not self.interrupted:
+            return f"Nothing to interrupt in conversation {self.conversationId} (state: {self.state})."
+        return f"Interrupted turn {self.turn} of conversation {self.conversationId} (status: {self.status})."
 
-class StatusResult(BaseModel):
+
+class StatusResult(Result):
     """Result of codex_status."""
 
     conversationId: str  # noqa: N815
@@ -118,8 +197,27 @@ class StatusResult(BaseModel):
     approval: Approval | None = None
     screen: list[str] = Field(description="The last lines of Codex's screen")
 
+    def text(self) -> str:
+        """The reply first, then the state of the conversation and the turn."""
+        shown = f"latest turn {self.turn}: {self.status}" if self.turn is not None else "no turns yet"
+        meta = f"[conversationId: {self.conversationId} · state: {self.state} · {shown}]"
+        parts = [self.reply, meta] if self.reply else [meta]
+        if self.error:
+            parts.append(f"Error: {self.error}")
+        if self.end_reason:
+            parts.append(f"Ended: {self.end_reason}")
+        if self.status in _NEXT_STEP:
+            parts.append(_NEXT_STEP[self.status])
+        if self.input_holder:
+            parts.append(f"{self.input_holder} is at the keyboard: turns wait until they detach.")
+        if self.approval is not None:
+            parts.append(self.approval.text())
+        if self.status in ("running", "queued", "waiting_for_approval") and self.screen:
+            parts.append("Screen:\n" + "\n".join(self.screen))
+        return "\n\n".join(parts)
 
-class EndResult(BaseModel):
+
+class EndResult(Result):
     """Result of codex_end."""
 
     conversationId: str  # noqa: N815
@@ -127,6 +225,13 @@ class EndResult(BaseModel):
     state: StateName
     reason: str | None = None
     exit: str | None = Field(default=None, description="How the Codex process ended")
+
+    def text(self) -> str:
+        """Why and how the session ended."""
+        return (
+            f"Conversation {self.conversationId} ended ({self.reason or 'no reason recorded'}; "
+            f"Codex {self.exit or 'was not running'})."
+        )
 
 
 class ConversationInfo(BaseModel):
@@ -149,8 +254,16 @@ class ConversationInfo(BaseModel):
     viewers: list[str] = Field(default_factory=list, description="Attached terminals: 'watch' or 'control'")
     input_holder: str | None = Field(default=None, description="A person at the keyboard, if any")
 
+    def line(self) -> str:
+        """The conversation in one line of a listing (and its first prompt under it)."""
+        return (
+            f"{self.conversationId}  {self.state}  turns={self.turns}  last={self.last_activity}  cwd={self.cwd}"
+            + (f"  ({self.end_reason})" if self.end_reason else "")
+            + (f"\n    {self.first_prompt}" if self.first_prompt else "")
+        )
 
-class AttachInfo(BaseModel):
+
+class AttachInfo(Result):
     """Result of codex_attach_info."""
 
     conversationId: str  # noqa: N815
@@ -161,8 +274,17 @@ class AttachInfo(BaseModel):
     viewers: list[str]
     input_holder: str | None
 
+    def text(self) -> str:
+        """The commands to run, or why there is nothing to attach to."""
+        if not self.live:
+            return f"Conversation {self.conversationId} has no live Codex session now; reply to it first."
+        return (
+            f"To see Codex in your terminal: {self.command}  (takes the keyboard; Ctrl-] detaches)\n"
+            f"To watch only: {self.watch_command}"
+        )
 
-class ListResult(BaseModel):
+
+class ListResult(Result):
     """Result of codex_list."""
 
     conversations: list[ConversationInfo] = Field(description="This page: live ones first, then newest activity")
@@ -183,6 +305,19 @@ class ListResult(BaseModel):
         default_factory=list, description="State files that could not be read at start (set aside as *.corrupt)"
     )
 
+    def text(self) -> str:
+        """One line per conversation (and its first prompt), then how to read on, then any problems."""
+        problems = "".join(f"\nState problem: {p}" for p in self.state_problems)
+        if self.codex_support in ("newer_untested", "older_unsupported"):
+            window = " to ".join(self.codex_supported_versions[:: max(1, len(self.codex_supported_versions) - 1)])
+            problems += f"\nCodex {self.codex_version} is {self.codex_support.replace('_', ' ')} (supported: {window})."
+        if not self.conversations:
+            none = "No conversations match." if self.total else "No conversations yet: call codex_start."
+            return none + problems
+        more = f"\n[{len(self.conversations)} of {self.total} shown"
+        more += f"; next page: codex_list(cursor='{self.next_cursor}')]" if self.next_cursor else "]"
+        return "\n".join(c.line() for c in self.conversations) + more + problems
+
 
 class TranscriptTurn(BaseModel):
     """One turn of a transcript."""
@@ -201,8 +336,17 @@ class TranscriptTurn(BaseModel):
         description="Prompt or reply cut to fit the page; codex_status(turn=N, offset=...) reads a reply whole",
     )
 
+    def text(self) -> str:
+        """The turn as a section of a transcript."""
+        block = f"## Turn {self.turn} ({self.status}, {self.submitted_at})\n\n> " + self.prompt.replace("\n", "\n> ")
+        if self.reply is not None:
+            block += "\n\n" + self.reply
+        if self.error:
+            block += f"\n\nError: {self.error}"
+        return block
 
-class TranscriptResult(BaseModel):
+
+class TranscriptResult(Result):
     """Result of codex_transcript."""
 
     conversationId: str  # noqa: N815
@@ -211,6 +355,16 @@ class TranscriptResult(BaseModel):
     next_turn: int | None = Field(
         default=None, description="Pass as from_turn for the next page; null when this page reaches the last turn"
     )
+
+    def text(self) -> str:
+        """Each turn as a section (prompt quoted, then the reply), then where the page stands."""
+        if not self.turns:
+            return f"Conversation {self.conversationId} has no turns there (it has {self.turns_total})."
+        blocks = [t.text() for t in self.turns]
+        span = f"turns {self.turns[0].turn}-{self.turns[-1].turn} of {self.turns_total}"
+        if self.next_turn:
+            span += f"; next page: codex_transcript(conversationId='{self.conversationId}', from_turn={self.next_turn})"
+        return "\n\n".join([*blocks, f"[{span}]"])
 
 
 def _clip(text: str, limit: int) -> tuple[str, bool]:
@@ -257,17 +411,9 @@ def transcript_result(conv: Conversation, from_turn: int, limit: int, budget: in
 
 def approval_of(conv: Conversation, turn: Turn | None) -> Approval | None:
     """The approval dialog on screen, when the turn waits for one."""
-    if turn is None or turn.status != TurnStatus.WAITING_FOR_APPROVAL or conv.session is None:
+    if turn is None or turn.status != TurnStatus.WAITING_FOR_APPROVAL:
         return None
-    request = read_approval(conv.session.screen.lines())
-    if request is None:
-        return Approval(question="Codex is waiting for a decision (see the screen lines)", choices=[])
-    return Approval(
-        question=request.question,
-        command=request.command,
-        reason=request.reason,
-        choices=[f"{label} ({key})" for key, label in request.choices],
-    )
+    return Approval.of(conv.pending_approval)
 
 
 def clip_reply(
@@ -308,7 +454,7 @@ def turn_fields(conv: Conversation, turn: Turn, elapsed_s: float, budget: int) -
         "screen": None if done else conv.screen_tail(),
         "approval": approval_of(conv, turn),
         "thread_id": turn.thread_id,
-        "input_holder": conv.session.input_holder if conv.session is not None else None,
+        "input_holder": conv.input_holder,
         "elapsed_s": round(elapsed_s, 3),
         "notices": list(turn.notices),
     }
@@ -335,7 +481,7 @@ def status_result(
         error=turn.error if turn else None,
         end_reason=conv.end_reason,
         thread_id=conv.thread_id,
-        input_holder=conv.session.input_holder if conv.session is not None else None,
+        input_holder=conv.input_holder,
         approval=approval_of(conv, turn),
         screen=conv.screen_tail(),
     )
@@ -346,15 +492,14 @@ def attach_info(conv: Conversation, settings: Settings, socket: Path) -> AttachI
     base = f"codex-mcp attach {conv.id}"
     if settings.state_dir != Settings().state_dir:
         base += f" --state-dir {shlex.quote(str(settings.state_dir))}"
-    session = conv.session
     return AttachInfo(
         conversationId=conv.id,
         live=conv.live,
         command=base,
         watch_command=base + " --watch",
         socket=str(socket),
-        viewers=[v.mode for v in session.viewers.values()] if session else [],
-        input_holder=session.input_holder if session else None,
+        viewers=conv.viewer_modes,
+        input_holder=conv.input_holder,
     )
 
 
@@ -362,9 +507,9 @@ def conversation_info(listed: Listed) -> ConversationInfo:
     """codex_list's view of a conversation: its index summary, and the live session's state when this process
     runs it."""
     s, conv = listed.summary, listed.conversation
-    session = conv.session if conv is not None and conv.live else None
-    if session is not None:
-        state: StateName = session.state.value
+    live = conv if conv is not None and conv.live else None
+    if live is not None:
+        state: StateName = live.state.value
         end_reason = None
     else:
         reason = s.end_reason or "server stopped"
@@ -385,112 +530,6 @@ def conversation_info(listed: Listed) -> ConversationInfo:
         end_reason=end_reason,
         thread_id=s.thread_id,
         adopted=s.adopted,
-        viewers=[v.mode for v in session.viewers.values()] if session else [],
-        input_holder=session.input_holder if session else None,
+        viewers=live.viewer_modes if live else [],
+        input_holder=live.input_holder if live else None,
     )
-
-
-_NEXT_STEP = {
-    "running": "The turn is still running: call codex_status with wait_s to collect the reply.",
-    "queued": "The turn waits behind an earlier one: call codex_status with wait_s to collect the reply.",
-    "waiting_for_approval": "Codex is waiting for an approval decision.",
-}
-
-
-def render_text(result: BaseModel) -> str:
-    """The text content for a result: the reply first, then a short summary of the rest."""
-    if isinstance(result, TurnResult):
-        head = result.reply if result.reply is not None else ""
-        meta = f"[conversationId: {result.conversationId} · turn {result.turn} · status: {result.status}]"
-        parts = [head, meta] if head else [meta]
-        if result.error:
-            parts.append(f"Error: {result.error}")
-        if result.status in _NEXT_STEP:
-            parts.append(_NEXT_STEP[result.status])
-        if result.input_holder:
-            parts.append(f"{result.input_holder} is at the keyboard: this turn waits until they detach.")
-        if result.approval is not None:
-            a = result.approval
-            parts.append(
-                "Approval requested: "
-                + a.question
-                + (f"\nCommand: {a.command}" if a.command else "")
-                + (f"\nReason: {a.reason}" if a.reason else "")
-                + (f"\nChoices: {'; '.join(a.choices)}" if a.choices else "")
-                + "\nAsk the user, then answer with codex_approve(conversationId, decision='approve' | 'deny' | "
-                "'approve_always')."
-            )
-        parts.extend(f"Notice: {n}" for n in result.notices)
-        if isinstance(result, ReplyResult) and result.recovery != "live":
-            parts.append(f"Recovery: {result.recovery} (Codex thread {result.thread_id}).")
-        if result.screen:
-            parts.append("Screen:\n" + "\n".join(result.screen))
-        return "\n\n".join(parts)
-    if isinstance(result, StatusResult):
-        meta = (
-            f"[conversationId: {result.conversationId} · state: {result.state} · latest turn {result.turn}: "
-            f"{result.status}]"
-        )
-        parts = [result.reply, meta] if result.reply else [meta]
-        if result.error:
-            parts.append(f"Error: {result.error}")
-        if result.end_reason:
-            parts.append(f"Ended: {result.end_reason}")
-        return "\n\n".join(parts)
-    if isinstance(result, AttachInfo):
-        if not result.live:
-            return f"Conversation {result.conversationId} has no live Codex session now; reply to it first."
-        return (
-            f"To see Codex in your terminal: {result.command}  (takes the keyboard; Ctrl-] detaches)\n"
-            f"To watch only: {result.watch_command}"
-        )
-    if isinstance(result, InterruptResult):
-        if not result.interrupted:
-            return f"Nothing to interrupt in conversation {result.conversationId} (state: {result.state})."
-        return f"Interrupted turn {result.turn} of conversation {result.conversationId} (status: {result.status})."
-    if isinstance(result, EndResult):
-        return (
-            f"Conversation {result.conversationId} ended ({result.reason or 'no reason recorded'}; "
-            f"Codex {result.exit or 'was not running'})."
-        )
-    if isinstance(result, TranscriptResult):
-        if not result.turns:
-            return f"Conversation {result.conversationId} has no turns there (it has {result.turns_total})."
-        blocks = []
-        for t in result.turns:
-            block = f"## Turn {t.turn} ({t.status}, {t.submitted_at})\n\n> " + t.prompt.replace("\n", "\n> ")
-            if t.reply is not None:
-                block += "\n\n" + t.reply
-            if t.error:
-                block += f"\n\nError: {t.error}"
-            blocks.append(block)
-        tail = (
-            f"[turns {result.turns[0].turn}-{result.turns[-1].turn} of {result.turns_total}; next page: "
-            f"codex_transcript(conversationId='{result.conversationId}', from_turn={result.next_turn})]"
-            if result.next_turn
-            else f"[turns {result.turns[0].turn}-{result.turns[-1].turn} of {result.turns_total}]"
-        )
-        return "\n\n".join([*blocks, tail])
-    if isinstance(result, ListResult):
-        problems = "".join(f"\nState problem: {p}" for p in result.state_problems)
-        if result.codex_support in ("newer_untested", "older_unsupported"):
-            window = " to ".join(result.codex_supported_versions[:: max(1, len(result.codex_supported_versions) - 1)])
-            problems += (
-                f"\nCodex {result.codex_version} is {result.codex_support.replace('_', ' ')} (supported: {window})."
-            )
-        if not result.conversations:
-            none = "No conversations match." if result.total else "No conversations yet: call codex_start."
-            return none + problems
-        more = f"\n[{len(result.conversations)} of {result.total} shown"
-        more += f"; next page: codex_list(cursor='{result.next_cursor}')]" if result.next_cursor else "]"
-        return (
-            "\n".join(
-                f"{c.conversationId}  {c.state}  turns={c.turns}  last={c.last_activity}  cwd={c.cwd}"
-                + (f"  ({c.end_reason})" if c.end_reason else "")
-                + (f"\n    {c.first_prompt}" if c.first_prompt else "")
-                for c in result.conversations
-            )
-            + more
-            + problems
-        )
-    return result.model_dump_json()

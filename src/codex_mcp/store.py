@@ -19,12 +19,28 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, get_args
 
-from pydantic import BaseModel, JsonValue, ValidationError
+from pydantic import BaseModel, BeforeValidator, JsonValue, ValidationError
 
+from .codex import ApprovalPolicy, LaunchOptions, Sandbox
 from .index import Entry, Index, Summary, preview, search_text
+from .turn import Recovery, TurnStatus
 
 log = logging.getLogger(__name__)
+
+
+def _known_or(literal: object, fallback: object) -> BeforeValidator:
+    """Read a value outside the domain (written by a newer codex-mcp, or edited by hand) as fallback, so the
+    record stays readable and its conversation reachable, instead of setting the whole record aside."""
+    allowed = set(get_args(literal))
+    return BeforeValidator(lambda value: value if value in allowed or value is None else fallback)
+
+
+StoredSandbox = Annotated[Sandbox | None, _known_or(Sandbox, None)]
+StoredApproval = Annotated[ApprovalPolicy | None, _known_or(ApprovalPolicy, None)]
+StoredRecovery = Annotated[Recovery, _known_or(Recovery, "live")]
+StoredStatus = Annotated[TurnStatus, BeforeValidator(lambda v: v if v in set(TurnStatus) else TurnStatus.FAILED)]
 
 
 class OptionsRecord(BaseModel):
@@ -33,9 +49,27 @@ class OptionsRecord(BaseModel):
     cwd: str
     model: str | None = None
     profile: str | None = None
-    sandbox: str | None = None
-    approval_policy: str | None = None
+    sandbox: StoredSandbox = None
+    approval_policy: StoredApproval = None
     config: dict[str, JsonValue] = {}
+
+    @classmethod
+    def of(cls, options: LaunchOptions) -> OptionsRecord:
+        """The settings as they are stored."""
+        o = options
+        config = dict(o.config)
+        return cls(
+            cwd=o.cwd,
+            model=o.model,
+            profile=o.profile,
+            sandbox=o.sandbox,
+            approval_policy=o.approval_policy,
+            config=config,
+        )
+
+    def launch_options(self) -> LaunchOptions:
+        """The stored settings, to launch Codex with again."""
+        return LaunchOptions(**self.model_dump())
 
 
 class TurnRecord(BaseModel):
@@ -43,12 +77,12 @@ class TurnRecord(BaseModel):
 
     index: int
     prompt: str
-    status: str
+    status: StoredStatus
     reply: str | None = None
     error: str | None = None
     turn_id: str | None = None
     thread_id: str | None = None
-    recovery: str = "live"
+    recovery: StoredRecovery = "live"
     submitted_at: float
     finished_at: float | None = None
 

@@ -31,7 +31,7 @@ from codex_mcp.manager import Manager
 from codex_mcp.nesting import DEPTH_ENV, SESSION_MARKER
 
 from ..conftest import FAKE_KEY, REPO, Sandbox, mcp_server
-from ..helpers import await_until, call, call_error, processes_with_env
+from ..helpers import await_until, call, call_error, processes_with_env, reply, start, start_result
 
 pytestmark = [pytest.mark.anyio, pytest.mark.codex]
 
@@ -183,17 +183,17 @@ async def test_sessions_codex_mcp_starts_do_not_start_it_again(sandbox: Sandbox,
             argv = tui.cmdline()
             assert "mcp_servers.codex-mcp=" + toml_value({"command": sys.executable, "enabled": False}) in argv
 
-        started = await call(client, "codex_start", prompt="one", cwd=str(sandbox.work))
+        started = await start_result(client, "one", cwd=sandbox.work)
         cid = started["conversationId"]
         await check("new session")
         await call(client, "codex_end", conversationId=cid)
-        resumed = await call(client, "codex_reply", conversationId=cid, prompt="two")
+        resumed = await reply(client, cid, "two")
         assert resumed["recovery"] == "resumed"
         await check("resumed session")
         await call(client, "codex_end", conversationId=cid)
         for rollout in sandbox.codex_home.glob(f"sessions/*/*/*/rollout-*-{cid}.jsonl"):
             rollout.unlink()
-        replayed = await call(client, "codex_reply", conversationId=cid, prompt="three")
+        replayed = await reply(client, cid, "three")
         assert replayed["recovery"] == "replayed"
         await check("replayed session")
 
@@ -215,7 +215,7 @@ async def test_the_flags_are_what_codex_reads(sandbox: Sandbox, codex_bin: Path)
         "mcp_servers.extra": {"command": "codex-mcp"},
     }
     options = LaunchOptions(cwd=str(sandbox.work), profile="work", config=client)
-    found = manager.own_entries(options)
+    found = manager.launcher.own_entries(options)
     assert sorted(e.name for e in found) == ["codex-mcp", "extra", "from-profile", "my.server", "sp ace"]
     argv = codex.new_session_argv(str(codex_bin), options, found)
     flags = [a for i, a in enumerate(argv[1:]) if a in ("-c", "-p") or argv[i] in ("-c", "-p")]
@@ -254,13 +254,12 @@ def sneaky(sandbox: Sandbox, codex_bin: Path) -> dict[str, Any]:
 async def test_a_codex_mcp_started_inside_a_session_refuses(sandbox: Sandbox, codex_bin: Path) -> None:
     register(sandbox, "sneaky", sneaky(sandbox, codex_bin))
     async with mcp_server(sandbox, codex_bin) as client:
-        first = await call(client, "codex_start", prompt="outer conversation", cwd=str(sandbox.work))
+        first = await start_result(client, "outer conversation", cwd=sandbox.work)
         # The Codex of the next conversation asks the wrapped codex-mcp (which it started) for a conversation.
-        asked = await call(
+        asked = await start_result(
             client,
-            "codex_start",
-            prompt='[[mcp:sneaky:codex_start:{"prompt": "deeper"}]] [[mcp:sneaky:codex_list:{}]]',
-            cwd=str(sandbox.work),
+            '[[mcp:sneaky:codex_start:{"prompt": "deeper"}]] [[mcp:sneaky:codex_list:{}]]',
+            cwd=sandbox.work,
         )
         assert asked["status"] == "completed", asked
         assert asked["reply"].count(REFUSAL) == 2, asked["reply"]
@@ -279,7 +278,7 @@ async def test_a_codex_mcp_started_inside_a_session_refuses(sandbox: Sandbox, co
 async def test_nesting_is_refused_unless_allowed(sandbox: Sandbox, codex_bin: Path) -> None:
     """A codex-mcp started with a session's environment (as Codex's shell tool would start one)."""
     async with mcp_server(sandbox, codex_bin) as outer:
-        outer_id = (await call(outer, "codex_start", prompt="outer", cwd=str(sandbox.work)))["conversationId"]
+        outer_id = await start(outer, "outer", cwd=sandbox.work)
         inside = {SESSION_MARKER: "0123456789abcdef01234567", DEPTH_ENV: "1"}
         async with mcp_server(sandbox, codex_bin, env=inside) as nested:
             for tool, args in (
@@ -294,7 +293,7 @@ async def test_nesting_is_refused_unless_allowed(sandbox: Sandbox, codex_bin: Pa
                 assert outer_id not in error
         assert not (sandbox.state_dir / "nested-1").exists()
         async with mcp_server(sandbox, codex_bin, env={**inside, "CODEX_MCP_MAX_NESTING": "1"}) as allowed:
-            inner = await call(allowed, "codex_start", prompt="allowed", cwd=str(sandbox.work))
+            inner = await start_result(allowed, "allowed", cwd=sandbox.work)
             listed = await call(allowed, "codex_list")
             assert [c["conversationId"] for c in listed["conversations"]] == [inner["conversationId"]]
             assert (sandbox.state_dir / "nested-1" / "conversations").is_dir()

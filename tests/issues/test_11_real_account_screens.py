@@ -24,7 +24,7 @@ from codex_mcp.screen import Screen
 from codex_mcp.terminal import Terminal
 
 from ..conftest import Sandbox, mcp_server
-from ..helpers import await_until, call, call_error
+from ..helpers import await_until, call, call_error, reply, start_result
 
 pytestmark = [pytest.mark.anyio, pytest.mark.codex]
 
@@ -80,7 +80,7 @@ async def test_start_and_resume_keep_the_configured_model_and_tell_once(
     before = offer_upgrade(sandbox)
     async with mcp_server(sandbox, codex_bin) as client:
         began = time.monotonic()
-        started = await call(client, "codex_start", prompt="say ORIOLE-11", cwd=str(sandbox.work), timeout_s=30)
+        started = await start_result(client, "say ORIOLE-11", cwd=sandbox.work, timeout_s=30)
         assert time.monotonic() - began < 20, "the start-up waited on the migration prompt"
         assert started["status"] == "completed", started
         assert started["reply"] == "ECHO: say ORIOLE-11"
@@ -90,12 +90,12 @@ async def test_start_and_resume_keep_the_configured_model_and_tell_once(
         assert "keeps mock-model" in notice, notice
         cid = started["conversationId"]
 
-        again = await call(client, "codex_reply", conversationId=cid, prompt="say WREN-11", timeout_s=30)
+        again = await reply(client, cid, "say WREN-11", timeout_s=30)
         assert again["status"] == "completed", again
         assert again["notices"] == [], again
 
         assert (await call(client, "codex_end", conversationId=cid))["ended"] is True
-        resumed = await call(client, "codex_reply", conversationId=cid, prompt="say LINNET-11", timeout_s=30)
+        resumed = await reply(client, cid, "say LINNET-11", timeout_s=30)
         assert resumed["status"] == "completed", resumed
         assert resumed["recovery"] == "resumed", resumed
         assert resumed["notices"] == [], "told twice in one conversation"
@@ -117,10 +117,10 @@ async def test_rate_limits_running_low_do_not_stop_the_next_turn(
     config = sandbox.codex_home / "config.toml"
     config.write_text(f"model_catalog_json = {json.dumps(str(catalog))}\n" + config.read_text())
     async with mcp_server(sandbox, codex_bin) as client:
-        first = await call(client, "codex_start", prompt="[[ratelimit:95]] say HERON-11", cwd=str(sandbox.work))
+        first = await start_result(client, "[[ratelimit:95]] say HERON-11", cwd=sandbox.work)
         assert first["status"] == "completed", first
         cid = first["conversationId"]
-        second = await call(client, "codex_reply", conversationId=cid, prompt="say EGRET-11", timeout_s=20)
+        second = await reply(client, cid, "say EGRET-11", timeout_s=20)
         assert second["status"] == "completed", second
         assert models_asked(fake_model, "EGRET-11") == ["mock-model"]
         status = await call(client, "codex_status", conversationId=cid)

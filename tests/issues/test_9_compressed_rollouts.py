@@ -18,7 +18,7 @@ import pytest
 from codex_mcp.fakemodel import FakeModel
 
 from ..conftest import Sandbox, codex_exec, mcp_server
-from ..helpers import call, call_error
+from ..helpers import call, call_error, reply, start, start_result
 from ..test_conversations import model_got
 
 pytestmark = [pytest.mark.anyio, pytest.mark.codex]
@@ -62,12 +62,12 @@ def compressed_by_codex(sandbox: Sandbox, codex_bin: Path, thread_id: str) -> Pa
 
 async def test_a_compressed_conversation_is_resumed_with_its_history(sandbox: Sandbox, codex_bin: Path) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
-        started = await call(client, "codex_start", prompt="the code word is PAPAYA-9", cwd=str(sandbox.work))
+        started = await start_result(client, "the code word is PAPAYA-9", cwd=sandbox.work)
         cid = started["conversationId"]
         await call(client, "codex_end", conversationId=cid)
         zst = compressed_by_codex(sandbox, codex_bin, cid)
 
-        r = await call(client, "codex_reply", conversationId=cid, prompt="what was the code word? [[history]]")
+        r = await reply(client, cid, "what was the code word? [[history]]")
         assert r["recovery"] == "resumed"
         assert r["status"] == "completed"
         assert r["reply"] == "the code word is PAPAYA-9 | what was the code word? [[history]]"
@@ -76,7 +76,7 @@ async def test_a_compressed_conversation_is_resumed_with_its_history(sandbox: Sa
         # Codex decompressed it back to the plain file and appends there; the turn after is live on it.
         assert not zst.exists()
         assert "what was the code word?" in plain_rollout(sandbox, cid).read_text()
-        r = await call(client, "codex_reply", conversationId=cid, prompt="and once more [[history]]")
+        r = await reply(client, cid, "and once more [[history]]")
         assert r["recovery"] == "live"
         assert r["reply"].startswith("the code word is PAPAYA-9 | what was the code word?")
 
@@ -97,7 +97,7 @@ async def test_a_compressed_thread_started_elsewhere_is_adopted(sandbox: Sandbox
     thread_id = json.loads(done.stdout.splitlines()[0])["thread_id"]
     compressed_by_codex(sandbox, codex_bin, thread_id)
     async with mcp_server(sandbox, codex_bin) as client:
-        r = await call(client, "codex_reply", conversationId=thread_id, prompt="adopted [[history]]")
+        r = await reply(client, thread_id, "adopted [[history]]")
         assert r["recovery"] == "resumed"
         assert r["reply"] == "made by hand, code word GUAVA-9 | adopted [[history]]"
         assert r["turn"] == 2  # the hand-made turn is turn 1, read from the .zst
@@ -116,14 +116,14 @@ async def test_a_corrupt_compressed_rollout_falls_back_to_a_replay(
     errlog = tmp_path / "server.log"
     with errlog.open("w") as log:
         async with mcp_server(sandbox, codex_bin, errlog=log) as client:
-            cid = (await call(client, "codex_start", prompt="corrupt alpha", cwd=str(sandbox.work)))["conversationId"]
+            cid = await start(client, "corrupt alpha", cwd=sandbox.work)
             await call(client, "codex_end", conversationId=cid)
             plain = plain_rollout(sandbox, cid)
             zst = plain.with_name(plain.name + ".zst")
             zst.write_bytes(b"\x28\xb5\x2f\xfd" + b"\x00 not really zstd" * 64)  # zstd's magic, then garbage
             plain.unlink()
 
-            r = await call(client, "codex_reply", conversationId=cid, prompt="corrupt beta")
+            r = await reply(client, cid, "corrupt beta")
             assert r["recovery"] == "replayed"
             assert r["status"] == "completed"
             [sent] = model_got(fake_model, "corrupt beta")
@@ -134,6 +134,6 @@ async def test_a_corrupt_compressed_rollout_falls_back_to_a_replay(
             (plain.parent / f"rollout-2026-01-01T00-00-00-{stranger}.jsonl.zst").write_bytes(b"garbage")
             message = await call_error(client, "codex_reply", conversationId=stranger, prompt="hello")
             assert stranger in message
-            assert (await call(client, "codex_reply", conversationId=cid, prompt="still fine"))["recovery"] == "live"
+            assert (await reply(client, cid, "still fine"))["recovery"] == "live"
     server_log = errlog.read_text()
     assert "Traceback" not in server_log, server_log

@@ -16,7 +16,7 @@ import anyio
 import pytest
 
 from ..conftest import Sandbox, mcp_server
-from ..helpers import call, call_error, text_of, write_old_records
+from ..helpers import call, call_error, reply, start, text_of, write_old_records
 
 pytestmark = [pytest.mark.anyio, pytest.mark.codex, pytest.mark.version_independent]
 
@@ -38,12 +38,7 @@ def prune_cli(sandbox: Sandbox, *args: str) -> str:
 async def test_listing_is_a_bounded_page_live_first_with_filters_and_cursor(sandbox: Sandbox, codex_bin: Path) -> None:
     old = write_old_records(sandbox.state_dir, OLD, turns=20, projects=sandbox.work)
     async with mcp_server(sandbox, codex_bin) as client:
-        live = [
-            (await call(client, "codex_start", prompt=f"live one {n}: fix the flaky test", cwd=str(sandbox.work)))[
-                "conversationId"
-            ]
-            for n in range(2)
-        ]
+        live = [await start(client, f"live one {n}: fix the flaky test", cwd=sandbox.work) for n in range(2)]
         raw = await client.call_tool("codex_list", {})
         page = dict(raw.structured_content or {})
         size = len(json.dumps(page)) + len(text_of(raw))
@@ -88,7 +83,7 @@ async def test_listing_is_a_bounded_page_live_first_with_filters_and_cursor(sand
 
         # An old conversation is continued: it becomes live and moves to the front.
         oldest = old[0]
-        r = await call(client, "codex_reply", conversationId=oldest, prompt="back after months [[history]]")
+        r = await reply(client, oldest, "back after months [[history]]")
         assert r["status"] == "completed"
         assert r["recovery"] == "replayed"  # a synthetic record: Codex never had its thread
         assert "turn 1: please look" in r["reply"], "the replay carried the old transcript"
@@ -118,9 +113,7 @@ async def test_transcripts_page_through_old_conversations(sandbox: Sandbox, code
         assert "## Turn 1" in text
         assert "from_turn=3" in text
 
-        cid = (
-            await call(client, "codex_start", prompt="[[reply:" + "lorem ipsum " * 3000 + "]]", cwd=str(sandbox.work))
-        )["conversationId"]
+        cid = await start(client, "[[reply:" + "lorem ipsum " * 3000 + "]]", cwd=sandbox.work)
         live = await call(client, "codex_transcript", conversationId=cid)
         [first] = live["turns"]
         assert first["clipped"] is True, "a page stays within the output budget"
@@ -138,10 +131,8 @@ async def test_prune_never_touches_a_live_conversation_and_keeps_threads_reachab
 ) -> None:
     old = write_old_records(sandbox.state_dir, 30, turns=2)
     async with mcp_server(sandbox, codex_bin) as client:
-        live = (await call(client, "codex_start", prompt="stays live", cwd=str(sandbox.work)))["conversationId"]
-        ended = (await call(client, "codex_start", prompt="the code word is heron", cwd=str(sandbox.work)))[
-            "conversationId"
-        ]
+        live = await start(client, "stays live", cwd=sandbox.work)
+        ended = await start(client, "the code word is heron", cwd=sandbox.work)
         await call(client, "codex_end", conversationId=ended)
         await anyio.sleep(2.5)  # both are now "older" than the 2 s limit below; only the claim protects the live one
 
@@ -158,8 +149,8 @@ async def test_prune_never_touches_a_live_conversation_and_keeps_threads_reachab
         assert [c["conversationId"] for c in listed["conversations"]] == [live]
 
         # The live conversation goes on; the pruned one is adopted back from Codex's own rollout.
-        assert (await call(client, "codex_reply", conversationId=live, prompt="still here"))["recovery"] == "live"
-        back = await call(client, "codex_reply", conversationId=ended, prompt="which word? [[history]]")
+        assert (await reply(client, live, "still here"))["recovery"] == "live"
+        back = await reply(client, ended, "which word? [[history]]")
         assert back["recovery"] == "resumed"
         assert back["reply"].startswith("the code word is heron")
         assert "unknown conversationId" in await call_error(client, "codex_status", conversationId=old[0])

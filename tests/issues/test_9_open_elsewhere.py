@@ -30,7 +30,7 @@ from codex_mcp.screen import Screen
 from codex_mcp.terminal import Terminal
 
 from ..conftest import Sandbox, mcp_server
-from ..helpers import await_until, call, call_error
+from ..helpers import await_until, call, call_error, reply, start
 from ..test_conversations import codex_pids, model_got
 
 pytestmark = [pytest.mark.anyio, pytest.mark.codex]
@@ -90,7 +90,7 @@ async def person_resumes(sandbox: Sandbox, codex_bin: Path, thread_id: str) -> A
 
 
 async def started_then_ended(client: Client, sandbox: Sandbox, prompt: str) -> str:
-    cid: str = (await call(client, "codex_start", prompt=prompt, cwd=str(sandbox.work)))["conversationId"]
+    cid = await start(client, prompt, cwd=sandbox.work)
     assert (await call(client, "codex_end", conversationId=cid))["ended"] is True
     return cid
 
@@ -127,7 +127,7 @@ async def test_reply_is_refused_while_a_person_has_the_thread_open(
             )
             await person.quit()
 
-        r = await call(client, "codex_reply", conversationId=cid, prompt="agent asks [[history]]")
+        r = await reply(client, cid, "agent asks [[history]]")
         assert r["recovery"] == "resumed"
         assert r["thread_id"] == cid
         assert r["turn"] == 2
@@ -148,7 +148,7 @@ async def test_a_lock_left_by_a_killed_codex_does_not_block(sandbox: Sandbox, co
             assert info.signal == signal.SIGKILL
         assert writers.lock_path(sandbox.codex_home, cid).exists(), "the killed Codex left its lock file"
         assert writers.thread_writer(sandbox.codex_home, cid) is None
-        r = await call(client, "codex_reply", conversationId=cid, prompt="after the kill [[history]]")
+        r = await reply(client, cid, "after the kill [[history]]")
         assert r["recovery"] == "resumed"
         assert r["thread_id"] == cid
         assert r["reply"] == "remember OSPREY | after the kill [[history]]"
@@ -184,7 +184,7 @@ async def test_codex_lock_screen_at_resume_is_refused_not_replayed(
             assert conv.threads == [conv.id]
             assert len(conv.turns) == 1
             assert not conv.live
-            assert conv.ownership is None, "the refused reply kept the conversation claimed"
+            assert not manager.conversations.owns(conv.id), "the refused reply kept the conversation claimed"
             assert not model_got(fake_model, "SKUA")
             assert codex_pids(sandbox) == [person.terminal.pid]
             monkeypatch.undo()
@@ -218,8 +218,8 @@ async def test_our_own_exiting_codex_is_waited_for(
             return turn.recovery, turn.reply
 
         began = time.monotonic()
-        _, (recovery, reply) = await asyncio.gather(manager.end(conv.id), reply_once_ending())
+        _, (recovery, answer) = await asyncio.gather(manager.end(conv.id), reply_once_ending())
         assert time.monotonic() - began > manager.settings.end_grace_s, "the old Codex was not slow to exit"
         assert recovery == "resumed"
-        assert reply == "remember FULMAR | again [[history]]"
+        assert answer == "remember FULMAR | again [[history]]"
         assert "open in another process" not in caplog.text, "resume hit the lock instead of waiting"

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from codex_mcp import codex, conpty, terminal
-from codex_mcp.conpty import ConPtyTerminal
+from codex_mcp import codex, terminal
 from codex_mcp.errors import TerminalClosed
-from codex_mcp.terminal import ExitInfo
+from codex_mcp.terminal import ExitInfo, conpty
+from codex_mcp.terminal.conpty import ConPtyTerminal
 
 from ..helpers import await_until
 

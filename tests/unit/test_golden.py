@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from codex_mcp import codex
+from codex_mcp import approvals, codex
 from codex_mcp.errors import InvalidInput
 from codex_mcp.rollout import (
     RolloutSettings,
@@ -175,7 +175,7 @@ def test_model_upgrades_come_from_the_catalog_and_become_one_notice_override() -
 
 def test_approval_dialog_is_read_with_its_command_reason_and_choices(golden: Golden) -> None:
     screen, oscs = golden.render("approval")
-    request = codex.read_approval(screen.lines())
+    request = approvals.read_approval(screen.lines())
     assert request is not None
     assert request.question == "Would you like to run the following command?"
     assert request.command == COMMAND
@@ -187,11 +187,11 @@ def test_approval_dialog_is_read_with_its_command_reason_and_choices(golden: Gol
     ]
     assert codex.read_screen(screen.lines()).blocker is None  # a question for the user, not a broken start
     # The keys each decision presses, and the one Codex does not offer.
-    assert codex.approval_keys("approve", request) == b"y"
-    assert codex.approval_keys("approve_always", request) == b"p"
-    assert codex.approval_keys("deny", request) == codex.INTERRUPT_KEY
+    assert approvals.approval_keys("approve", request) == b"y"
+    assert approvals.approval_keys("approve_always", request) == b"p"
+    assert approvals.approval_keys("deny", request) == codex.INTERRUPT_KEY
     with pytest.raises(InvalidInput, match="does not offer an approval limited to this session"):
-        codex.approval_keys("approve_for_session", request)
+        approvals.approval_keys("approve_for_session", request)
     # OSC 7501: the turn before finished with done; this one waits, blocked on a permission.
     states = run_states(oscs)
     assert "state=done:app=codex" in states

@@ -12,6 +12,7 @@ import pytest
 
 from codex_mcp.index import BadCursor, Entry, Filters, decode_cursor, encode_cursor, preview
 from codex_mcp.store import ConversationRecord, OptionsRecord, Store, TurnRecord, summary_of
+from codex_mcp.turn import TurnStatus
 
 
 def make(
@@ -27,7 +28,9 @@ def make(
         last_activity=1000.0 + n if last is None else last,
         end_reason=None if live else "ended by client",
         turns=[
-            TurnRecord(index=1, prompt=prompt or f"task number {n}", status="completed", reply="r", submitted_at=1.0)
+            TurnRecord(
+                index=1, prompt=prompt or f"task number {n}", status=TurnStatus.COMPLETED, reply="r", submitted_at=1.0
+            )
         ],
     )
 

@@ -11,11 +11,12 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from codex_mcp.errors import CodexStartFailed
 from codex_mcp.rollout import find_rollout
-from codex_mcp.session import Session, State
+from codex_mcp.session import Session, State, start_session
 from codex_mcp.terminal import ExitInfo
 from codex_mcp.turn import Turn, TurnStatus
 
@@ -47,7 +48,7 @@ class World:
     async def launch(self, *args: str, timeout: float = 10.0, grace_s: float = 2.0) -> Session:
         """Start the stand-in as Codex would be started."""
         argv = [sys.executable, STANDIN, "--uuid", THREAD, "--slow-s", str(SLOW_S), "--pid-file", str(self.pid_file)]
-        return await Session.launch(
+        return await start_session(
             [*argv, *args],
             str(self.work),
             env=self.env,
@@ -84,7 +85,7 @@ def status_of(turn: Turn) -> TurnStatus:
 
 def gone(pid: int) -> bool:
     """True once pid has exited and been reaped (no zombie left either)."""
-    return not Path(f"/proc/{pid}").exists()
+    return not psutil.pid_exists(pid)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from codex_mcp.store import ConversationRecord, OptionsRecord, Store, TurnRecord
+from codex_mcp.turn import TurnStatus
 
 CID = "01a1fbea-b6ba-73a1-8251-f4e5e362b223"
 OTHER = "01a1fbea-b6ba-73a1-8251-f4e5e362b224"
@@ -23,7 +24,7 @@ def record(cid: str = CID, turns: int = 1) -> ConversationRecord:
         created_at=1.0,
         last_activity=2.0,
         turns=[
-            TurnRecord(index=i + 1, prompt=f"p{i}", status="completed", reply=f"r{i}", submitted_at=1.0)
+            TurnRecord(index=i + 1, prompt=f"p{i}", status=TurnStatus.COMPLETED, reply=f"r{i}", submitted_at=1.0)
             for i in range(turns)
         ],
     )

@@ -12,6 +12,7 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from codex_mcp.errors import TerminalClosed
@@ -115,20 +116,19 @@ async def shows(out: Output, text: str, timeout: float = 10.0) -> None:
 def gone(pid: int) -> bool:
     """True if pid is not running (absent, or a zombie nobody has reaped yet)."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[-1].split()[0] == b"Z"
-    except FileNotFoundError:
+        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
         return True
 
 
 def reaped(pid: int) -> bool:
     """True once pid has exited and its parent has collected it (no zombie entry left)."""
-    return not os.path.exists(f"/proc/{pid}")
+    return not psutil.pid_exists(pid)
 
 
 def fd_count() -> int:
     """Open file descriptors of this process."""
-    return len(os.listdir("/proc/self/fd"))
+    return int(psutil.Process().num_fds())
 
 
 # --- output and input ---------------------------------------------------------------------------------

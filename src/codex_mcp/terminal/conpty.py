@@ -1,5 +1,5 @@
 """The Windows terminal backend: a process on a ConPTY through pywinpty, behind the same interface as the
-POSIX Terminal. Windows has no PTY file descriptor to put on the event loop, so a reader thread and a writer
+POSIX Terminal in posix.py. Windows has no PTY file descriptor to put on the event loop, so a reader thread and a writer
 thread move bytes, and results come back to the loop with call_soon_threadsafe. There are no POSIX signals:
 termination asks the program first, then ends the whole process tree with taskkill (argv, no shell)."""
 
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import queue
 import subprocess
@@ -14,12 +15,10 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from .errors import TerminalClosed
-from .terminal import ExitInfo, ProcessOutput
+from ..errors import TerminalClosed
+from .base import KILL_WAIT_S, READ_CHUNK, ExitInfo, KillStep, ProcessOutput
 
 log = logging.getLogger(__name__)
-
-_READ_CHUNK = 65536
 
 
 class WinPtyProcess(Protocol):
@@ -99,7 +98,7 @@ class ConPtyTerminal(ProcessOutput):
     def _read_loop(self) -> None:
         while True:
             try:
-                text = self._proc.read(_READ_CHUNK)
+                text = self._proc.read(READ_CHUNK)
             except (EOFError, OSError):
                 break
             if text:
@@ -151,27 +150,17 @@ class ConPtyTerminal(ProcessOutput):
 
     # --- termination --------------------------------------------------------------------------
 
-    async def terminate(
-        self, graceful: Callable[[], None] | None = None, grace_s: float = 2.0, step_s: float = 1.0
-    ) -> ExitInfo | None:
-        """End the process: first graceful() (the program's own way out), then taskkill of its whole tree,
-        politely and then by force. Closes the ConPTY afterwards. Never raises."""
-        if self.alive and graceful is not None:
-            try:
-                graceful()
-            except Exception as exc:
-                log.debug("graceful exit request failed: %s", exc)
-            await self.wait_exit(grace_s)
-        for force in (False, True):
-            if not self.alive:
-                break
-            await asyncio.to_thread(self._kill_tree, self.pid, force)
-            await self.wait_exit(step_s if not force else 5.0)
-        if self.alive:
-            with contextlib.suppress(Exception):
-                await asyncio.to_thread(self._proc.terminate, True)
-        self.close()
-        return self.exit_info
+    def _kill_steps(self, step_s: float) -> Sequence[KillStep]:
+        """taskkill of the whole tree, politely and then by force; then pywinpty's own forced terminate."""
+        return [
+            KillStep(functools.partial(asyncio.to_thread, self._kill_tree, self.pid, False), step_s),
+            KillStep(functools.partial(asyncio.to_thread, self._kill_tree, self.pid, True), KILL_WAIT_S),
+            KillStep(self._force_terminate, None),
+        ]
+
+    async def _force_terminate(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(self._proc.terminate, True)
 
     def close(self) -> None:
         """Release the ConPTY (idempotent)."""
