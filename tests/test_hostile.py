@@ -260,7 +260,7 @@ sensible_config = st.dictionaries(
 )
 
 
-START_PARAMETERS = {"prompt", "cwd", "model", "profile", "sandbox", "approval_policy", "config", "timeout_s"}
+START_PARAMETERS = {"prompt", "cwd", "model", "profile", "sandbox", "approval_policy", "config", "timeout_s", "effort"}
 
 
 def start_arguments(sandbox: Sandbox) -> st.SearchStrategy[dict[str, Any]]:
@@ -280,6 +280,7 @@ def start_arguments(sandbox: Sandbox) -> st.SearchStrategy[dict[str, Any]]:
         "approval_policy": (st.sampled_from(["on-request", "never"]), st.one_of(st.just("untrusted"), odd_text)),
         "config": (sensible_config, configs),
         "timeout_s": (st.floats(min_value=0.5, max_value=60), numbers),
+        "effort": (st.sampled_from(["none", "minimal", "low", "medium", "high", "xhigh"]), odd_text),
     }
     assert set(fields) == START_PARAMETERS
     return mostly_right(fields, frozenset({"prompt"}))
@@ -332,6 +333,10 @@ def check_launch(record: dict[str, Any], arguments: dict[str, Any], stub: StubCo
     for key, value in (config if isinstance(config, dict) else {}).items():
         items = [a[len(key) + 1 :] for i, a in enumerate(argv) if a.startswith(f"{key}=") and argv[i - 1] == "-c"]
         assert any(tomllib.loads(f"v = {item}")["v"] == value for item in items), (key, value, items)
+    effort = as_received(arguments.get("effort"))
+    if effort:  # the effort parameter comes after the client's config, so it wins over a config entry for it
+        efforts = [a for i, a in enumerate(argv) if a.startswith("model_reasoning_effort=") and argv[i - 1] == "-c"]
+        assert efforts[-1] == f'model_reasoning_effort="{effort}"', efforts
 
 
 @pytest.mark.codex

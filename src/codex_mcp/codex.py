@@ -62,6 +62,8 @@ def version_support(version: str | None) -> VersionSupport:
 
 Sandbox = Literal["read-only", "workspace-write", "danger-full-access"]
 ApprovalPolicy = Literal["on-request", "never"]
+Effort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
+"""Codex's reasoning effort (`model_reasoning_effort`); which ones a model accepts is the model's business."""
 JsonValue = str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
 
 UUID_RE = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
@@ -85,6 +87,7 @@ class LaunchOptions:
     sandbox: Sandbox | None = None
     approval_policy: ApprovalPolicy | None = None
     config: Mapping[str, JsonValue] = field(default_factory=dict)
+    effort: Effort | None = None
 
 
 _TRIPLES = {
@@ -347,6 +350,8 @@ def session_args(
     # Before the client's overrides too: a client's own notice.* settings apply on top.
     args += notice_override(upgrades or {})
     args += config_overrides(options.config)
+    if options.effort:  # after the client's config, so the effort parameter wins over a config entry
+        args += ["-c", f"model_reasoning_effort={toml_value(options.effort)}"]
     # After the client's overrides, so a Codex we start never starts codex-mcp again (mcpentries.py says why).
     args += disable_entries(disabled, options.config)
     trust: dict[str, JsonValue] = {options.cwd: {"trust_level": "trusted"}}

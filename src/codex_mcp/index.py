@@ -30,7 +30,8 @@ PROMPT_PREVIEW_CHARS = 120
 _SEARCH_CHARS = 2000
 """How much of the first prompt a text filter searches (case-folded)."""
 
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
+"""2 added `effort`. A file of another version is rebuilt from the records at start (they are the truth)."""
 
 _COLUMNS = (
     "id",
@@ -40,6 +41,7 @@ _COLUMNS = (
     "profile",
     "sandbox",
     "approval_policy",
+    "effort",
     "created_at",
     "last_activity",
     "end_reason",
@@ -64,6 +66,7 @@ class Summary:
     profile: str | None
     sandbox: str | None
     approval_policy: str | None
+    effort: str | None
     created_at: float
     last_activity: float
     end_reason: str | None
@@ -175,7 +178,8 @@ class Index:
                 db.execute(
                     "CREATE TABLE conversations ("
                     "id TEXT PRIMARY KEY, thread_id TEXT NOT NULL, cwd TEXT NOT NULL, model TEXT, profile TEXT, "
-                    "sandbox TEXT, approval_policy TEXT, created_at REAL NOT NULL, last_activity REAL NOT NULL, "
+                    "sandbox TEXT, approval_policy TEXT, effort TEXT, created_at REAL NOT NULL, "
+                    "last_activity REAL NOT NULL, "
                     "end_reason TEXT, saved_live INTEGER NOT NULL, adopted INTEGER NOT NULL, turns INTEGER NOT NULL, "
                     "first_prompt TEXT NOT NULL, search TEXT NOT NULL, mtime_ns INTEGER NOT NULL, "
                     "size INTEGER NOT NULL)"
@@ -346,6 +350,7 @@ def _row(entry: Entry) -> tuple[object, ...]:
         s.profile,
         s.sandbox,
         s.approval_policy,
+        s.effort,
         s.created_at,
         s.last_activity,
         s.end_reason,
@@ -360,9 +365,23 @@ def _row(entry: Entry) -> tuple[object, ...]:
 
 
 def _summary(row: tuple[object, ...]) -> Summary:
-    (cid, thread, cwd, model, profile, sandbox, approval, created, activity, reason, live, adopted, turns, first) = row[
-        :14
-    ]
+    (
+        cid,
+        thread,
+        cwd,
+        model,
+        profile,
+        sandbox,
+        approval,
+        effort,
+        created,
+        activity,
+        reason,
+        live,
+        adopted,
+        turns,
+        first,
+    ) = row[:15]
     return Summary(
         id=str(cid),
         thread_id=str(thread),
@@ -371,6 +390,7 @@ def _summary(row: tuple[object, ...]) -> Summary:
         profile=profile if isinstance(profile, str) else None,
         sandbox=sandbox if isinstance(sandbox, str) else None,
         approval_policy=approval if isinstance(approval, str) else None,
+        effort=effort if isinstance(effort, str) else None,
         created_at=float(created),  # type: ignore[arg-type]
         last_activity=float(activity),  # type: ignore[arg-type]
         end_reason=reason if isinstance(reason, str) else None,

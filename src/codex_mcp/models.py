@@ -193,6 +193,8 @@ class StatusResult(Result):
     error: str | None = None
     end_reason: str | None = None
     thread_id: str = Field(description="The Codex thread that backs the conversation now")
+    model: str | None = Field(default=None, description="The model the conversation asks for (None: Codex's config)")
+    effort: str | None = Field(default=None, description="The reasoning effort it asks for (None: Codex's config)")
     input_holder: str | None = Field(default=None, description="A person at the keyboard, if any")
     approval: Approval | None = None
     screen: list[str] = Field(description="The last lines of Codex's screen")
@@ -241,6 +243,7 @@ class ConversationInfo(BaseModel):
     state: StateName
     cwd: str
     model: str | None
+    effort: str | None = None
     profile: str | None = None
     sandbox: str | None = None
     approval_policy: str | None = None
@@ -481,6 +484,8 @@ def status_result(
         error=turn.error if turn else None,
         end_reason=conv.end_reason,
         thread_id=conv.thread_id,
+        model=conv.options.model,
+        effort=conv.options.effort,
         input_holder=conv.input_holder,
         approval=approval_of(conv, turn),
         screen=conv.screen_tail(),
@@ -520,6 +525,7 @@ def conversation_info(listed: Listed) -> ConversationInfo:
         state=state,
         cwd=s.cwd,
         model=s.model,
+        effort=s.effort,
         profile=s.profile,
         sandbox=s.sandbox,
         approval_policy=s.approval_policy,

@@ -23,7 +23,7 @@ from typing import Annotated, get_args
 
 from pydantic import BaseModel, BeforeValidator, JsonValue, ValidationError
 
-from .codex import ApprovalPolicy, LaunchOptions, Sandbox
+from .codex import ApprovalPolicy, Effort, LaunchOptions, Sandbox
 from .index import Entry, Index, Summary, preview, search_text
 from .turn import Recovery, TurnStatus
 
@@ -39,6 +39,7 @@ def _known_or(literal: object, fallback: object) -> BeforeValidator:
 
 StoredSandbox = Annotated[Sandbox | None, _known_or(Sandbox, None)]
 StoredApproval = Annotated[ApprovalPolicy | None, _known_or(ApprovalPolicy, None)]
+StoredEffort = Annotated[Effort | None, _known_or(Effort, None)]
 StoredRecovery = Annotated[Recovery, _known_or(Recovery, "live")]
 StoredStatus = Annotated[TurnStatus, BeforeValidator(lambda v: v if v in set(TurnStatus) else TurnStatus.FAILED)]
 
@@ -52,19 +53,20 @@ class OptionsRecord(BaseModel):
     sandbox: StoredSandbox = None
     approval_policy: StoredApproval = None
     config: dict[str, JsonValue] = {}
+    effort: StoredEffort = None
 
     @classmethod
     def of(cls, options: LaunchOptions) -> OptionsRecord:
         """The settings as they are stored."""
         o = options
-        config = dict(o.config)
         return cls(
             cwd=o.cwd,
             model=o.model,
             profile=o.profile,
             sandbox=o.sandbox,
             approval_policy=o.approval_policy,
-            config=config,
+            config=dict(o.config),
+            effort=o.effort,
         )
 
     def launch_options(self) -> LaunchOptions:
@@ -132,6 +134,7 @@ def summary_of(record: ConversationRecord) -> Summary:
         profile=o.profile,
         sandbox=o.sandbox,
         approval_policy=o.approval_policy,
+        effort=o.effort,
         created_at=record.created_at,
         last_activity=record.last_activity,
         end_reason=record.end_reason,

@@ -20,7 +20,7 @@ from mcp_types import CallToolResult, ClientCapabilities, ElicitationCapability,
 from pydantic import BaseModel, Field, JsonValue, WithJsonSchema
 
 from .approvals import Decision
-from .codex import SUPPORTED_VERSIONS, UUID_RE, ApprovalPolicy, LaunchOptions, Sandbox, version_support
+from .codex import SUPPORTED_VERSIONS, UUID_RE, ApprovalPolicy, Effort, LaunchOptions, Sandbox, version_support
 from .config import DEFAULT_TIMEOUT_S
 from .control import ControlServer
 from .conversation import Conversation
@@ -61,6 +61,11 @@ CONFIG_SCHEMA: dict[str, JsonValue] = {
 TIMEOUT_DOC = (
     f"Seconds to wait for the reply (default {DEFAULT_TIMEOUT_S:g}). When it expires the turn keeps running "
     "and the result says status 'running'; collect it with codex_status."
+)
+
+EFFORT_DOC = (
+    "Codex's reasoning effort for this conversation (model_reasoning_effort; default: Codex's config). Which "
+    "levels a model accepts is the model's business: Codex reports a level it refuses as the turn's error"
 )
 
 READ_ONLY = ToolAnnotations(read_only_hint=True)
@@ -230,6 +235,7 @@ async def codex_start(
         ),
     ] = None,
     timeout_s: Annotated[float | None, Field(description=TIMEOUT_DOC)] = None,
+    effort: Annotated[Effort | None, Field(description=EFFORT_DOC)] = None,
 ) -> Annotated[CallToolResult, StartResult]:
     """Start a new Codex conversation in a project folder and return Codex's first reply.
 
@@ -243,6 +249,7 @@ async def codex_start(
         sandbox=sandbox,
         approval_policy=approval_policy,
         config=dict(config or {}),
+        effort=effort,
     )
     conv, turn = await manager.start(prompt, options, timeout_s, make_waiter(ctx, manager))
     budget = manager.settings.reply_budget_chars
