@@ -297,7 +297,7 @@ async def test_bad_input_gives_clear_tool_errors(sandbox: Sandbox, codex_bin: Pa
             ("codex_start", {"prompt": "hi", "cwd": "relative/dir"}, "not an absolute path"),
             ("codex_start", {"prompt": "hi", "config": {"bad key": 1}}, "not a dotted Codex config path"),
             ("codex_start", {"prompt": "hi", "config": {"projects": {}}}, "set by codex-mcp itself"),
-            ("codex_start", {"prompt": "hi", "timeout_s": 0}, "timeout_s must be"),
+            ("codex_start", {"prompt": "hi", "timeout_s": -1}, "timeout_s must be"),
             ("codex_start", {"prompt": "hi", "timeout_s": 1e9}, "timeout_s must be"),
             ("codex_start", {"prompt": "hi", "sandbox": "yolo"}, "sandbox"),
             ("codex_status", {"conversationId": unknown, "wait_s": -1}, "wait_s"),

@@ -388,7 +388,7 @@ def test_fuzzed_start_arguments_are_tool_errors_never_crashes(
 # The tools fuzzed against a live conversation, with their (required, optional) parameters. A tool the server
 # lists that is neither here nor codex_start fails the test: new tools get fuzzed too.
 CONVERSATION_TOOLS: dict[str, tuple[set[str], set[str]]] = {
-    "codex_reply": ({"conversationId", "prompt"}, {"timeout_s"}),
+    "codex_reply": ({"conversationId", "prompt"}, {"timeout_s", "model", "effort"}),
     "codex_status": ({"conversationId"}, {"wait_s", "turn", "offset"}),
     "codex_interrupt": ({"conversationId"}, set()),
     "codex_approve": ({"conversationId", "decision"}, {"timeout_s"}),
@@ -433,6 +433,9 @@ def conversation_arguments(cid: str) -> st.SearchStrategy[tuple[str, dict[str, A
         "state": (st.sampled_from(["live", "ended"]), odd_text),
         "cwd": (st.sampled_from(["/", "/tmp", "/nonexistent/old/project"]), odd_text),
         "text": (st.sampled_from(["fuzz", "base", ""]), odd_text),
+        # A change of model or effort restarts the session (a resume): right values mostly keep what it has.
+        "model": (st.sampled_from(["", "mock-model"]), odd_text),
+        "effort": (st.sampled_from(["medium"]), odd_text),
     }
     return st.one_of(
         *(

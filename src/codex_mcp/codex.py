@@ -438,6 +438,11 @@ QUIT_KEYS = PASTE_START + b"/quit" + PASTE_END + b"\r"
 INTERRUPT_KEY = b"\x1b"
 
 
+def is_activity_line(line: str) -> bool:
+    """Codex's line that says it is working, with its ticking timer ("Working (12s • esc to interrupt)")."""
+    return "esc to interrupt" in line and not UUID_RE.search(line)
+
+
 def quit_steps(run_state: str | None) -> list[tuple[float, bytes]]:
     """How to make Codex exit from where it is: (delay in seconds, keys) to send in turn. A running turn or a
     dialog would take /quit as text; Esc first returns to the composer."""

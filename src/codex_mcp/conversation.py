@@ -39,6 +39,7 @@ class Conversation:
         self.adopted = adopted
         self.turns: list[Turn] = []
         self.session: Session | None = None
+        self.launched_with: LaunchOptions | None = None  # the settings the backing session was started with
         # Kept when a session is gone (its screen model is dropped: an ended conversation costs a few KB).
         self.last_screen: list[str] = []
         self.notices_told: set[str] = set()  # start-up notices the client has been given (codex.notice_override)
@@ -124,6 +125,11 @@ class Conversation:
         return self.session.terminal.exit_info if self.session is not None else self.last_exit
 
     @property
+    def quiet_s(self) -> float | None:
+        """While a turn runs: seconds since Codex last showed progress (Session.quiet_s)."""
+        return self.session.quiet_s() if self.session is not None else None
+
+    @property
     def has_process(self) -> bool:
         """True while the backing session's Codex process runs (also while it is being ended)."""
         return self.session is not None and self.session.terminal.alive
@@ -182,6 +188,7 @@ class Conversation:
     def attach(self, session: Session) -> None:
         """Make session the one that backs this conversation from now on."""
         self.session = session
+        self.launched_with = self.options
         self.end_reason = None
         if session.thread_id and session.thread_id != self.thread_id:
             self.thread_id = session.thread_id

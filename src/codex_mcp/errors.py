@@ -115,3 +115,14 @@ class NestedServer(CodexMcpError):
             "the sessions it launches, and did not recognise this one: a wrapper script? Give it `enabled = false`, "
             f"or set CODEX_MCP_MAX_NESTING={depth} in its `env` to nest on purpose)"
         )
+
+
+class SettingsRefused(CodexMcpError):
+    """Codex could not run a turn with the model or effort a codex_reply asked for; the conversation went back to
+    its earlier settings."""
+
+    def __init__(self, conversation_id: str, asked: str, kept: str, error: str) -> None:
+        super().__init__(
+            f"Codex could not run the turn with {asked}: {error.strip()[:500]}. Conversation {conversation_id} keeps "
+            f"{kept} and stays usable: reply again without model/effort, or with another model"
+        )

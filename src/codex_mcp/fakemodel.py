@@ -14,6 +14,8 @@ as a subprocess still controls the model:
 ``[[ratelimit:PERCENT]]`` send the rate-limit headers Codex reads from a response (``x-codex-primary-used-percent``
                       and the 5-hour window's), saying PERCENT of the limit is used
 ``[[history]]``       answer with every user message of the request, joined by `` | ``
+A request for a model whose name starts with ``no-such-`` is answered 404 ``model_not_found``, as the real API
+answers a model that does not exist.
 ``[[exec:COMMAND]]``  ask Codex to run COMMAND with its ``exec_command`` tool; the turn after the tool
                       result answers with the command's output
 ``[[escalate:COMMAND]]`` the same, asking to run it outside the sandbox (``require_escalated``), which
@@ -43,6 +45,7 @@ from typing import cast
 JsonObject = dict[str, object]
 
 TITLE_MARKER = "Generate a concise"
+UNKNOWN_MODEL_PREFIX = "no-such-"
 _DIRECTIVE = re.compile(
     r"\[\[(reply|delay|fail|drop|slow|history|exec|escalate|mcp|ratelimit)(?::(.*?))?\]\]", re.DOTALL
 )
@@ -347,6 +350,11 @@ class _Handler(BaseHTTPRequestHandler):
             body = cast(JsonObject, json.loads(raw or b"{}"))
         except json.JSONDecodeError:
             self._json(400, {"error": {"message": "bad json"}})
+            return
+        model = body.get("model")
+        if isinstance(model, str) and model.startswith(UNKNOWN_MODEL_PREFIX):
+            message = f"The model `{model}` does not exist or you do not have access to it."
+            self._json(404, {"error": {"message": message, "type": "invalid_request_error", "code": "model_not_found"}})
             return
         answer = self.fake._answer(body)
         if answer.delay_s:

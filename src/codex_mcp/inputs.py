@@ -25,11 +25,14 @@ def check_conversation_id(conversation_id: str) -> str:
 
 
 def check_timeout(timeout_s: float | None, default: float) -> float:
-    """A usable timeout in seconds."""
+    """A usable timeout in seconds. 0 means return at once: the turn goes on in the background (codex_status
+    collects it)."""
     if timeout_s is None:
         return default
-    if not (0 < timeout_s <= MAX_TIMEOUT_S):
-        raise InvalidInput(f"timeout_s must be more than 0 and at most {MAX_TIMEOUT_S:g} seconds")
+    if not (0 <= timeout_s <= MAX_TIMEOUT_S):
+        raise InvalidInput(
+            f"timeout_s must be between 0 (return at once, the turn goes on) and {MAX_TIMEOUT_S:g} seconds"
+        )
     return float(timeout_s)
 
 

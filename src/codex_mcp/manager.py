@@ -8,17 +8,19 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from . import codex, writers
 from .approvals import Decision
-from .codex import LaunchOptions
+from .codex import Effort, LaunchOptions
 from .config import MAX_TIMEOUT_S, Settings
 from .conversation import Conversation
 from .errors import (
     CodexStartFailed,
     InvalidInput,
     NothingToApprove,
+    SettingsRefused,
     ThreadOpenElsewhere,
     TooManySessions,
     UnknownConversation,
@@ -44,6 +46,11 @@ notifications, asks the client about approvals and interrupts the turn if the ca
 async def plain_wait(conv: Conversation, turn: Turn, timeout: float) -> None:
     """Wait for the turn to settle or to need a decision, at most timeout seconds."""
     await turn.wait(timeout)
+
+
+def _settings(options: LaunchOptions) -> str:
+    """A conversation's model and effort, as a message names them."""
+    return f"model {options.model or '(Codex config)'}, effort {options.effort or '(Codex config)'}"
 
 
 def _folder_exists(path: str) -> bool:
@@ -276,18 +283,35 @@ class Manager:
         return conv, turn
 
     async def reply(
-        self, conversation_id: str, prompt: str, timeout_s: float | None, wait: Waiter = plain_wait
+        self,
+        conversation_id: str,
+        prompt: str,
+        timeout_s: float | None,
+        wait: Waiter = plain_wait,
+        *,
+        model: str | None = None,
+        effort: Effort | None = None,
     ) -> tuple[Conversation, Turn]:
         """Queue the next prompt and wait (bounded) for its reply, bringing the conversation back first if
-        no live session backs it."""
+        no live session backs it. A model or effort applies from this turn on and sticks for the conversation."""
         if self._closed:
             raise InvalidInput("the server is shutting down")
         timeout = check_timeout(timeout_s, self.settings.default_timeout_s)
         text = codex.sanitize_prompt(prompt)
+        if model:
+            codex.check_name("model", model)
         conv = self.get_or_adopt(conversation_id)
         loop = asyncio.get_running_loop()
         started = loop.time()
         async with conv.lock:
+            before = conv.options
+            conv.options = replace(before, model=model or before.model, effort=effort or before.effort)
+            if conv.options != before:
+                conv.changed()
+            if conv.live and conv.launched_with != conv.options:
+                # Codex takes its model and effort at start: resume the thread with the new ones (same thread,
+                # same context), as a person would quit and `codex resume -m ...`.
+                await conv.end(f"settings changed ({_settings(conv.options)})")
             if conv.live:
                 turn = conv.submit(text)
             else:
@@ -302,6 +326,13 @@ class Manager:
                 turn = conv.submit(text, payload=payload, recovery=recovery)
                 self._tell_once(conv, turn, notices)
         await wait(conv, turn, max(0.0, timeout - (loop.time() - started)))
+        if conv.options != before and turn.status == TurnStatus.FAILED and "model" in (turn.error or "").lower():
+            # Codex could not use what was asked for (an unknown model, an effort the model refuses): go back to
+            # the settings that worked, so the next reply runs as before.
+            asked = _settings(conv.options)
+            conv.options = before
+            conv.changed()
+            raise SettingsRefused(conv.id, asked, _settings(before), turn.error or "")
         return conv, turn
 
     async def status(

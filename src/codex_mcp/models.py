@@ -26,6 +26,10 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+STALL_HINT_S = 60.0
+"""Quiet this long while a turn runs, a result says the model may have stalled (a real turn that thinks long still
+streams reasoning or runs commands within a minute)."""
+
 _NEXT_STEP = {
     "running": "The turn is still running: call codex_status with wait_s to collect the reply.",
     "queued": "The turn waits behind an earlier one: call codex_status with wait_s to collect the reply.",
@@ -193,6 +197,12 @@ class StatusResult(Result):
     error: str | None = None
     end_reason: str | None = None
     thread_id: str = Field(description="The Codex thread that backs the conversation now")
+    quiet_s: float | None = Field(
+        default=None,
+        description="While a turn runs: seconds since Codex last showed progress (a new event in its rollout, or "
+        "its screen changing other than the ticking 'Working' line). Long quiet stretches mean the model may "
+        "have stalled: codex_interrupt stops the turn",
+    )
     model: str | None = Field(default=None, description="The model the conversation asks for (None: Codex's config)")
     effort: str | None = Field(default=None, description="The reasoning effort it asks for (None: Codex's config)")
     input_holder: str | None = Field(default=None, description="A person at the keyboard, if any")
@@ -210,6 +220,11 @@ class StatusResult(Result):
             parts.append(f"Ended: {self.end_reason}")
         if self.status in _NEXT_STEP:
             parts.append(_NEXT_STEP[self.status])
+        if self.quiet_s is not None and self.quiet_s >= STALL_HINT_S:
+            parts.append(
+                f"Codex has shown no progress for {self.quiet_s:.0f}s: the model may have stalled. Wait longer, or "
+                "stop the turn with codex_interrupt and send the prompt again."
+            )
         if self.input_holder:
             parts.append(f"{self.input_holder} is at the keyboard: turns wait until they detach.")
         if self.approval is not None:
@@ -484,6 +499,7 @@ def status_result(
         error=turn.error if turn else None,
         end_reason=conv.end_reason,
         thread_id=conv.thread_id,
+        quiet_s=conv.quiet_s if turn is not None and turn is conv.current_turn else None,
         model=conv.options.model,
         effort=conv.options.effort,
         input_holder=conv.input_holder,

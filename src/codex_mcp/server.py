@@ -15,7 +15,7 @@ from .config import Settings
 from .control import ControlServer
 from .errors import NestedServer
 from .manager import Manager
-from .tools import TOOLS, AppState
+from .tools import TOOLS, AppState, reject_unknown_arguments
 
 INSTRUCTIONS = """\
 Hold multi-turn conversations with the OpenAI Codex CLI (a real, live Codex session per conversation).
@@ -88,4 +88,5 @@ def create_server(settings: Settings, on_closed: Callable[[], None] | None = Non
     )
     for tool, hints in TOOLS:
         server.add_tool(tool, annotations=hints)
+    server.middleware.append(reject_unknown_arguments)
     return server

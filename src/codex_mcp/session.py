@@ -80,6 +80,8 @@ class Session:
         self.marker: str | None = None
         self._closed_told = False
         self._gone_told = False
+        self._seen_screen = 0  # a fingerprint of the screen without its activity line, and when it last changed
+        self._seen_at = self._turn_began = time.monotonic()
         self._queue: asyncio.Queue[Turn] = asyncio.Queue()
         self._wake = asyncio.Event()
         self._tasks = Tasks()
@@ -252,6 +254,7 @@ class Session:
         self.turns.pump()  # whatever earlier turns left behind is not this turn's
         self.state = State.RUNNING
         turn.set_status(TurnStatus.RUNNING)
+        self._turn_began = time.monotonic()
         self.turns.sent = turn
         try:
             try:
@@ -353,6 +356,19 @@ class Session:
             return False
         self._write_quietly(codex.INTERRUPT_KEY)
         return True
+
+    def quiet_s(self) -> float | None:
+        """While a turn runs: seconds since Codex last showed progress, i.e. appended to its rollout or changed its
+        screen other than the ticking "Working (12s • esc to interrupt)" line. A model that has stalled shows
+        nothing else for long; a slow stream keeps drawing text. The screen is compared when asked (codex_status,
+        progress notifications), so a change is dated when it is first seen."""
+        if self.current is None or self.current.status != TurnStatus.RUNNING:
+            return None
+        now = time.monotonic()
+        seen = hash(tuple(line for line in self.screen.text_lines() if not codex.is_activity_line(line)))
+        if seen != self._seen_screen:
+            self._seen_screen, self._seen_at = seen, now
+        return round(now - max(self._seen_at, self.turns.last_record_at, self._turn_began), 1)
 
     def screen_tail(self, lines: int = 12) -> list[str]:
         """The last rows of the screen that hold text."""

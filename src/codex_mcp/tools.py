@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Literal, ParamSpec
+from typing import Annotated, Any, Literal, ParamSpec
 
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
@@ -20,7 +22,7 @@ from mcp_types import CallToolResult, ClientCapabilities, ElicitationCapability,
 from pydantic import BaseModel, Field, JsonValue, WithJsonSchema
 
 from .approvals import Decision
-from .codex import SUPPORTED_VERSIONS, UUID_RE, ApprovalPolicy, Effort, LaunchOptions, Sandbox, version_support
+from .codex import SUPPORTED_VERSIONS, ApprovalPolicy, Effort, LaunchOptions, Sandbox, is_activity_line, version_support
 from .config import DEFAULT_TIMEOUT_S
 from .control import ControlServer
 from .conversation import Conversation
@@ -29,6 +31,7 @@ from .inputs import check_cwd
 from .listing import DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, ListQuery, ListState
 from .manager import Manager, Waiter
 from .models import (
+    STALL_HINT_S,
     ApproveResult,
     AttachInfo,
     EndResult,
@@ -60,7 +63,8 @@ CONFIG_SCHEMA: dict[str, JsonValue] = {
 
 TIMEOUT_DOC = (
     f"Seconds to wait for the reply (default {DEFAULT_TIMEOUT_S:g}). When it expires the turn keeps running "
-    "and the result says status 'running'; collect it with codex_status."
+    "and the result says status 'running'; collect it with codex_status. 0: return at once and let the turn run "
+    "in the background (codex_status(wait_s=...) collects it, codex_interrupt stops it)."
 )
 
 EFFORT_DOC = (
@@ -138,9 +142,12 @@ def one_line_status(conv: Conversation, turn: Turn, elapsed: float) -> str:
     "Working (12s • esc to interrupt)"), not the footer."""
     doing = ""
     for line in reversed(conv.screen_tail(20)):
-        if "esc to interrupt" in line and not UUID_RE.search(line):
+        if is_activity_line(line):
             doing = " · " + line.strip(" •◦")
             break
+    quiet = conv.quiet_s
+    if quiet is not None and quiet >= STALL_HINT_S:
+        doing += f" · no progress from Codex for {quiet:.0f}s"
     return f"turn {turn.index} {turn.status.value} for {elapsed:.0f}s{doing}"
 
 
@@ -262,6 +269,14 @@ async def codex_reply(
     prompt: Annotated[str, Field(description="The next message to Codex")],
     ctx: Ctx,
     timeout_s: Annotated[float | None, Field(description=TIMEOUT_DOC)] = None,
+    model: Annotated[
+        str | None,
+        Field(
+            description="Switch the conversation to this model from this turn on (it keeps its context; the "
+            "change sticks). If Codex cannot use it, the call is an error and the conversation keeps its model"
+        ),
+    ] = None,
+    effort: Annotated[Effort | None, Field(description=EFFORT_DOC + "; a change sticks for the conversation")] = None,
 ) -> Annotated[CallToolResult, ReplyResult]:
     """Send the next message in an existing Codex conversation and return Codex's reply.
 
@@ -270,7 +285,8 @@ async def codex_reply(
     its Codex thread is resumed with the original settings, or its history is replayed into a new session."""
     began = time.monotonic()
     manager = manager_of(ctx)
-    conv, turn = await manager.reply(conversationId, prompt, timeout_s, make_waiter(ctx, manager))
+    waiter = make_waiter(ctx, manager)
+    conv, turn = await manager.reply(conversationId, prompt, timeout_s, waiter, model=model or None, effort=effort)
     budget = manager.settings.reply_budget_chars
     return result(ReplyResult.of(conv, turn, time.monotonic() - began, budget, recovery=turn.recovery))
 
@@ -430,3 +446,24 @@ TOOLS: list[tuple[Callable[..., Awaitable[CallToolResult]], ToolAnnotations | No
     (codex_transcript, READ_ONLY),
 ]
 """Every tool, in the order clients list them, with its annotations."""
+
+_PARAMETERS = {
+    tool.__name__: frozenset(p for p in inspect.signature(tool).parameters if p != "ctx") for tool, _ in TOOLS
+}
+
+
+async def reject_unknown_arguments(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+    """Server middleware: a tools/call with an argument the tool does not take is a tool error naming it. The SDK
+    would drop it silently, and a client that sent model= to a tool without one would never learn it was ignored."""
+    params = ctx.params or {}
+    known = _PARAMETERS.get(str(params.get("name"))) if ctx.method == "tools/call" else None
+    arguments = params.get("arguments")
+    unknown = sorted(set(arguments) - known) if known is not None and isinstance(arguments, dict) else []
+    if not unknown:
+        return await call_next(ctx)
+    names = ", ".join(repr(n[:80]) for n in unknown[:10])
+    message = (
+        f"Error executing tool {params.get('name')}: it does not take {names}; its arguments are "
+        f"{', '.join(sorted(known or ()))}. Remove the unknown argument(s) and call again"
+    )
+    return CallToolResult(content=[TextContent(type="text", text=message)], is_error=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,6 +30,7 @@ class TurnTracker:
         self.on_person_turn: Callable[[], Turn] | None = None  # the conversation records a person's turn
         self._on_person_done = on_person_done  # a person's turn settled: queued turns may go ahead
         self._tail: RolloutTail | None = None
+        self.last_record_at = 0.0  # time.monotonic() when Codex last appended to the rollout (as we read it)
 
     def follow_resumed_thread(self) -> None:
         """The thread existed before this session: read its rollout only from what Codex appends from now on (in
@@ -57,6 +59,7 @@ class TurnTracker:
             # A new thread's rollout appears with its first prompt; everything in it is new.
             self._tail = RolloutTail(path, 0)
         for record in self._tail.read_new():
+            self.last_record_at = time.monotonic()
             self.apply(record)
 
     def apply(self, record: JsonObject) -> None:
