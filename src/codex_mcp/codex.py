@@ -432,6 +432,12 @@ def encode_prompt(text: str) -> bytes:
     return PASTE_START + (clean + "\n").encode("utf-8") + PASTE_END + b"\r"
 
 
+def encode_images(paths: Sequence[str]) -> bytes:
+    """Bytes that attach images to the next prompt as a person does: each path pasted on its own, which Codex's
+    composer recognises as an image file and turns into an attachment (the paths were checked: images.py)."""
+    return b"".join(PASTE_START + path.encode("utf-8") + PASTE_END for path in paths)
+
+
 QUIT_KEYS = PASTE_START + b"/quit" + PASTE_END + b"\r"
 """Codex's own way out: /quit exits in well under 0.1 s."""
 

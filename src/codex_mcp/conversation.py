@@ -170,6 +170,15 @@ class Conversation:
         else:
             self.session.withdraw(turn)
 
+    def steer(self, text: str, images: list[str]) -> Turn | None:
+        """Add text to the turn Codex is running (Session.steer); that turn, or None when none runs."""
+        if self.session is None or not self.session.live:
+            return None
+        turn = self.session.steer(text, images)
+        if turn is not None:
+            self.changed()
+        return turn
+
     def answer(self, decision: Decision) -> Turn | None:
         """Give Codex the decision on the approval its running turn waits on; the turn, or None when none waits."""
         turn = self.current_turn
@@ -220,13 +229,16 @@ class Conversation:
         if self.on_detached is not None:
             self.on_detached(self)
 
-    def submit(self, prompt: str, *, payload: str | None = None, recovery: Recovery = "live") -> Turn:
-        """Queue a prompt on the backing session (which must be live)."""
+    def submit(
+        self, prompt: str, *, payload: str | None = None, recovery: Recovery = "live", images: list[str] | None = None
+    ) -> Turn:
+        """Queue a prompt (and the images attached to it) on the backing session (which must be live)."""
         assert self.session is not None
         turn = Turn(
             index=len(self.turns) + 1,
             prompt=prompt,
             payload=payload or prompt,
+            images=list(images or []),
             recovery=recovery,
             on_change=lambda _turn: self.changed(),
         )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from .errors import (
     TooManySessions,
     UnknownConversation,
 )
+from .images import check_images
 from .inputs import check_conversation_id, check_timeout
 from .launcher import Launcher
 from .listing import Listing, ListQuery, list_page
@@ -253,13 +254,20 @@ class Manager:
     # --- operations ------------------------------------------------------------------------------
 
     async def start(
-        self, prompt: str, options: LaunchOptions, timeout_s: float | None, wait: Waiter = plain_wait
+        self,
+        prompt: str,
+        options: LaunchOptions,
+        timeout_s: float | None,
+        wait: Waiter = plain_wait,
+        *,
+        images: Sequence[str] | None = None,
     ) -> tuple[Conversation, Turn]:
-        """Start a Codex session, send the first prompt, and wait (bounded) for its reply."""
+        """Start a Codex session, send the first prompt (with its images), and wait (bounded) for its reply."""
         if self._closed:
             raise InvalidInput("the server is shutting down")
         timeout = check_timeout(timeout_s, self.settings.default_timeout_s)
         text = codex.sanitize_prompt(prompt)
+        attached = check_images(images)
         binary = codex.find_codex(self.settings.codex_bin)
         # Validates the config overrides before we spawn.
         upgrades, notices = self.launcher.screens(options)
@@ -277,7 +285,7 @@ class Manager:
             await session.end("could not be recorded")  # never a Codex running that nobody knows about
             raise
         log.info("started conversation %s in %s (%.2fs)", conv.id, options.cwd, loop.time() - started)
-        turn = conv.submit(text)
+        turn = conv.submit(text, images=attached)
         self._tell_once(conv, turn, notices)
         await wait(conv, turn, max(0.0, timeout - (loop.time() - started)))
         return conv, turn
@@ -291,19 +299,28 @@ class Manager:
         *,
         model: str | None = None,
         effort: Effort | None = None,
+        images: Sequence[str] | None = None,
+        steer: bool = False,
     ) -> tuple[Conversation, Turn]:
-        """Queue the next prompt and wait (bounded) for its reply, bringing the conversation back first if
-        no live session backs it. A model or effort applies from this turn on and sticks for the conversation."""
+        """Queue the next prompt (with its images) and wait (bounded) for its reply, bringing the conversation back
+        first if no live session backs it. A model or effort applies from this turn on and sticks for the
+        conversation. steer: add the prompt to the turn Codex is running instead, when one runs."""
         if self._closed:
             raise InvalidInput("the server is shutting down")
         timeout = check_timeout(timeout_s, self.settings.default_timeout_s)
         text = codex.sanitize_prompt(prompt)
+        attached = check_images(images)
         if model:
             codex.check_name("model", model)
+        if steer and (model or effort):
+            raise InvalidInput(
+                "steer adds to the running turn, whose model and effort are set: send them without steer"
+            )
         conv = self.get_or_adopt(conversation_id)
         loop = asyncio.get_running_loop()
         started = loop.time()
         async with conv.lock:
+            steered = conv.steer(text, attached) if steer else None
             before = conv.options
             conv.options = replace(before, model=model or before.model, effort=effort or before.effort)
             if conv.options != before:
@@ -312,8 +329,10 @@ class Manager:
                 # Codex takes its model and effort at start: resume the thread with the new ones (same thread,
                 # same context), as a person would quit and `codex resume -m ...`.
                 await conv.end(f"settings changed ({_settings(conv.options)})")
-            if conv.live:
-                turn = conv.submit(text)
+            if steered is not None:
+                turn = steered
+            elif conv.live:
+                turn = conv.submit(text, images=attached)
             else:
                 self.conversations.claim(conv)
                 upgrades, notices = self.launcher.screens(conv.options)
@@ -323,7 +342,7 @@ class Manager:
                     if not conv.live:
                         self.conversations.release(conv)
                     raise
-                turn = conv.submit(text, payload=payload, recovery=recovery)
+                turn = conv.submit(text, payload=payload, recovery=recovery, images=attached)
                 self._tell_once(conv, turn, notices)
         await wait(conv, turn, max(0.0, timeout - (loop.time() - started)))
         if conv.options != before and turn.status == TurnStatus.FAILED and "model" in (turn.error or "").lower():

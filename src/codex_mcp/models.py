@@ -153,10 +153,17 @@ class ReplyResult(TurnResult):
         "resumed (codex resume of its thread, settings re-applied), replayed (a fresh session given the history)",
     )
 
+    steered: bool = Field(
+        default=False,
+        description="The prompt was added to the turn Codex was running (steer) instead of starting a new one: "
+        "turn and reply are that turn's",
+    )
+
     def _more(self) -> list[str]:
-        if self.recovery == "live":
-            return []
-        return [f"Recovery: {self.recovery} (Codex thread {self.thread_id})."]
+        more = ["Steered: the prompt was added to the running turn."] if self.steered else []
+        if self.recovery != "live":
+            more.append(f"Recovery: {self.recovery} (Codex thread {self.thread_id}).")
+        return more
 
 
 class ApproveResult(TurnResult):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from . import codex, nesting
 from .approvals import ApprovalRequest, ApprovalWatch, Decision, approval_keys
-from .errors import CodexStartFailed, TerminalClosed
+from .errors import CodexStartFailed, InvalidInput, TerminalClosed
 from .screen import Osc, Screen
 from .startup import StartupWatch
 from .tasks import Tasks
@@ -73,17 +73,15 @@ class Session:
         self.current: Turn | None = None
         self.on_gone: Callable[[Session], None] | None = None
         self.on_closed: Callable[[Session], None] | None = None  # the process is gone and the PTY closed
-        self.turns = TurnTracker(codex_home, on_person_done=self._wake_up)
-        self.viewers = Viewers(on_keyboard_free=self._wake_up)
+        self._wake = asyncio.Event()  # something changed: a waiting worker looks again
+        self.turns = TurnTracker(codex_home, on_person_done=self._wake.set)
+        self.viewers = Viewers(on_keyboard_free=self._wake.set)
         self.approvals = ApprovalWatch(screen.lines)
         self.home_size: tuple[int, int] = (0, 0)
         self.marker: str | None = None
         self._closed_told = False
         self._gone_told = False
-        self._seen_screen = 0  # a fingerprint of the screen without its activity line, and when it last changed
-        self._seen_at = self._turn_began = time.monotonic()
         self._queue: asyncio.Queue[Turn] = asyncio.Queue()
-        self._wake = asyncio.Event()
         self._tasks = Tasks()
         self._worker: asyncio.Task[None] | None = None
         self._follower: asyncio.Task[None] | None = None
@@ -168,9 +166,6 @@ class Session:
             self._gone_told = True
             self.on_gone(self)
 
-    def _wake_up(self) -> None:
-        self._wake.set()
-
     async def _sleep_until_woken(self, timeout: float) -> None:
         # asyncio.timeout, not wait_for: in 3.11 wait_for can swallow a cancellation that races its
         # timeout, which left a cancelled worker waiting forever.
@@ -254,11 +249,11 @@ class Session:
         self.turns.pump()  # whatever earlier turns left behind is not this turn's
         self.state = State.RUNNING
         turn.set_status(TurnStatus.RUNNING)
-        self._turn_began = time.monotonic()
+        self.turns.began()
         self.turns.sent = turn
         try:
             try:
-                await self.terminal.write(codex.encode_prompt(turn.payload))
+                await self.terminal.write(codex.encode_images(turn.images) + codex.encode_prompt(turn.payload))
             except TerminalClosed as exc:
                 turn.fail(f"could not send the prompt: {exc}")
                 return
@@ -350,6 +345,23 @@ class Session:
         turn.fail("withdrawn: the call that sent it was cancelled before Codex got it")
         return True
 
+    def steer(self, text: str, images: list[str]) -> Turn | None:
+        """Add text (and images) to the turn Codex is running, as a person typing into the running TUI does: Enter
+        steers it, one combined turn. Returns that turn (its prompt records the addition), or None when no turn
+        of ours runs (the caller queues a new one). Refused while Codex waits for an approval or a person types."""
+        turn = self.current
+        if turn is None or turn is not self.turns.sent or self.tui_state not in ("working", "blocked"):
+            return None
+        if turn.status == TurnStatus.WAITING_FOR_APPROVAL or self.tui_state == "blocked":
+            raise InvalidInput("the running turn waits for an approval: answer it with codex_approve, then steer")
+        if self.input_holder is not None:
+            raise InvalidInput(f"{self.input_holder} is at the keyboard: steer once they detach, or reply without it")
+        self.terminal.write_nowait(codex.encode_images(images) + codex.encode_prompt(text))
+        turn.prompt += "\n\n" + text
+        turn.steered.append(text)
+        self.last_activity = time.time()
+        return turn
+
     def interrupt(self) -> bool:
         """Stop the running turn the way a person would (Esc). False if no turn was running."""
         if self.current is None or not self.live or self.tui_state not in ("working", "blocked"):
@@ -358,17 +370,10 @@ class Session:
         return True
 
     def quiet_s(self) -> float | None:
-        """While a turn runs: seconds since Codex last showed progress, i.e. appended to its rollout or changed its
-        screen other than the ticking "Working (12s • esc to interrupt)" line. A model that has stalled shows
-        nothing else for long; a slow stream keeps drawing text. The screen is compared when asked (codex_status,
-        progress notifications), so a change is dated when it is first seen."""
+        """While a turn runs: seconds since Codex last showed progress (TurnTracker.quiet_s); None otherwise."""
         if self.current is None or self.current.status != TurnStatus.RUNNING:
             return None
-        now = time.monotonic()
-        seen = hash(tuple(line for line in self.screen.text_lines() if not codex.is_activity_line(line)))
-        if seen != self._seen_screen:
-            self._seen_screen, self._seen_at = seen, now
-        return round(now - max(self._seen_at, self.turns.last_record_at, self._turn_began), 1)
+        return self.turns.quiet_s(self.screen.text_lines())
 
     def screen_tail(self, lines: int = 12) -> list[str]:
         """The last rows of the screen that hold text."""

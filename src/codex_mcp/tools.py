@@ -21,6 +21,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult, ClientCapabilities, ElicitationCapability, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, JsonValue, WithJsonSchema
 
+from . import codex
 from .approvals import Decision
 from .codex import SUPPORTED_VERSIONS, ApprovalPolicy, Effort, LaunchOptions, Sandbox, is_activity_line, version_support
 from .config import DEFAULT_TIMEOUT_S
@@ -65,6 +66,11 @@ TIMEOUT_DOC = (
     f"Seconds to wait for the reply (default {DEFAULT_TIMEOUT_S:g}). When it expires the turn keeps running "
     "and the result says status 'running'; collect it with codex_status. 0: return at once and let the turn run "
     "in the background (codex_status(wait_s=...) collects it, codex_interrupt stops it)."
+)
+
+IMAGES_DOC = (
+    "Absolute paths of images (PNG, JPEG, GIF, WebP; at most 20 MB each, 10 per prompt) sent to the model with "
+    "this prompt, as a person attaches them in Codex"
 )
 
 EFFORT_DOC = (
@@ -243,6 +249,7 @@ async def codex_start(
     ] = None,
     timeout_s: Annotated[float | None, Field(description=TIMEOUT_DOC)] = None,
     effort: Annotated[Effort | None, Field(description=EFFORT_DOC)] = None,
+    images: Annotated[list[str] | None, Field(description=IMAGES_DOC)] = None,
 ) -> Annotated[CallToolResult, StartResult]:
     """Start a new Codex conversation in a project folder and return Codex's first reply.
 
@@ -258,7 +265,7 @@ async def codex_start(
         config=dict(config or {}),
         effort=effort,
     )
-    conv, turn = await manager.start(prompt, options, timeout_s, make_waiter(ctx, manager))
+    conv, turn = await manager.start(prompt, options, timeout_s, make_waiter(ctx, manager), images=images)
     budget = manager.settings.reply_budget_chars
     return result(StartResult.of(conv, turn, time.monotonic() - began, budget, cwd=options.cwd))
 
@@ -277,6 +284,15 @@ async def codex_reply(
         ),
     ] = None,
     effort: Annotated[Effort | None, Field(description=EFFORT_DOC + "; a change sticks for the conversation")] = None,
+    images: Annotated[list[str] | None, Field(description=IMAGES_DOC)] = None,
+    steer: Annotated[
+        bool,
+        Field(
+            description="Add this prompt to the turn Codex is running (as a person typing into the running Codex "
+            "does) instead of queueing a new turn; the result is that turn's reply. With no turn running it is "
+            "an ordinary reply"
+        ),
+    ] = False,
 ) -> Annotated[CallToolResult, ReplyResult]:
     """Send the next message in an existing Codex conversation and return Codex's reply.
 
@@ -286,9 +302,12 @@ async def codex_reply(
     began = time.monotonic()
     manager = manager_of(ctx)
     waiter = make_waiter(ctx, manager)
-    conv, turn = await manager.reply(conversationId, prompt, timeout_s, waiter, model=model or None, effort=effort)
+    conv, turn = await manager.reply(
+        conversationId, prompt, timeout_s, waiter, model=model or None, effort=effort, images=images, steer=steer
+    )
+    steered = steer and bool(turn.steered) and turn.steered[-1] == codex.sanitize_prompt(prompt)
     budget = manager.settings.reply_budget_chars
-    return result(ReplyResult.of(conv, turn, time.monotonic() - began, budget, recovery=turn.recovery))
+    return result(ReplyResult.of(conv, turn, time.monotonic() - began, budget, recovery=turn.recovery, steered=steered))
 
 
 @tool_errors

@@ -34,6 +34,8 @@ class Turn:
     index: int
     prompt: str
     payload: str = ""
+    images: list[str] = field(default_factory=list)  # attached to the prompt (absolute paths, checked)
+    steered: list[str] = field(default_factory=list)  # texts added to the turn while it ran (codex_reply steer)
     recovery: Recovery = "live"
     notices: list[str] = field(default_factory=list)  # what Codex offered at start-up, told to the client once
     status: TurnStatus = TurnStatus.QUEUED

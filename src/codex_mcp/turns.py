@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from .codex import is_activity_line
 from .rollout import JsonObject, RolloutTail, find_rollout, tail_from_end, turn_event, user_message
 from .turn import Turn, TurnStatus
 
@@ -31,6 +32,24 @@ class TurnTracker:
         self._on_person_done = on_person_done  # a person's turn settled: queued turns may go ahead
         self._tail: RolloutTail | None = None
         self.last_record_at = 0.0  # time.monotonic() when Codex last appended to the rollout (as we read it)
+        self._began_at = 0.0  # when our running turn was sent
+        self._seen_screen = 0  # a fingerprint of the screen without its activity line, and when it last changed
+        self._seen_at = 0.0
+
+    def began(self) -> None:
+        """Our turn is being sent now: progress is counted from here."""
+        self._began_at = time.monotonic()
+
+    def quiet_s(self, screen: Sequence[str]) -> float:
+        """Seconds since Codex last showed progress on the running turn: appended to its rollout, or changed its
+        screen (its rows with text) other than the ticking "Working (12s • esc to interrupt)" line. A model that
+        has stalled shows nothing else for long; a slow stream keeps drawing text. The screen is compared when
+        asked (codex_status, progress notifications), so a change is dated when it is first seen."""
+        now = time.monotonic()
+        seen = hash(tuple(line for line in screen if not is_activity_line(line)))
+        if seen != self._seen_screen:
+            self._seen_screen, self._seen_at = seen, now
+        return round(now - max(self._seen_at, self.last_record_at, self._began_at), 1)
 
     def follow_resumed_thread(self) -> None:
         """The thread existed before this session: read its rollout only from what Codex appends from now on (in
