@@ -311,10 +311,19 @@ def parse_output(value: object) -> ReviewOutput | None:
     findings = [f for f in map(_finding, items if isinstance(items, list) else []) if f is not None]
     return ReviewOutput(
         findings=findings,
-        verdict=_text(value.get("overall_correctness")),
+        verdict=_text(value.get("overall_correctness")) or None,
         explanation=_text(value.get("overall_explanation")),
         confidence=_number(value.get("overall_confidence_score")),
     )
+
+
+def _recovered(output: ReviewOutput | None) -> ReviewOutput | None:
+    """Codex's output, or what its explanation holds when Codex could not parse the reviewer's answer. Codex
+    parses strictly (a finding without code_location or confidence_score fails it) and then keeps the whole answer
+    as the explanation with an empty verdict; parse_output reads such an answer field by field."""
+    if output is None or output.findings or output.verdict or not output.explanation:
+        return output
+    return parse_output(output.explanation.strip()) or output
 
 
 def _message(payload: JsonObject) -> str:
@@ -342,7 +351,7 @@ def read_review(records: Sequence[JsonObject]) -> RecordedReview:
             if item.get("type") == "UserMessage":
                 request = _message(item) or request
             elif item.get("type") == "ExitedReviewMode":
-                output, exited, reply = parse_output(item.get("review_output")), True, None
+                output, exited, reply = _recovered(parse_output(item.get("review_output"))), True, None
         elif exited and reply is None and record.get("type") == "response_item" and payload.get("type") == "message":
             reply = _message(payload) if payload.get("role") == "assistant" else None
     return RecordedReview(request, reply, output)
