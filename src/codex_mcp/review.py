@@ -323,7 +323,8 @@ def _recovered(output: ReviewOutput | None) -> ReviewOutput | None:
     as the explanation with an empty verdict; parse_output reads such an answer field by field."""
     if output is None or output.findings or output.verdict or not output.explanation:
         return output
-    return parse_output(output.explanation.strip()) or output
+    # Codex's confidence of 0 there means no verdict was read, not a confident one.
+    return parse_output(output.explanation.strip()) or ReviewOutput(explanation=output.explanation)
 
 
 def _message(payload: JsonObject) -> str:
