@@ -396,6 +396,8 @@ CONVERSATION_TOOLS: dict[str, tuple[set[str], set[str]]] = {
     "codex_attach_info": ({"conversationId"}, set()),
     "codex_list": (set(), {"limit", "cursor", "state", "cwd", "text"}),
     "codex_transcript": ({"conversationId"}, {"from_turn", "limit"}),
+    # Its cwd values are never git repositories, so every review is refused before Codex runs.
+    "codex_review": (set(), {"cwd", "base", "commit", "instructions", "model", "effort", "timeout_s"}),
 }
 
 
@@ -433,6 +435,11 @@ def conversation_arguments(cid: str) -> st.SearchStrategy[tuple[str, dict[str, A
         "state": (st.sampled_from(["live", "ended"]), odd_text),
         "cwd": (st.sampled_from(["/", "/tmp", "/nonexistent/old/project"]), odd_text),
         "text": (st.sampled_from(["fuzz", "base", ""]), odd_text),
+        "base": (st.sampled_from(["main", "origin/main", "-x"]), odd_text),
+        "commit": (st.sampled_from(["HEAD", "0123abc", "HEAD~1"]), odd_text),
+        "instructions": (sensible_prompts, odd_prompts),
+        "model": (st.sampled_from(["mock-model", ""]), odd_text),
+        "effort": (st.sampled_from(["low", "high"]), odd_text),
     }
     return st.one_of(
         *(
