@@ -260,7 +260,18 @@ sensible_config = st.dictionaries(
 )
 
 
-START_PARAMETERS = {"prompt", "cwd", "model", "profile", "sandbox", "approval_policy", "config", "timeout_s", "effort"}
+START_PARAMETERS = {
+    "prompt",
+    "cwd",
+    "model",
+    "profile",
+    "sandbox",
+    "approval_policy",
+    "config",
+    "timeout_s",
+    "effort",
+    "images",
+}
 
 
 def start_arguments(sandbox: Sandbox) -> st.SearchStrategy[dict[str, Any]]:
@@ -281,6 +292,7 @@ def start_arguments(sandbox: Sandbox) -> st.SearchStrategy[dict[str, Any]]:
         "config": (sensible_config, configs),
         "timeout_s": (st.floats(min_value=0.5, max_value=60), numbers),
         "effort": (st.sampled_from(["none", "minimal", "low", "medium", "high", "xhigh"]), odd_text),
+        "images": (st.just([]), st.one_of(st.lists(odd_text, max_size=3), odd_text)),
     }
     assert set(fields) == START_PARAMETERS
     return mostly_right(fields, frozenset({"prompt"}))
@@ -388,7 +400,7 @@ def test_fuzzed_start_arguments_are_tool_errors_never_crashes(
 # The tools fuzzed against a live conversation, with their (required, optional) parameters. A tool the server
 # lists that is neither here nor codex_start fails the test: new tools get fuzzed too.
 CONVERSATION_TOOLS: dict[str, tuple[set[str], set[str]]] = {
-    "codex_reply": ({"conversationId", "prompt"}, {"timeout_s", "model", "effort"}),
+    "codex_reply": ({"conversationId", "prompt"}, {"timeout_s", "model", "effort", "images", "steer"}),
     "codex_status": ({"conversationId"}, {"wait_s", "turn", "offset"}),
     "codex_interrupt": ({"conversationId"}, set()),
     "codex_approve": ({"conversationId", "decision"}, {"timeout_s"}),
@@ -396,6 +408,8 @@ CONVERSATION_TOOLS: dict[str, tuple[set[str], set[str]]] = {
     "codex_attach_info": ({"conversationId"}, set()),
     "codex_list": (set(), {"limit", "cursor", "state", "cwd", "text"}),
     "codex_transcript": ({"conversationId"}, {"from_turn", "limit"}),
+    # Its cwd values are never git repositories, so every review is refused before Codex runs.
+    "codex_review": (set(), {"cwd", "base", "commit", "instructions", "model", "effort", "timeout_s"}),
 }
 
 
@@ -436,6 +450,11 @@ def conversation_arguments(cid: str) -> st.SearchStrategy[tuple[str, dict[str, A
         # A change of model or effort restarts the session (a resume): right values mostly keep what it has.
         "model": (st.sampled_from(["", "mock-model"]), odd_text),
         "effort": (st.sampled_from(["medium"]), odd_text),
+        "base": (st.sampled_from(["main", "origin/main", "-x"]), odd_text),
+        "commit": (st.sampled_from(["HEAD", "0123abc", "HEAD~1"]), odd_text),
+        "instructions": (sensible_prompts, odd_prompts),
+        "images": (st.just([]), st.one_of(st.lists(odd_text, max_size=3), odd_text)),
+        "steer": (st.just(False), st.one_of(st.booleans(), odd_text)),
     }
     return st.one_of(
         *(

@@ -67,6 +67,7 @@ def test_inspector_lists_tools_with_portable_schemas(inspector: Path, sandbox: S
         "codex_list",
         "codex_attach_info",
         "codex_transcript",
+        "codex_review",
     }
     for tool in tools.values():
         assert tool["description"]

@@ -84,7 +84,7 @@ def _exchange(proc: subprocess.Popen[bytes], requests: bytes, stderr_path: Path)
         assert json.loads(line)["jsonrpc"] == "2.0"
 
     tools = {t["name"] for t in responses[2]["result"]["tools"]}
-    assert {"codex_start", "codex_reply", "codex_status", "codex_end", "codex_list"} <= tools
+    assert {"codex_start", "codex_reply", "codex_status", "codex_end", "codex_list", "codex_review"} <= tools
     start = responses[3]["result"]
     assert not start.get("isError")
     assert start["structuredContent"]["reply"] == "ECHO: raw protocol check"

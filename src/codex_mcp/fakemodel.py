@@ -25,6 +25,9 @@ answers a model that does not exist.
                       as ``_``, as Codex 0.169+ offers MCP tools). Several run one after the other; in the
                       arguments ``$conversationId`` stands for the conversationId in the previous call's output.
                       Then the turn answers with every output
+``[[review:JSON]]``   in any message of a review request (Codex's review guidelines are its developer message;
+                      codex_review's instructions travel as another): answer with exactly that review output JSON.
+                      A review request without it gets one fake finding whose body echoes Codex's request
 
 It is deliberately small and dependency-free (stdlib ``http.server`` in a thread).
 """
@@ -46,6 +49,9 @@ JsonObject = dict[str, object]
 
 TITLE_MARKER = "Generate a concise"
 UNKNOWN_MODEL_PREFIX = "no-such-"
+REVIEW_MARKER = "# Review guidelines"
+"""How Codex's review prompt (codex-rs/core/review_prompt.md), its reviewer's developer message, begins."""
+_REVIEW = re.compile(r"\[\[review:(\{.*\})\]\]", re.DOTALL)
 _DIRECTIVE = re.compile(
     r"\[\[(reply|delay|fail|drop|slow|history|exec|escalate|mcp|ratelimit)(?::(.*?))?\]\]", re.DOTALL
 )
@@ -91,6 +97,15 @@ class Recorded:
     is_title: bool
     answer: Answer
 
+    def texts(self, role: str) -> list[str]:
+        """The texts of the request's messages of one role (user: without Codex's ``<...>`` context blocks)."""
+        return _message_texts(self.body, role)
+
+    @property
+    def is_review(self) -> bool:
+        """A request of Codex's code reviewer (its developer message is Codex's review prompt)."""
+        return any(t.startswith(REVIEW_MARKER) for t in self.texts("developer"))
+
 
 Responder = Callable[[JsonObject, list[str]], Answer | None]
 
@@ -120,8 +135,35 @@ def _message_texts(body: JsonObject, role: str) -> list[str]:
     return texts
 
 
+def review_answer(body: JsonObject, user_texts: list[str]) -> Answer | None:
+    """The answer to a request of Codex's reviewer (None for any other request): the review output JSON a
+    ``[[review:JSON]]`` directive gives, else one fake finding that echoes the request."""
+    developer = _message_texts(body, "developer")
+    if not any(t.startswith(REVIEW_MARKER) for t in developer):
+        return None
+    if (given := _REVIEW.search("\n".join(developer + user_texts))) is not None:
+        return Answer(text=given.group(1))
+    last = user_texts[-1] if user_texts else ""
+    finding = {
+        "title": "[P2] Fake finding",
+        "body": f"REVIEWED: {last}",
+        "confidence_score": 0.5,
+        "priority": 2,
+        "code_location": {"absolute_file_path": "/fake/file.py", "line_range": {"start": 1, "end": 2}},
+    }
+    output = {
+        "findings": [finding],
+        "overall_correctness": "patch is incorrect",
+        "overall_explanation": "The fake reviewer always finds one thing.",
+        "overall_confidence_score": 0.5,
+    }
+    return Answer(text=json.dumps(output))
+
+
 def default_answer(body: JsonObject, user_texts: list[str]) -> Answer:
-    """Echo the latest user message, obeying any directives in it."""
+    """Echo the latest user message, obeying any directives in it; a review request gets a review."""
+    if (review := review_answer(body, user_texts)) is not None:
+        return review
     last = user_texts[-1] if user_texts else ""
     if last.startswith(TITLE_MARKER) or TITLE_MARKER in last[:200]:
         # Codex asks for structured output ({"title": ...}); a plain answer is dropped and asked for again on

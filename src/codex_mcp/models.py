@@ -15,6 +15,7 @@ from .codex import VersionSupport
 from .config import Settings
 from .conversation import Conversation
 from .listing import Listed
+from .review import ReviewOutput
 from .turn import Turn, TurnStatus
 
 TurnStatusName = Literal["queued", "running", "waiting_for_approval", "completed", "failed", "interrupted"]
@@ -164,6 +165,52 @@ class ReplyResult(TurnResult):
         if self.recovery != "live":
             more.append(f"Recovery: {self.recovery} (Codex thread {self.thread_id}).")
         return more
+
+
+class ReviewFinding(BaseModel):
+    """One finding of Codex's reviewer."""
+
+    title: str = Field(description="What is wrong, tagged with its priority (e.g. '[P1] ...')")
+    body: str = Field(description="Why it is a problem (Markdown)")
+    priority: int | None = Field(default=None, description="0 (P0: drop everything) to 3 (P3: nice to have)")
+    confidence: float | None = Field(default=None, description="The reviewer's confidence, 0.0 to 1.0")
+    file: str | None = Field(default=None, description="The file it is in (absolute path)")
+    line_start: int | None = None
+    line_end: int | None = None
+
+
+class ReviewResult(TurnResult):
+    """Result of codex_review: the turn fields (reply: the review as Codex renders it), and its findings."""
+
+    cwd: str
+    target: str = Field(description="What was reviewed: 'uncommitted', 'base:<branch>' or 'commit:<sha>'")
+    findings: list[ReviewFinding] = Field(
+        default_factory=list,
+        description="The findings as structured data, when Codex's reviewer returned them (the reply holds them too)",
+    )
+    verdict: str | None = Field(
+        default=None, description="The reviewer's overall verdict: 'patch is correct' or 'patch is incorrect'"
+    )
+    explanation: str | None = Field(default=None, description="Why the reviewer gave that verdict")
+    confidence: float | None = Field(default=None, description="The reviewer's confidence in the verdict")
+
+    @staticmethod
+    def fields_of(output: ReviewOutput | None) -> dict[str, object]:
+        """The review fields of Codex's structured output (none when it gave none)."""
+        if output is None:
+            return {}
+        return {
+            "findings": [ReviewFinding.model_validate(vars(f)) for f in output.findings],
+            "verdict": output.verdict,
+            "explanation": output.explanation,
+            "confidence": output.confidence,
+        }
+
+    def _more(self) -> list[str]:
+        said = f"Review of {self.target} in {self.cwd}: {len(self.findings)} finding(s)"
+        if self.verdict:
+            said += f"; verdict: {self.verdict}" + (f" (confidence {self.confidence:g})" if self.confidence else "")
+        return [said + ". Ask follow-ups with codex_reply on this conversationId."]
 
 
 class ApproveResult(TurnResult):

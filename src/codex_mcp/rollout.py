@@ -403,6 +403,11 @@ def user_message(record: JsonObject) -> str | None:
     return None if text.lstrip().startswith("<") else text
 
 
+def read_records(path: Path) -> list[JsonObject]:
+    """Every record of a rollout, plain or compressed (a damaged file gives the records before the damage)."""
+    return _records(path)
+
+
 def read_history(path: Path) -> list[tuple[str, str | None]]:
     """(prompt, final reply) for every user turn in a rollout, in order. Codex's own context messages
     (environment, instructions: user-role text starting with ``<``) are left out."""

@@ -26,6 +26,8 @@ Hold multi-turn conversations with the OpenAI Codex CLI (a real, live Codex sess
   wait_s=...) to collect the reply. Do not resend the prompt.
 - If a result says "waiting_for_approval", show the user what Codex asks and answer with codex_approve.
 - codex_interrupt stops a running turn; codex_end stops one.
+- codex_review(cwd, base=..., commit=..., instructions=...) has Codex's own reviewer review git changes (read-only)
+  and returns its findings; codex_reply on its conversationId asks follow-ups in the same Codex thread.
 - codex_list shows conversations a page at a time (live first, then newest; filter by state, cwd or text);
   codex_transcript reads one conversation's turns, also of old or ended ones.
 - codex_attach_info gives the command a person runs to watch a live conversation or take the keyboard; while they

@@ -40,6 +40,7 @@ from .models import (
     ListResult,
     ReplyResult,
     Result,
+    ReviewResult,
     StartResult,
     StatusResult,
     TranscriptResult,
@@ -48,6 +49,7 @@ from .models import (
     status_result,
     transcript_result,
 )
+from .review import ReviewRequest
 from .turn import Turn, TurnStatus
 
 P = ParamSpec("P")
@@ -453,6 +455,40 @@ async def codex_transcript(
     return result(transcript_result(manager.get(conversationId), from_turn, limit, budget))
 
 
+@tool_errors
+async def codex_review(
+    ctx: Ctx,
+    cwd: Annotated[
+        str | None, Field(description="Absolute path of a folder in the git repository (default: the server's cwd)")
+    ] = None,
+    base: Annotated[str | None, Field(description="Review the changes against this branch (e.g. 'main')")] = None,
+    commit: Annotated[str | None, Field(description="Review the changes this commit introduced (a SHA)")] = None,
+    instructions: Annotated[
+        str | None, Field(description="What the reviewer should focus on or challenge (e.g. 'the error handling')")
+    ] = None,
+    model: Annotated[str | None, Field(description="Model name (default: Codex's config)")] = None,
+    effort: Annotated[Effort | None, Field(description=EFFORT_DOC)] = None,
+    timeout_s: Annotated[float | None, Field(description=TIMEOUT_DOC)] = None,
+) -> Annotated[CallToolResult, ReviewResult]:
+    """Have Codex's own code reviewer review changes in a git repository, read-only, and return its findings.
+
+    With neither base nor commit it reviews the uncommitted changes (staged, unstaged, untracked). The result is
+    a conversation: ask follow-ups about the findings with codex_reply on its conversationId."""
+    began = time.monotonic()
+    manager = manager_of(ctx)
+    request = ReviewRequest(
+        cwd=check_cwd(cwd), base=base, commit=commit, instructions=instructions, model=model or None, effort=effort
+    )
+    conv, turn, run = await manager.review(request, timeout_s, make_waiter(ctx, manager))
+    budget = manager.settings.reply_budget_chars
+    fields = ReviewResult.fields_of(run.output)
+    return result(
+        ReviewResult.of(
+            conv, turn, time.monotonic() - began, budget, cwd=request.cwd, target=run.target.label, **fields
+        )
+    )
+
+
 TOOLS: list[tuple[Callable[..., Awaitable[CallToolResult]], ToolAnnotations | None]] = [
     (codex_start, None),
     (codex_reply, None),
@@ -463,6 +499,7 @@ TOOLS: list[tuple[Callable[..., Awaitable[CallToolResult]], ToolAnnotations | No
     (codex_attach_info, READ_ONLY),
     (codex_list, READ_ONLY),
     (codex_transcript, READ_ONLY),
+    (codex_review, None),
 ]
 """Every tool, in the order clients list them, with its annotations."""
 
