@@ -122,11 +122,19 @@ def _message_texts(body: JsonObject, role: str) -> list[str]:
             continue
         content = item.get("content")
         parts: list[str] = []
+        in_image = False
         if isinstance(content, str):
             parts.append(content)
         elif isinstance(content, list):
             for c in content:
-                if isinstance(c, dict) and isinstance(c.get("text"), str):
+                if not isinstance(c, dict) or not isinstance(c.get("text"), str):
+                    continue
+                # An attached image comes wrapped in `<image name=…>` … `</image>` text parts: not the prompt.
+                if c["text"].startswith("<image"):
+                    in_image = True
+                elif c["text"].startswith("</image>"):
+                    in_image = False
+                elif not in_image:
                     parts.append(c["text"])
         text = "".join(parts)
         if role == "user" and text.lstrip().startswith("<"):

@@ -7,75 +7,41 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from pathlib import Path
 
-from . import codex, mcpentries, writers
+from . import codex
 from .approvals import Decision
 from .codex import Effort, LaunchOptions
 from .config import MAX_TIMEOUT_S, Settings
 from .conversation import Conversation
 from .errors import (
-    CodexStartFailed,
     InvalidInput,
     NothingToApprove,
     SettingsRefused,
-    ThreadOpenElsewhere,
     TooManySessions,
     UnknownConversation,
 )
 from .images import check_images
 from .inputs import check_conversation_id, check_timeout
-from .launcher import MIN_START_S, Launcher
+from .launcher import Launcher
 from .listing import Listing, ListQuery, list_page
-from .replay import replay_prompt
+from .recovery import Reviver, adopt_thread
 from .repository import Repository
-from .review import (
-    RecordedReview,
-    ReviewProcess,
-    ReviewRequest,
-    ReviewRun,
-    ReviewTarget,
-    describe,
-    focus_instructions,
-    read_review,
-    resolve_target,
-    review_argv,
-)
-from .rollout import find_rollout, read_history, read_records, read_settings
-from .session import SESSION_MARKER, Session
+from .review import ReviewRequest, ReviewRun
+from .reviewer import Reviewer
+from .session import Session
 from .store import Store
 from .tasks import Tasks
-from .turn import Recovery, Turn, TurnStatus
+from .turn import Turn, TurnStatus
+from .waiting import Waiter, plain_wait
 
 log = logging.getLogger(__name__)
-
-Waiter = Callable[[Conversation, Turn, float], Awaitable[None]]
-"""How a call waits for its turn (at most the given seconds). The server's waiter also sends progress
-notifications, asks the client about approvals and interrupts the turn if the call is cancelled."""
-
-
-async def plain_wait(conv: Conversation, turn: Turn, timeout: float) -> None:
-    """Wait for the turn to settle or to need a decision, at most timeout seconds."""
-    await turn.wait(timeout)
 
 
 def _settings(options: LaunchOptions) -> str:
     """A conversation's model and effort, as a message names them."""
     return f"model {options.model or '(Codex config)'}, effort {options.effort or '(Codex config)'}"
-
-
-def _folder_exists(path: str) -> bool:
-    return Path(path).is_dir()
-
-
-_OWN_EXIT_WAIT_S = 5.0
-"""How long a Codex this server is ending may take to exit before its thread counts as open elsewhere (Codex
-exits on /quit within 0.1 s; Session.end escalates to signals after its grace period)."""
-
-_SANDBOXES = ("read-only", "workspace-write", "danger-full-access")
-_APPROVALS = ("on-request", "never")
 
 
 class Manager:
@@ -90,6 +56,8 @@ class Manager:
         self.load_problems: list[str] = []
         self._closed = False
         self._tasks = Tasks()
+        self.reviver = Reviver(settings, self.launcher, self.conversations, self._launch)
+        self.reviewer = Reviewer(settings, self.launcher, self.conversations, self._tasks)
 
     async def prepare(self) -> None:
         """Check the index of what earlier servers handed out (no transcript is read unless its file changed),
@@ -127,34 +95,8 @@ class Manager:
         conv = self.conversations.find(cid)
         if conv is not None:
             return conv
-        rollout = find_rollout(self.codex_home, cid)
-        if rollout is None:
-            raise UnknownConversation(cid)
-        found = read_settings(rollout)
-        if not found.cwd:
-            raise InvalidInput(
-                f"Codex's rollout of thread {cid} ({rollout.name}) could not be read: it is damaged or not a rollout. "
-                "Resume it in a terminal with `codex resume` to see what Codex says, or start a new conversation"
-            )
-        if not Path(found.cwd).is_dir():
-            raise InvalidInput(
-                f"conversation {cid} ran in {found.cwd!r}, which no longer exists: recreate the folder, "
-                "or start a new conversation with codex_start"
-            )
-        options = LaunchOptions(
-            cwd=found.cwd,
-            model=found.model,
-            sandbox=found.sandbox if found.sandbox in _SANDBOXES else None,  # type: ignore[arg-type]
-            approval_policy=found.approval_policy if found.approval_policy in _APPROVALS else None,  # type: ignore[arg-type]
-        )
-        conv = Conversation(cid, options, end_reason="started outside codex-mcp", adopted=True)
-        for index, (prompt, reply) in enumerate(read_history(rollout), start=1):
-            turn = Turn(index=index, prompt=prompt, status=TurnStatus.COMPLETED, reply=reply, thread_id=cid)
-            turn.on_change = lambda _turn: conv.changed()
-            conv.turns.append(turn)
-        self.conversations.add(conv)
+        conv = self.conversations.add(adopt_thread(self.codex_home, cid))
         conv.changed()
-        log.info("adopted conversation %s from its rollout (%d earlier turns)", cid, len(conv.turns))
         return conv
 
     def live_conversations(self) -> list[Conversation]:
@@ -189,79 +131,6 @@ class Manager:
     async def _launch(self, argv: list[str], cwd: str, binary: codex.CodexBinary, timeout: float | None) -> Session:
         await self._make_room()
         return await self.launcher.launch(argv, cwd, binary, timeout)
-
-    async def _writer_elsewhere(self, thread_id: str) -> writers.Writer | None:
-        """The Codex process that has this thread open, if any. A Codex this server started and is ending (its
-        /quit or the signals are on the way) gets a few seconds to exit and let go of the thread first."""
-        deadline = time.monotonic() + _OWN_EXIT_WAIT_S
-        while True:
-            writer = await asyncio.to_thread(
-                writers.thread_writer, self.codex_home, thread_id, marker_env=SESSION_MARKER
-            )
-            if writer is None or not self._own_exiting(writer) or time.monotonic() > deadline:
-                return writer
-            await asyncio.sleep(0.05)
-
-    def _own_exiting(self, writer: writers.Writer) -> bool:
-        """True if the writer is a Codex of ours that is ending but has not exited yet."""
-        return any(conv.runs_process(writer.pid, writer.marker) for conv in self.conversations)
-
-    async def _revive(
-        self, conv: Conversation, prompt: str, timeout: float | None = None, upgrades: Mapping[str, str] | None = None
-    ) -> tuple[Recovery, str]:
-        """Bring back a conversation with no live session: resume its Codex thread, or, when Codex cannot,
-        replay its history into a fresh session. Returns how, and the text to send for the prompt."""
-        binary = codex.find_codex(self.settings.codex_bin)
-        if not _folder_exists(conv.options.cwd):
-            raise InvalidInput(
-                f"conversation {conv.id} works in {conv.options.cwd}, which no longer exists: recreate the folder, "
-                "or start a new conversation with codex_start"
-            )
-        began = time.monotonic()
-        for attempt in (1, 2):
-            # Never fork a thread another Codex has open (a person's `codex resume` in a terminal): it holds the
-            # thread's writer lock, so resuming would fail, and replaying would split the conversation in two.
-            writer = await self._writer_elsewhere(conv.thread_id)
-            if writer is not None:
-                log.info("thread %s is open in another Codex process (%s)", conv.thread_id, writer.describe())
-                raise ThreadOpenElsewhere(conv.id, conv.thread_id, writer.describe(), writer.server_pid)
-            if find_rollout(self.codex_home, conv.thread_id) is None:
-                # Codex cannot resume a thread without its rollout; asking it would only cost a failed start.
-                log.info("thread %s has no rollout; replaying its history", conv.thread_id)
-                break
-            try:
-                argv = self.launcher.resume_argv(binary, conv.thread_id, conv.options, upgrades)
-                session = await self._launch(argv, conv.options.cwd, binary, timeout)
-            except CodexStartFailed as exc:
-                if not writers.conflict_shown(exc.screen):
-                    log.info("resume of %s failed (%s); replaying its history", conv.thread_id, exc.reason)
-                    break
-                # Another Codex took the thread between our look and Codex's start: look again (it names the
-                # holder, or it has gone and the resume is worth one more try).
-                log.info("resume of %s: Codex says the thread is open in another process", conv.thread_id)
-                if attempt == 2:
-                    raise ThreadOpenElsewhere(conv.id, conv.thread_id, "the system does not say which", None) from exc
-            else:
-                session.turns.follow_resumed_thread()
-                conv.attach(session)
-                log.info("resumed %s (thread %s) in %.2fs", conv.id, conv.thread_id, time.monotonic() - began)
-                return "resumed", prompt
-        history = conv.history()
-        if not history and (rollout := find_rollout(self.codex_home, conv.thread_id)) is not None:
-            history = read_history(rollout)
-        payload, omitted = replay_prompt(history, prompt, self.settings.replay_budget_chars)
-        argv = self.launcher.new_argv(binary, conv.options, upgrades)
-        session = await self._launch(argv, conv.options.cwd, binary, timeout)
-        conv.attach(session)
-        log.info(
-            "replayed %s into thread %s (%d turns, %d left out) in %.2fs",
-            conv.id,
-            conv.thread_id,
-            len(history),
-            omitted,
-            time.monotonic() - began,
-        )
-        return "replayed", payload
 
     # --- operations ------------------------------------------------------------------------------
 
@@ -349,7 +218,7 @@ class Manager:
                 self.conversations.claim(conv)
                 upgrades, notices = self.launcher.screens(conv.options)
                 try:
-                    recovery, payload = await self._revive(conv, text, timeout, upgrades)
+                    recovery, payload = await self.reviver.revive(conv, text, timeout, upgrades)
                 except BaseException:
                     if not conv.live:
                         self.conversations.release(conv)
@@ -451,6 +320,14 @@ class Manager:
                 log.info("ending idle session of %s", conv.id)
                 await conv.end("idle")
 
+    async def review(
+        self, request: ReviewRequest, timeout_s: float | None, wait: Waiter = plain_wait
+    ) -> tuple[Conversation, Turn, ReviewRun]:
+        """Run Codex's own reviewer and record it as a conversation (Reviewer.review)."""
+        if self._closed:
+            raise InvalidInput("the server is shutting down")
+        return await self.reviewer.review(request, timeout_s, wait)
+
     async def shutdown(self) -> None:
         """End every live session in parallel (server exit); their conversations stay resumable."""
         self._closed = True
@@ -459,115 +336,3 @@ class Manager:
         if live:
             log.info("shutting down %d Codex session(s)", len(live))
         await asyncio.gather(*(c.end("server shutdown") for c in live), return_exceptions=True)
-
-    # --- reviews ---------------------------------------------------------------------------------
-
-    async def review(
-        self, request: ReviewRequest, timeout_s: float | None, wait: Waiter = plain_wait
-    ) -> tuple[Conversation, Turn, ReviewRun]:
-        """Run Codex's own reviewer on a git target (`codex review`: review.py says why not the TUI's /review),
-        record it as a conversation whose first turn is the review, and wait (bounded) for it. Nothing runs
-        unless git shows something to review. codex_reply on the conversation resumes the review's thread."""
-        if self._closed:
-            raise InvalidInput("the server is shutting down")
-        timeout = check_timeout(timeout_s, self.settings.default_timeout_s)
-        focus = request.instructions
-        focus = codex.sanitize_prompt(focus) if focus and focus.strip() else None
-        target = await resolve_target(request.cwd, request.base, request.commit, self.launcher.env)
-        binary = codex.find_codex(self.settings.codex_bin)
-        # What `codex review` runs with anyway (read-only, approval never): a resume for a follow-up keeps it.
-        options = LaunchOptions(
-            cwd=request.cwd,
-            model=request.model or None,
-            sandbox="read-only",
-            approval_policy="never",
-            effort=request.effort,
-        )
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        proc = await ReviewProcess.start(
-            self._review_argv(binary, target, options, focus),
-            request.cwd,
-            {
-                **self.launcher.env,
-                **binary.env,
-            },
-        )
-        try:
-            # Codex prints the thread id in its header before it asks the model: the conversationId from then on.
-            cid = await proc.thread_id(min(self.settings.start_timeout_s, max(timeout, MIN_START_S)))
-            if cid is None:
-                await proc.kill()
-                raise CodexStartFailed("`codex review` started no thread", proc.problem().splitlines())
-            conv, turn = self._review_conversation(cid, options, describe(target, focus))
-        except BaseException:
-            await proc.kill()
-            raise
-        run = ReviewRun(target)
-        # Held until the review ends: a codex_reply on it meanwhile waits, then resumes the finished thread.
-        await conv.lock.acquire()
-        self._tasks.spawn(self._finish_review(conv, turn, proc, run), name=f"codex-review-{cid}")
-        try:
-            await wait(conv, turn, max(0.0, timeout - (loop.time() - started)))
-        except asyncio.CancelledError:
-            run.stopped = True  # the client gave up on the call: stop Codex's review with it
-            proc.stop()
-            raise
-        return conv, turn, run
-
-    def _review_argv(
-        self, binary: codex.CodexBinary, target: ReviewTarget, options: LaunchOptions, focus: str | None
-    ) -> list[str]:
-        developer = None
-        if focus:
-            # A -c developer_instructions replaces the config's own: keep the user's in front of the focus.
-            config = mcpentries.effective_config(self.codex_home, cwd=options.cwd)
-            existing = config.get("developer_instructions")
-            developer = focus_instructions(focus, existing if isinstance(existing, str) else None)
-        return review_argv(
-            binary.path,
-            target,
-            model=options.model,
-            effort=options.effort,
-            developer_instructions=developer,
-            extra=codex.disable_entries(self.launcher.own_entries(options), {}),
-        )
-
-    def _review_conversation(self, cid: str, options: LaunchOptions, prompt: str) -> tuple[Conversation, Turn]:
-        """The conversation a review becomes: no live session (Codex's review process is not a TUI), one running
-        turn."""
-        conv = Conversation(cid, options, end_reason=REVIEW_END_REASON)
-        turn = Turn(index=1, prompt=prompt, status=TurnStatus.RUNNING, thread_id=cid, started_at=time.time())
-        turn.on_change = lambda _turn: conv.changed()
-        conv.turns.append(turn)
-        self.conversations.add(conv)
-        conv.changed()
-        log.info("review %s started in %s", cid, options.cwd)
-        return conv, turn
-
-    async def _finish_review(self, conv: Conversation, turn: Turn, proc: ReviewProcess, run: ReviewRun) -> None:
-        """Wait for `codex review` to end and settle the review's turn from what its rollout records."""
-        try:
-            code, stdout = await proc.finish()
-            rollout = find_rollout(self.codex_home, conv.id)
-            recorded = read_review(read_records(rollout)) if rollout else RecordedReview(None, None, None)
-            run.output = recorded.output
-            turn.payload = recorded.request or turn.payload
-            if run.stopped:
-                turn.fail("the caller cancelled the review; Codex was stopped")
-            elif code == 0 and (recorded.reply or stdout.strip()):
-                turn.reply = recorded.reply or stdout.strip()
-                turn.set_status(TurnStatus.COMPLETED)
-            else:
-                turn.fail(f"`codex review` failed (exit code {code}): {proc.problem() or 'no output'}")
-            log.info("review %s: %s", conv.id, turn.status.value)
-        except asyncio.CancelledError:  # server shutdown
-            await proc.kill()
-            turn.fail("the server shut down during the review")
-            raise
-        finally:
-            conv.lock.release()
-
-
-REVIEW_END_REASON = "codex review (no live session: codex_reply resumes its thread)"
-"""What a review's conversation says about its session: `codex review` ran it and exited."""

@@ -30,7 +30,7 @@ from .conversation import Conversation
 from .errors import CodexMcpError, NestedServer
 from .inputs import check_cwd
 from .listing import DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, ListQuery, ListState
-from .manager import Manager, Waiter
+from .manager import Manager
 from .models import (
     STALL_HINT_S,
     ApproveResult,
@@ -43,14 +43,14 @@ from .models import (
     ReviewResult,
     StartResult,
     StatusResult,
-    TranscriptResult,
     attach_info,
     conversation_info,
     status_result,
-    transcript_result,
 )
 from .review import ReviewRequest
+from .transcript import TranscriptResult, transcript_result
 from .turn import Turn, TurnStatus
+from .waiting import Waiter
 
 P = ParamSpec("P")
 

@@ -97,7 +97,10 @@ async def test_uncommitted_review_returns_findings_and_continues_as_a_conversati
         assert followed["conversationId"] == cid
         assert followed["thread_id"] == cid
         assert followed["recovery"] == "resumed"
-        [asked] = [r for r in fake_model.user_requests()[before:] if "Which finding matters most" in r.user_texts[-1]]
+        # (requests[before:], not user_requests()[before:]: the fake is shared by the whole run, and `before`
+        # counts title requests too)
+        since = fake_model.requests[before:]
+        [asked] = [r for r in since if not r.is_title and "Which finding matters most" in r.user_texts[-1]]
         assert "[P2] Fake finding" in json.dumps(asked.body["input"]), "the follow-up did not carry the review"
         status = await call(client, "codex_status", conversationId=cid)
         assert status["turns"] == 2

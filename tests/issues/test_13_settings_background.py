@@ -4,7 +4,9 @@ What reached the fake model proves each setting: the Responses request's ``model
 
 from __future__ import annotations
 
+import struct
 import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -146,7 +148,88 @@ async def test_unknown_arguments_are_tool_errors(sandbox: Sandbox, codex_bin: Pa
         cid = await start(client, "strict", cwd=sandbox.work)
         message = await call_error(client, "codex_status", conversationId=cid, model="model-b")
         assert "does not take 'model'" in message, message
-        message = await call_error(client, "codex_reply", conversationId=cid, prompt="x", images=["/tmp/a.png"])
-        assert "'images'" in message, message
+        message = await call_error(client, "codex_reply", conversationId=cid, prompt="x", attachments=["/tmp/a.png"])
+        assert "'attachments'" in message, message
         listed = await call(client, "codex_transcript", conversationId=cid)
         assert listed["turns_total"] == 1, "a refused call reached Codex"
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+PNG_1X1 = (
+    b"\x89PNG\r\n\x1a\n"
+    + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+    + png_chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00"))
+    + png_chunk(b"IEND", b"")
+)
+"""A valid 1×1 red PNG (Codex decodes an image before it sends it)."""
+
+
+def input_images(request: Recorded) -> list[str]:
+    """The image URLs of the request's latest user message."""
+    items = request.body.get("input")
+    assert isinstance(items, list)
+    users = [i for i in items if isinstance(i, dict) and i.get("role") == "user"]
+    content = users[-1].get("content") if users else None
+    return [c["image_url"] for c in content or [] if isinstance(c, dict) and c.get("type") == "input_image"]
+
+
+async def test_images_reach_the_model_with_their_prompt(
+    sandbox: Sandbox, codex_bin: Path, fake_model: FakeModel, tmp_path: Path
+) -> None:
+    """images on codex_start and codex_reply reach the model as input_image items of that turn's message; a path
+    that cannot be sent is a tool error before anything reaches Codex."""
+    picture = tmp_path / "pixel.png"
+    picture.write_bytes(PNG_1X1)
+    text_file = tmp_path / "notes.txt"
+    text_file.write_text("not an image")
+    huge = tmp_path / "huge.png"
+    with open(huge, "wb") as f:
+        f.write(PNG_1X1[:16])
+        f.truncate(21 * 1024 * 1024)  # sparse: a PNG header and 21 MB
+    async with mcp_server(sandbox, codex_bin) as client:
+        cid = await start(client, "look at this picture", cwd=sandbox.work, images=[str(picture)])
+        [url] = input_images(asked(fake_model, "look at this picture"))
+        assert url.startswith("data:image/png;base64,"), url[:40]
+        answered = await reply(client, cid, "and this one again", images=[str(picture)])
+        assert answered["status"] == "completed", answered
+        assert len(input_images(asked(fake_model, "and this one again"))) == 1
+        plain = await reply(client, cid, "no picture now")
+        assert plain["status"] == "completed"
+        assert input_images(asked(fake_model, "no picture now")) == []
+        cases = {
+            str(tmp_path / "missing.png"): "does not exist",
+            str(text_file): "is not a PNG, JPEG, GIF or WebP image",
+            "pixel.png": "not an absolute path",
+            str(huge): "at most 20971520 bytes",
+            str(tmp_path): "is not a file",
+        }
+        for path, expected in cases.items():
+            message = await call_error(client, "codex_reply", conversationId=cid, prompt="never sent", images=[path])
+            assert expected in message, (path, message)
+        assert not [r for r in fake_model.user_requests() if "never sent" in " ".join(r.user_texts)]
+
+
+async def test_steer_adds_to_the_running_turn(sandbox: Sandbox, codex_bin: Path, fake_model: FakeModel) -> None:
+    """codex_reply(steer=true) while a turn runs adds the text to that turn, as a person typing into the running
+    Codex does: no new turn, the model gets the text within the same turn, the result is that turn's reply.
+    With no turn running, steer is an ordinary reply."""
+    async with mcp_server(sandbox, codex_bin) as client:
+        cid = await start(client, "first", cwd=sandbox.work)
+        long = await reply(client, cid, "[[delay:4]] a long task", timeout_s=0)
+        assert await await_until(lambda: "a long task" in asked_text(fake_model), 10)
+        steered = await reply(client, cid, "[[history]] also mind the tests", steer=True, timeout_s=60)
+        assert steered["steered"] is True, steered
+        assert steered["turn"] == long["turn"], "steering started a new turn"
+        assert steered["status"] == "completed", steered
+        request = asked(fake_model, "also mind the tests")
+        assert "[[delay:4]] a long task" in request.user_texts, "the steer lost the turn it was added to"
+        transcript = await call(client, "codex_transcript", conversationId=cid)
+        assert transcript["turns_total"] == 2
+        assert "also mind the tests" in transcript["turns"][1]["prompt"]
+        idle = await reply(client, cid, "nothing runs now", steer=True)
+        assert idle["steered"] is False
+        assert idle["turn"] == 3
+        assert idle["reply"] == "ECHO: nothing runs now"

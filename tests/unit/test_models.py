@@ -21,8 +21,8 @@ from codex_mcp.models import (
     StatusResult,
     TurnResult,
     attach_info,
-    transcript_result,
 )
+from codex_mcp.transcript import transcript_result
 from codex_mcp.turn import Turn, TurnStatus
 
 CID = "01a1fbea-b6ba-73a1-8251-f4e5e362b223"
