@@ -8,6 +8,9 @@
   returned conversationId. The plugin's MCP server is this checkout's codex-mcp running the real Codex against the
   fake OpenAI model: both prompts reach it, the second with the first in its history, and Claude Code's output
   shows Codex's replies.
+- `/codex-mcp:ask` in a later Claude Code session (a new codex-mcp process) finds the folder's conversation with
+  codex_list and continues it with codex_reply, on the command's own allowed-tools; the plugin's commands, skill and
+  agent are loaded under the `codex-mcp:` namespace, clear of OpenAI's plugin (`codex:`).
 
 Claude Code is isolated: its own HOME and CLAUDE_CONFIG_DIR under tmp_path, no telemetry, update checks or other
 non-essential traffic, and every proxied connection goes to the fake (which records and refuses it), so nothing
@@ -23,6 +26,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +36,7 @@ import pytest
 from codex_mcp.fakemodel import FakeModel
 
 from ..conftest import REPO, Sandbox
-from ..fake_anthropic import FakeAnthropic, JsonObject, text_block, tool_use
+from ..fake_anthropic import FakeAnthropic, JsonObject, Request, text_block, tool_use
 from ..helpers import processes_with_env
 
 pytestmark = [pytest.mark.codex, pytest.mark.version_independent]
@@ -41,6 +46,7 @@ PLUGIN = REPO / "plugins" / "codex-mcp"
 # Claude Code names a plugin's MCP tools mcp__plugin_<plugin>_<server>__<tool>; the server is "codex" in .mcp.json.
 TOOL_PREFIX = "mcp__plugin_codex-mcp_codex__"
 START = TOOL_PREFIX + "codex_start"
+LIST = TOOL_PREFIX + "codex_list"
 REPLY = TOOL_PREFIX + "codex_reply"
 SERVER = "plugin:codex-mcp:codex"
 TOOL_SEARCH = "ToolSearch"
@@ -143,38 +149,47 @@ def deferred_tools(body: JsonObject) -> set[str]:
     return {str(t["name"]) for t in _tools(body) if t.get("defer_loading")}
 
 
+Step = tuple[str, Callable[[list[str]], JsonObject]]
+"""One tool call of a script: the tool, and its arguments made from the results of the calls before it."""
+
+
 class Scripted:
-    """The fake Claude: load the codex tools if deferred, codex_start, codex_reply on its conversationId, done.
+    """The fake Claude: make the codex tools callable (ToolSearch when they are deferred, WaitForMcpServers while
+    the server starts), call the steps' tools in order, then answer with final(results).
 
-    Stateless: each step follows from the history Claude Code sends (the tool calls made and their results)."""
+    Stateless: each answer follows from the history Claude Code sends (the calls made and their results)."""
 
-    def __init__(self, work: Path, first: str, second: str) -> None:
-        self.work, self.first, self.second = work, first, second
+    def __init__(self, steps: list[Step], final: Callable[[list[str]], str]) -> None:
+        self.steps, self.final = steps, final
+        self.needed = [tool for tool, _ in steps]
 
     def __call__(self, body: JsonObject) -> list[JsonObject]:
         names = tool_names(body)
-        if not names & {TOOL_SEARCH, WAIT_FOR_SERVERS, START}:
+        if not names & {TOOL_SEARCH, WAIT_FOR_SERVERS, *self.needed}:
             return [text_block("ok")]  # a side request (not the main loop): nothing to script
-        calls = {str(b["name"]): b for b in _blocks(body, "tool_use")}
+        calls = _blocks(body, "tool_use")
         results = {str(b["tool_use_id"]): _result_text(b) for b in _blocks(body, "tool_result")}
-        if not {START, REPLY} <= loaded_tools(body):
+        if not set(self.needed) <= loaded_tools(body):
             # Deferred tools are loaded by name (ToolSearch waits for a server still starting). Otherwise the tools
             # of a server that is still starting (codex-mcp takes ~1 s) come once WaitForMcpServers returns.
-            if TOOL_SEARCH in names and TOOL_SEARCH not in calls:
-                return [tool_use(TOOL_SEARCH, {"query": f"select:{START},{REPLY}", "max_results": 5})]
-            if WAIT_FOR_SERVERS in names and WAIT_FOR_SERVERS not in calls:
+            called = {str(c["name"]) for c in calls}
+            if TOOL_SEARCH in names and TOOL_SEARCH not in called:
+                return [tool_use(TOOL_SEARCH, {"query": "select:" + ",".join(self.needed), "max_results": 5})]
+            if WAIT_FOR_SERVERS in names and WAIT_FOR_SERVERS not in called:
                 return [tool_use(WAIT_FOR_SERVERS, {"servers": [SERVER]})]
             return [text_block(f"SCRIPT FAILED: the codex tools never became available: {sorted(names)}")]
-        if START not in calls:
-            return [tool_use(START, {"prompt": self.first, "cwd": str(self.work)})]
-        if REPLY not in calls:
-            started = results.get(str(calls[START]["id"]), "")
-            found = _CONVERSATION_ID.search(started)
-            if not found:
-                return [text_block(f"SCRIPT FAILED: no conversationId in {started!r}")]
-            return [tool_use(REPLY, {"conversationId": found.group(1), "prompt": self.second})]
-        replied = results.get(str(calls[REPLY]["id"]), "")
-        return [text_block(f"Codex answered the follow-up: {json.loads(replied)['reply']}")]
+        done = [results.get(str(c["id"]), "") for c in calls if c["name"] in self.needed]
+        if len(done) < len(self.steps):
+            tool, arguments = self.steps[len(done)]
+            return [tool_use(tool, arguments(done))]
+        return [text_block(self.final(done))]
+
+
+def conversation_id(result: str) -> str:
+    """The first conversationId in a tool result."""
+    found = _CONVERSATION_ID.search(result)
+    assert found, f"no conversationId in {result!r}"
+    return found.group(1)
 
 
 def proxy_env(trap: str) -> dict[str, str]:
@@ -190,7 +205,7 @@ def wrapper(path: Path, command: Path, env: dict[str, str]) -> Path:
     return path
 
 
-def run_claude(claude: Path, env: dict[str, str], cwd: Path, prompt: str) -> list[dict[str, Any]]:
+def run_claude(claude: Path, env: dict[str, str], cwd: Path, prompt: str, *allowed: str) -> list[dict[str, Any]]:
     """`claude -p` with the plugin loaded from this checkout; its stream-json events."""
     done = subprocess.run(
         [
@@ -198,7 +213,7 @@ def run_claude(claude: Path, env: dict[str, str], cwd: Path, prompt: str) -> lis
             "--plugin-dir", str(PLUGIN),
             "--no-session-persistence",
             # Nothing may wait for a person: tools not allowed here are refused, not asked about.
-            "--permission-mode", "dontAsk", "--allowedTools", f"{START},{REPLY}",
+            "--permission-mode", "dontAsk", *(["--allowedTools", ",".join(allowed)] if allowed else []),
         ],
         env=env,
         cwd=cwd,
@@ -211,16 +226,42 @@ def run_claude(claude: Path, env: dict[str, str], cwd: Path, prompt: str) -> lis
     return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
 
 
-@pytest.mark.parametrize("deferred", [True, False], ids=["tools-deferred", "tools-loaded"])
-def test_claude_code_drives_codex_through_the_plugin(
-    claude: Path, sandbox: Sandbox, fake_model: FakeModel, codex_bin: Path, deferred: bool
-) -> None:
-    marker = uuid.uuid4().hex[:8]
-    first = f"plugin hello {marker}"
-    second = f"plugin again {marker} [[history]]"
+@dataclass
+class ClaudeRun:
+    """One `claude -p` run: its stream-json events and the requests the fake Anthropic API received."""
+
+    events: list[dict[str, Any]]
+    requests: list[Request]
+    took_s: float
+
+    @property
+    def init(self) -> dict[str, Any]:
+        return next(e for e in self.events if e.get("type") == "system" and e.get("subtype") == "init")
+
+    def conversation(self, tool: str) -> JsonObject:
+        """The main loop's last request that offered tool: it carries the whole conversation."""
+        main = [r.body for r in self.requests if tool in tool_names(r.body)]
+        assert main, f"{tool} reached no request: {[(r.method, r.path) for r in self.requests]}"
+        return main[-1]
+
+    def tool_results(self) -> list[str]:
+        """The tool results Claude Code's output shows, in order."""
+        return [
+            _result_text(block)
+            for e in self.events
+            if e.get("type") == "user"
+            for block in e["message"]["content"]
+            if isinstance(block, dict) and block.get("type") == "tool_result"
+        ]
+
+
+def claude_with_plugin(
+    claude: Path, sandbox: Sandbox, codex_bin: Path, script: Scripted, prompt: str, *allowed: str, **extra_env: str
+) -> ClaudeRun:
+    """Claude Code with the plugin, on the scripted fake API, its MCP server this checkout's codex-mcp running the
+    Codex under test against the fake OpenAI model; asserts that Claude Code reached nothing but 127.0.0.1."""
     server = Path(sys.executable).parent / "codex-mcp"
     assert server.exists(), f"{server} is missing: the package is not installed in this venv (scripts/setup.sh)"
-    script = Scripted(sandbox.work, first, second)
     with FakeAnthropic(script) as fake, FakeAnthropic(lambda body: []) as codex_trap:
         env = isolated_env(
             sandbox.home,
@@ -233,53 +274,103 @@ def test_claude_code_drives_codex_through_the_plugin(
             # under test.
             CODEX_MCP_COMMAND=str(wrapper(sandbox.home / "codex-mcp", server, proxy_env(codex_trap.base_url))),
             CODEX_MCP_CODEX_BIN=str(codex_bin),
-            **({} if deferred else {"ENABLE_TOOL_SEARCH": "false"}),
+            **extra_env,
         )
         began = time.monotonic()
-        events = run_claude(claude, env, sandbox.work, "Ask Codex, then follow up.")
-        took = time.monotonic() - began
-        requests = fake.recorded()
-
-    init = next(e for e in events if e.get("type") == "system" and e.get("subtype") == "init")
-    # The plugin's server is there from the start ("pending" while codex-mcp starts; Claude Code waits for it).
-    assert [s["name"] for s in init["mcp_servers"] if s["source"] == "plugin"] == [SERVER]
-
-    main = [r.body for r in requests if START in tool_names(r.body)]
-    assert main, f"the codex tools reached no request: {[(r.method, r.path) for r in requests]}"
-    last = main[-1]  # the main loop's last request: the whole conversation
-    called = [b["name"] for b in _blocks(last, "tool_use")]
-    assert called[-2:] == [START, REPLY], called
-    if deferred:  # sent with defer_loading, and callable only after the ToolSearch call loaded them
-        assert {START, REPLY} <= deferred_tools(last)
-        assert called == [TOOL_SEARCH, START, REPLY]
-    else:
-        assert not {START, REPLY} & deferred_tools(last)
-        assert TOOL_SEARCH not in called
-    left = [r.path for r in requests if r.method == "CONNECT" or not r.path.startswith("/")]
+        events = run_claude(claude, env, sandbox.work, prompt, *allowed)
+        run = ClaudeRun(events, fake.recorded(), time.monotonic() - began)
+    left = [r.path for r in run.requests if r.method == "CONNECT" or not r.path.startswith("/")]
     assert not left, f"Claude Code tried to reach {left}"
-
-    # What reached the fake OpenAI model through codex-mcp and the real Codex.
-    turns = [r for r in fake_model.user_requests() if marker in (r.user_texts[-1] if r.user_texts else "")]
-    assert [r.user_texts[-1] for r in turns] == [first, second]
-    assert turns[1].user_texts == [first, second]  # the same Codex thread: the first turn is in its history
-
-    # What Claude Code shows: both tool results and the final answer.
-    tool_results = [
-        _result_text(block)
-        for e in events
-        if e.get("type") == "user"
-        for block in e["message"]["content"]
-        if isinstance(block, dict) and block.get("type") == "tool_result"
-    ]
-    assert any(f"ECHO: {first}" in r for r in tool_results), tool_results
-    assert any(f"{first} | {second}" in r for r in tool_results), tool_results
-    result = events[-1]
-    assert result["type"] == "result"
-    assert result["is_error"] is False
-    assert result["result"] == f"Codex answered the follow-up: {first} | {second}"
-    assert took < 60, f"claude -p took {took:.1f} s"
-
-    # Claude Code stops its MCP servers when it exits; codex-mcp takes its Codex with it.
+    assert [s["name"] for s in run.init["mcp_servers"] if s["source"] == "plugin"] == [SERVER]
+    assert run.events[-1]["type"] == "result", run.events[-1]
+    assert run.events[-1]["is_error"] is False, run.events[-1]
+    # Claude Code stops its MCP servers as it exits, and codex-mcp takes its Codex with it: wait for that, so that
+    # the next run (or the sandbox's check for leftovers) does not meet this run's Codex.
     deadline = time.monotonic() + 10
     while processes_with_env("CODEX_HOME", str(sandbox.codex_home)) and time.monotonic() < deadline:
         time.sleep(0.1)
+    return run
+
+
+def turns_with(fake_model: FakeModel, marker: str) -> list[list[str]]:
+    """The user messages of each real turn whose latest message carries marker, as the fake OpenAI model got them."""
+    return [r.user_texts for r in fake_model.user_requests() if r.user_texts and marker in r.user_texts[-1]]
+
+
+@pytest.mark.parametrize("deferred", [True, False], ids=["tools-deferred", "tools-loaded"])
+def test_claude_code_drives_codex_through_the_plugin(
+    claude: Path, sandbox: Sandbox, fake_model: FakeModel, codex_bin: Path, deferred: bool
+) -> None:
+    marker = uuid.uuid4().hex[:8]
+    first, second = f"plugin hello {marker}", f"plugin again {marker} [[history]]"
+    script = Scripted(
+        [
+            (START, lambda done: {"prompt": first, "cwd": str(sandbox.work)}),
+            (REPLY, lambda done: {"conversationId": conversation_id(done[0]), "prompt": second}),
+        ],
+        lambda done: f"Codex answered the follow-up: {json.loads(done[1])['reply']}",
+    )
+    run = claude_with_plugin(
+        claude, sandbox, codex_bin, script, "Ask Codex, then follow up.", START, REPLY,
+        **({} if deferred else {"ENABLE_TOOL_SEARCH": "false"}),
+    )  # fmt: skip
+
+    last = run.conversation(START)
+    called = [b["name"] for b in _blocks(last, "tool_use")]
+    if deferred:  # sent with defer_loading, and callable only after the ToolSearch call loaded them
+        assert {START, REPLY} <= deferred_tools(last)
+        assert called == [TOOL_SEARCH, START, REPLY]
+    else:  # WaitForMcpServers first when codex-mcp was still starting
+        assert not {START, REPLY} & deferred_tools(last)
+        assert called[-2:] == [START, REPLY]
+        assert TOOL_SEARCH not in called
+
+    # What reached the fake OpenAI model through codex-mcp and the real Codex: one thread, the second turn with the
+    # first in its history.
+    assert turns_with(fake_model, marker) == [[first], [first, second]]
+
+    # What Claude Code shows: both results and the final answer.
+    shown = run.tool_results()
+    assert any(f'"reply":"ECHO: {first}"' in r for r in shown), shown
+    assert any(f'"reply":"{first} | {second}"' in r for r in shown), shown
+    assert run.events[-1]["result"] == f"Codex answered the follow-up: {first} | {second}"
+    assert run.took_s < 60, f"claude -p took {run.took_s:.1f} s"
+
+
+def test_ask_command_continues_the_repository_conversation(
+    claude: Path, sandbox: Sandbox, fake_model: FakeModel, codex_bin: Path
+) -> None:
+    """/codex-mcp:ask in a later Claude Code session finds the folder's conversation with codex_list and continues
+    it with codex_reply (codex-mcp resumes the Codex thread: a new server process), on the command's own
+    allowed-tools."""
+    marker = uuid.uuid4().hex[:8]
+    first, later = f"plugin first {marker}", f"plugin later {marker} [[history]]"
+    start = Scripted([(START, lambda done: {"prompt": first, "cwd": str(sandbox.work)})], lambda done: "started")
+    started = claude_with_plugin(claude, sandbox, codex_bin, start, "Ask Codex.", START)
+    cid = conversation_id(started.tool_results()[-1])
+
+    ask = Scripted(
+        [
+            (LIST, lambda done: {"cwd": str(sandbox.work), "limit": 5}),
+            (REPLY, lambda done: {"conversationId": conversation_id(done[0]), "prompt": later}),
+        ],
+        lambda done: json.loads(done[1])["reply"],
+    )
+    run = claude_with_plugin(claude, sandbox, codex_bin, ask, f"/codex-mcp:ask {later}")  # no --allowedTools
+
+    init = run.init
+    commands = {"codex-mcp:" + c for c in ("setup", "review", "ask", "status", "interrupt", "attach")}
+    assert commands <= set(init["slash_commands"])
+    assert "codex-mcp:codex-conversations" in init["skills"]
+    assert "codex-mcp:codex-delegate" in init["agents"]
+    assert not [c for c in init["slash_commands"] if c.startswith("codex:")]  # OpenAI's plugin's namespace
+
+    sent = json.dumps(run.conversation(LIST)["messages"])
+    assert "in this repository's Codex conversation" in sent  # the command's text, expanded for the model
+    assert later in sent
+    shown = run.tool_results()
+    assert any(f'"conversationId":"{cid}"' in r for r in shown[:-1]), shown  # codex_list found it
+    replied = json.loads(shown[-1])
+    assert (replied["conversationId"], replied["recovery"]) == (cid, "resumed")
+    assert turns_with(fake_model, marker) == [[first], [first, later]]
+    assert run.events[-1]["result"] == f"{first} | {later}"
