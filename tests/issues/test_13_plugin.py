@@ -367,7 +367,7 @@ def test_ask_command_continues_the_repository_conversation(
 
     sent = json.dumps(run.conversation(LIST)["messages"])
     assert "in this repository's Codex conversation" in sent  # the command's text, expanded for the model
-    assert later in sent
+    assert json.dumps(f"Raw arguments: `{later}`")[1:-1] in sent  # $ARGUMENTS filled in
     shown = run.tool_results()
     assert any(f'"conversationId":"{cid}"' in r for r in shown[:-1]), shown  # codex_list found it
     replied = json.loads(shown[-1])
