@@ -4,11 +4,14 @@
 #   .codex-cli/               the primary Codex CLI from npm (codex.RECOMMENDED_VERSION), used by the tests and
 #                             the README's run command
 #   .codex-cli-<version>/     every other version in codex.SUPPORTED_VERSIONS (scripts/test.sh tests them too)
+#   .mcp-inspector/           the MCP Inspector (tests/test_inspector.py)
+#   .claude-cli/              Claude Code, which loads the plugin in plugins/codex-mcp (tests/issues/test_13_plugin.py)
 # CODEX_MCP_CODEX_VERSION=X installs Codex X into .codex-cli/ instead, and no other (one CI job per version).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 INSPECTOR_VERSION="2.12.0"
+CLAUDE_CODE_VERSION="2.1.332"
 PYTHON="${PYTHON:-python3}"
 VENV_BIN=".venv/bin"
 if [ -d .venv/Scripts ] && [ ! -d .venv/bin ]; then VENV_BIN=".venv/Scripts"; fi  # a Windows venv
@@ -57,4 +60,14 @@ if [ "$installed" != "$INSPECTOR_VERSION" ]; then
   echo "setup: installing @modelcontextprotocol/inspector@$INSPECTOR_VERSION into .mcp-inspector" >&2
   npm install --silent --no-audit --no-fund --prefix .mcp-inspector "@modelcontextprotocol/inspector@$INSPECTOR_VERSION" >&2
 fi
+# Claude Code, pinned: the plugin tests validate the plugin with it and load it into `claude -p` (fake API, no account).
+installed=""
+if [ -f .claude-cli/node_modules/@anthropic-ai/claude-code/package.json ]; then
+  installed=$(node -p "require('./.claude-cli/node_modules/@anthropic-ai/claude-code/package.json').version" 2>/dev/null || true)
+fi
+if [ "$installed" != "$CLAUDE_CODE_VERSION" ]; then
+  echo "setup: installing @anthropic-ai/claude-code@$CLAUDE_CODE_VERSION into .claude-cli" >&2
+  npm install --silent --no-audit --no-fund --prefix .claude-cli "@anthropic-ai/claude-code@$CLAUDE_CODE_VERSION" >&2
+fi
+DISABLE_AUTOUPDATER=1 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 .claude-cli/node_modules/.bin/claude --version >&2
 echo "setup: done. Run the server with: $VENV_BIN/codex-mcp --codex-bin .codex-cli/node_modules/.bin/codex" >&2
