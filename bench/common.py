@@ -14,6 +14,7 @@ import psutil
 from mcp.client.stdio import StdioServerParameters
 
 from codex_mcp.fakemodel import FakeModel, codex_config_toml
+from codex_mcp.terminal.processes import processes_with_env
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -28,13 +29,9 @@ def pinned_codex() -> str:
 def procs_with(var: str, value: str) -> list[tuple[int, str]]:
     """(pid, command line) of every live process (zombies and this process left out) whose environment has
     var=value. Through psutil, so it works wherever psutil reads environments (Linux, macOS, Windows)."""
-    me = os.getpid()
     found: list[tuple[int, str]] = []
-    # Only the environment up front: status and command line are read for the few processes that match.
-    for proc in psutil.process_iter(["environ"]):
-        env = proc.info["environ"]  # None where it may not be read (another user's process, a zombie)
-        if proc.pid == me or not env or env.get(var) != value:
-            continue
+    # Status and command line are read only for the few processes that match.
+    for proc in processes_with_env(var, value):
         try:
             if proc.status() == psutil.STATUS_ZOMBIE:
                 continue

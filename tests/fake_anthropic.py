@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import cast
 
+from codex_mcp.fakemodel import serve_loopback
+
 JsonObject = dict[str, object]
 Script = Callable[[JsonObject], list[JsonObject]]
 
@@ -62,10 +64,8 @@ class FakeAnthropic:
         class Handler(_Handler):
             owner = fake
 
-        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
-        self._server.daemon_threads = True
+        self._server, _ = serve_loopback(self.host, self.port, Handler, "fake-anthropic")
         self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, name="fake-anthropic", daemon=True).start()
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -18,6 +18,7 @@ from mcp import Client
 from mcp_types import CallToolResult, TextContent
 
 from codex_mcp.store import ConversationRecord, OptionsRecord, TurnRecord
+from codex_mcp.terminal.processes import processes_with_env as processes_marked
 from codex_mcp.turn import TurnStatus
 
 
@@ -25,12 +26,8 @@ def processes_with_env(name: str, value: str) -> list[str]:
     """'pid cmdline' of every process whose environment has name=value (how a test finds its own
     Codex processes, whoever their parent is now); skips this process and zombies."""
     found: list[str] = []
-    for proc in psutil.process_iter():
-        if proc.pid == os.getpid():
-            continue
+    for proc in processes_marked(name, value):
         try:
-            if proc.environ().get(name) != value:
-                continue
             if proc.status() == psutil.STATUS_ZOMBIE:
                 continue  # a zombie awaiting its parent is not running
             cmd = " ".join(proc.cmdline()).strip()

@@ -110,6 +110,17 @@ class Recorded:
 Responder = Callable[[JsonObject, list[str]], Answer | None]
 
 
+def serve_loopback(
+    host: str, port: int, handler: type[BaseHTTPRequestHandler], name: str
+) -> tuple[ThreadingHTTPServer, threading.Thread]:
+    """Bind handler on host:port (0: any free port) and serve it from a daemon thread, one thread per request."""
+    server = ThreadingHTTPServer((host, port), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
+    thread.start()
+    return server, thread
+
+
 def _message_texts(body: JsonObject, role: str) -> list[str]:
     """Texts of the request's ``message`` items of one role, in order, leaving out Codex's own
     ``<...>`` context blocks (environment, instructions)."""
@@ -262,11 +273,8 @@ class FakeModel:
         class Handler(_Handler):
             fake = model
 
-        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
-        self._server.daemon_threads = True
+        self._server, self._thread = serve_loopback(self.host, self.port, Handler, "fake-model")
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-model", daemon=True)
-        self._thread.start()
         return self
 
     def stop(self) -> None:

@@ -162,6 +162,12 @@ async def _branches(cwd: str, env: Mapping[str, str] | None) -> str:
     return ", ".join(out.split()) if code == 0 and out else "none"
 
 
+async def _commit_of(cwd: str, ref: str, env: Mapping[str, str] | None) -> str | None:
+    """The commit a ref names in the repository at cwd, or None when git knows no such commit."""
+    code, sha, _ = await git(cwd, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}", env=env)
+    return sha if code == 0 else None
+
+
 async def resolve_target(
     cwd: str, base: str | None, commit: str | None, env: Mapping[str, str] | None = None
 ) -> ReviewTarget:
@@ -177,10 +183,8 @@ async def resolve_target(
         )
     if commit:
         ref = _check_ref("commit", commit)
-        code, sha, _ = await git(
-            cwd, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}", env=env
-        )
-        if code != 0:
+        sha = await _commit_of(cwd, ref, env)
+        if sha is None:
             raise InvalidInput(
                 f"unknown commit {ref!r} in {top}: pass a commit SHA that `git log` shows there (or a ref like HEAD~1)"
             )
@@ -188,10 +192,8 @@ async def resolve_target(
         return ReviewTarget("commit", sha, subject or None)
     if base:
         ref = _check_ref("branch", base)
-        code, sha, _ = await git(
-            cwd, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}", env=env
-        )
-        if code != 0:
+        sha = await _commit_of(cwd, ref, env)
+        if sha is None:
             raise InvalidInput(
                 f"unknown branch {ref!r} in {top}: pass a branch git knows there ({await _branches(cwd, env)})"
             )
