@@ -1,5 +1,6 @@
 """Core figures through the real MCP client, our server and the real Codex CLI on the instant fake model:
-codex_start to first reply, per-turn latency on a live conversation against Codex's own turn time (from
+codex_start to first reply (the first, and later ones --gap seconds apart),
+per-turn latency on a live conversation against Codex's own turn time (from
 the rollout's task_complete duration_ms), and the server's fds/processes before and after.
 
     .venv/bin/python bench/core.py [--starts 5] [--turns 20] [--codex-bin PATH]
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 
 import anyio
+import psutil
 from common import bench_world, pinned_codex, procs_with
 from mcp import Client
 
@@ -30,6 +32,12 @@ def codex_turn_ms(home: Path, cid: str) -> list[float]:
     return out
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def summary(values: list[float]) -> str:
     values = sorted(values)
     q = statistics.quantiles(values, n=4) if len(values) >= 4 else [values[0], statistics.median(values), values[-1]]
@@ -37,52 +45,65 @@ def summary(values: list[float]) -> str:
 
 
 async def run(args: argparse.Namespace) -> None:
-    with bench_world(args.codex_bin) as (home, work, params):
+    extra = {} if args.spare else {"CODEX_MCP_SPARE_KEEP_S": "0"}
+    with bench_world(args.codex_bin, **extra) as (home, work, params):
         async with Client(params, read_timeout_seconds=120) as client:
-            [server] = [pid for pid, _ in procs_with("CODEX_HOME", str(home))]
+            [server] = [pid for pid, cmd in procs_with("CODEX_HOME", str(home)) if "codex_mcp" in cmd]
             fds_before = len(os.listdir(f"/proc/{server}/fd"))
 
             starts: list[float] = []
             ids: list[str] = []
             for n in range(args.starts):
+                if n:
+                    await anyio.sleep(args.gap)
                 t0 = time.perf_counter()
                 r = await client.call_tool("codex_start", {"prompt": f"bench start {n}", "cwd": str(work)})
                 starts.append((time.perf_counter() - t0) * 1000)
                 assert r.structured_content, r
                 assert r.structured_content["status"] == "completed", r
                 ids.append(r.structured_content["conversationId"])
-            live_procs = len(procs_with("CODEX_HOME", str(home))) - 1
+            live_procs = len(psutil.Process(server).children())
 
             cid = ids[0]
             turns: list[float] = []
+            await anyio.sleep(0.5)
+            cpu_before = cpu_s(server)
             for n in range(args.turns):
                 t0 = time.perf_counter()
                 r = await client.call_tool("codex_reply", {"conversationId": cid, "prompt": f"bench turn {n}"})
                 turns.append((time.perf_counter() - t0) * 1000)
                 assert r.structured_content, r
                 assert r.structured_content["reply"] == f"ECHO: bench turn {n}", r
+            await anyio.sleep(0.5)  # what the server defers until after a reply counts too
+            server_cpu_ms = (cpu_s(server) - cpu_before) * 1000 / args.turns
             own = codex_turn_ms(home, cid)[1:]  # the first entry is the start turn
 
             for c in ids:
                 await client.call_tool("codex_end", {"conversationId": c})
             fds_after = len(os.listdir(f"/proc/{server}/fd"))
-            left = len(procs_with("CODEX_HOME", str(home))) - 1
+            left = len(psutil.Process(server).children())
 
         overhead = [t - o for t, o in zip(turns, own, strict=True)]
         print("| measure | median (spread) |")
         print("| --- | --- |")
-        print(f"| codex_start → first reply | {summary(starts)} |")
+        print(f"| first codex_start → first reply | {starts[0]:7.1f} ms |")
+        if len(starts) > 1:
+            print(f"| later codex_start → first reply ({args.gap:g} s apart) | {summary(starts[1:])} |")
         print(f"| codex_reply on a live conversation | {summary(turns)} |")
         print(f"| Codex's own turn (task_complete duration_ms) | {summary(own)} |")
         print(f"| tool time minus Codex's own turn | {summary(overhead)} |")
+        print(f"| server CPU per turn (user + system, deferred work included) | {server_cpu_ms:7.1f} ms |")
         print(f"| server fds before / after {args.starts} start+end | {fds_before} / {fds_after} |")
-        print(f"| Codex processes: live with {args.starts} sessions / after end | {live_procs} / {left} |")
+        spare = " (and the warm spare)" if args.spare else ""
+        print(f"| Codex TUIs: with {args.starts} live sessions{spare} / after ending them | {live_procs} / {left} |")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--starts", type=int, default=5)
     parser.add_argument("--turns", type=int, default=20)
+    parser.add_argument("--no-spare", dest="spare", action="store_false", help="no warm spare (cold starts)")
+    parser.add_argument("--gap", type=float, default=1.5, help="seconds between starts (a warm spare gets ready)")
     parser.add_argument("--codex-bin", default=pinned_codex())
     anyio.run(run, parser.parse_args())
 

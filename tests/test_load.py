@@ -158,7 +158,9 @@ async def test_an_ended_conversation_keeps_little_memory(sandbox: Sandbox, codex
     a fake model of its own, whose records of the requests it clears before each measurement."""
     with FakeModel() as fake:
         (sandbox.codex_home / "config.toml").write_text(codex_config_toml(fake.base_url, FAKE_KEY))
-        settings = Settings(codex_bin=str(codex_bin), state_dir=Path(sandbox.env["CODEX_MCP_STATE_DIR"]))
+        settings = Settings(
+            codex_bin=str(codex_bin), state_dir=Path(sandbox.env["CODEX_MCP_STATE_DIR"]), spare_keep_s=0
+        )
         manager = Manager(settings, env=sandbox.env)
         try:
             await manager.prepare()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +94,44 @@ def _exchange(proc: subprocess.Popen[bytes], requests: bytes, stderr_path: Path)
     log = stderr_path.read_text()
     assert "started conversation" in log
     assert "shutting down 1 Codex session" in log
+
+
+@pytest.mark.version_independent  # the transport, not Codex
+def test_a_server_writing_to_a_file_answers_every_request(sandbox: Sandbox, codex_bin: Path, tmp_path: Path) -> None:
+    """stdout that is a file, not a pipe (then the SDK's own transport serves, not the event-loop one): every
+    request is answered, and the file holds only JSON-RPC."""
+    requests = (
+        rpc(
+            "initialize",
+            {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "file", "version": "0"}},
+            1,
+        )
+        + rpc("notifications/initialized", {}, None)
+        + rpc("tools/list", {}, 2)
+        + rpc("tools/call", {"name": "codex_list", "arguments": {}}, 3)
+    )
+    out = tmp_path / "stdout.jsonl"
+    with out.open("wb") as stdout:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "codex_mcp", "--codex-bin", str(codex_bin)],
+            stdin=subprocess.PIPE,
+            stdout=stdout,
+            stderr=subprocess.DEVNULL,
+            env={**sandbox.env, "CODEX_MCP_PREWARM": "0"},
+            cwd=sandbox.work,
+        )
+    assert proc.stdin is not None
+    try:
+        proc.stdin.write(requests)
+        proc.stdin.flush()
+        deadline = time.monotonic() + 60
+        replies: dict[int, dict[str, Any]] = {}
+        while len(replies) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            replies = {m["id"]: m for m in map(json.loads, out.read_bytes().splitlines()) if "id" in m}
+        assert sorted(replies) == [1, 2, 3]
+        assert any(t["name"] == "codex_start" for t in replies[2]["result"]["tools"])
+        assert replies[3]["result"]["structuredContent"]["conversations"] == []
+    finally:
+        proc.stdin.close()
+        proc.wait(30)

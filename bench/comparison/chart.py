@@ -13,7 +13,15 @@ from .stats import Stats
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-COLORS = {"mcp": "#1f77b4", "tui": "#2ca02c", "app-server": "#9467bd", "exec": "#d62728"}
+COLORS = {
+    "mcp": "#1f77b4",
+    "mcp-first": "#1f77b4",
+    "mcp-later": "#aec7e8",
+    "mcp-cold": "#6baed6",
+    "tui": "#2ca02c",
+    "app-server": "#9467bd",
+    "exec": "#d62728",
+}
 
 
 def latency_panel(ax: Axes, res: Results) -> None:
@@ -57,8 +65,9 @@ def outside_panel(ax: Axes, res: Results) -> None:
 def start_panel(ax: Axes, res: Results) -> None:
     """A new conversation to its first reply, every path."""
     kinds = [
-        ("mcp", "codex_start"),
-        ("mcp-animated", "codex_start\nanimations on"),
+        ("mcp-first", "first\ncodex_start"),
+        ("mcp-later", "later\ncodex_start"),
+        ("mcp-cold", "codex_start\nno spare"),
         ("tui", "raw\nTUI"),
         ("exec", "codex\nexec"),
         ("app-server", "cold\napp-server"),

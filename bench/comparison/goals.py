@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import statistics
 
-from .results import DEPTHS, METHODS, Results
+from .results import DEPTHS, FIRST_CALL_AFTER_S, METHODS, Results
 from .stats import Stats, ratio
 
 GoalRow = tuple[str, str, str, bool, str]
@@ -40,7 +40,6 @@ def overhead_goal(res: Results) -> GoalRow:
     direct = {d: lat["mcp"][d].median - lat["tui"][d].median for d in DEPTHS}
     worst = max(paired.values())
     call = Stats.of(res.mcp_call_ms).median
-    server_cpu = statistics.median(res.server_cpu_per_turn.values())
     costs = res.server_costs
     delta = [phase_delta(res, "mcp", "tui", i) for i in range(3)]
     return (
@@ -49,21 +48,33 @@ def overhead_goal(res: Results) -> GoalRow:
         + " (paired); "
         + ", ".join(f"{direct[d]:+.0f}" for d in DEPTHS)
         + " ms (difference of medians)",
-        "≤ 20 ms",
-        worst <= 20,
-        f"by Codex's own timestamps (pooled): {delta[0]:+.0f} ms before its task starts (the MCP request, "
-        f"two saves of the conversation, JSON + fsync, {costs.get('save_ms', float('nan')):.1f} ms each; "
-        f"a full render of the 160×50 pyte screen to see that the TUI is idle, "
-        f"{costs.get('lines_ms', float('nan')):.1f} ms), {delta[2]:+.0f} ms after it ends (noticing "
-        "task_complete, read when output arrives or every 10 ms; a third save; the MCP response; an MCP call "
-        f"costs {call:.1f} ms); "
+        "≤ 10 ms",
+        worst <= 10,
+        f"by Codex's own timestamps (pooled): {delta[0]:+.0f} ms before its task starts (the MCP request, Codex's "
+        f"run state says it is idle, the paste), {delta[2]:+.0f} ms after it ends (a write to the rollout wakes "
+        f"the turn, one save of the conversation, JSON + fsync, {costs.get('save_ms', float('nan')):.1f} ms; the "
+        f"MCP response; an MCP call costs {call:.1f} ms); "
         + (
             f"Codex's task itself took {delta[1]:+.0f} ms longer than under the raw harness"
             if delta[1] >= 3
             else "Codex's task itself took no longer than under the raw harness"
-        )
-        + f". The server spends {server_cpu:.0f} ms of CPU per turn, mostly pyte parsing the TUI's output as "
-        f"it arrives, on {os.cpu_count()} cores Codex needs too",
+        ),
+    )
+
+
+def server_cpu_goal(res: Results) -> GoalRow:
+    """The server's own CPU per turn."""
+    per = res.server_cpu_per_turn
+    worst = max(per.values())
+    return (
+        "server CPU per turn",
+        ", ".join(f"{per[d]:.1f} ms @{d}" for d in DEPTHS),
+        "≤ 10 ms",
+        worst <= 10,
+        "the TUI's output is rendered only when someone reads the screen (codex_status, an approval, an attached "
+        "terminal); what nobody reads is dropped past 64 KB and Codex repaints on demand. A turn costs the MCP "
+        "request and response, the paste, reading what Codex appends to the rollout when it writes (inotify), "
+        "and one save; on " + f"{os.cpu_count()} cores Codex needs too",
     )
 
 
@@ -97,19 +108,67 @@ def exec_goal(res: Results, depth: int, target: float) -> GoalRow:
 
 
 def start_goal(res: Results) -> GoalRow:
-    """codex_start's first reply against codex exec's."""
-    start_mcp = Stats.of(res.start_ms.get("mcp", [])).median
-    start_animated = Stats.of(res.start_ms.get("mcp-animated", [])).median
+    """The first codex_start of a fresh server against codex exec's first reply."""
+    first = Stats.of(res.start_ms.get("mcp-first", [])).median
+    cold = Stats.of(res.start_ms.get("mcp-cold", [])).median
     start_exec = Stats.of(res.start_ms.get("exec", [])).median
     ready = Stats.of(res.tui_ready_ms).median
     return (
-        "codex_start → first reply vs codex exec",
-        f"{start_mcp:.0f} vs {start_exec:.0f} ms ({ratio(start_mcp, start_exec):.2f}×); with Codex's "
-        f"animations turned back on {start_animated:.0f} ms ({ratio(start_animated, start_exec):.2f}×)",
+        "first codex_start of a server → first reply vs codex exec",
+        f"{first:.0f} vs {start_exec:.0f} ms ({ratio(first, start_exec):.2f}×); with no warm spare "
+        f"{cold:.0f} ms ({ratio(cold, start_exec):.2f}×)",
         "≤ 1.0×",
-        start_mcp <= start_exec,
-        f"a TUI needs {ready:.0f} ms from spawn to a ready composer (raw, no MCP) before the first prompt "
-        "can go in; exec takes the prompt on its command line and draws nothing",
+        first <= start_exec,
+        f"the server starts a warm spare for its own folder when it starts, so the first codex_start there (here "
+        f"{FIRST_CALL_AFTER_S:g} s after the client connected) pastes into a ready Codex; without one, a TUI needs "
+        f"{ready:.0f} ms from spawn to a ready composer before the first prompt can go in, exec takes the prompt "
+        "on its command line and draws nothing",
+    )
+
+
+def later_start_goal(res: Results) -> GoalRow:
+    """A later codex_start (same folder and settings) against codex exec's first reply."""
+    later = Stats.of(res.start_ms.get("mcp-later", [])).median
+    start_exec = Stats.of(res.start_ms.get("exec", [])).median
+    return (
+        "later codex_start → first reply vs codex exec",
+        f"{later:.0f} vs {start_exec:.0f} ms ({ratio(later, start_exec):.2f}×)",
+        "≤ 0.75×",
+        later <= 0.75 * start_exec,
+        "after a conversation starts, a warm spare with the same folder and settings waits for the next start, "
+        "which only pastes its prompt",
+    )
+
+
+def spare_goal(res: Results) -> GoalRow:
+    """What the warm spare costs while it waits, against what it saves."""
+    rss = statistics.median(kb[0] for kb in res.spare_kb) / 1024 if res.spare_kb else float("nan")
+    pss = statistics.median(kb[1] for kb in res.spare_kb) / 1024 if res.spare_kb else float("nan")
+    idle = statistics.median(res.spare_idle_pct) if res.spare_idle_pct else float("nan")
+    saved = Stats.of(res.start_ms.get("mcp-cold", [])).median - Stats.of(res.start_ms.get("mcp-later", [])).median
+    return (
+        "the warm spare's cost while it waits",
+        f"{idle:.1f}% of a core; {rss:.0f} MB RSS, {pss:.0f} MB PSS (much of it shared with the other Codex "
+        f"processes); it saves {saved:.0f} ms per start",
+        "≤ 1% of a core",
+        idle <= 1.0,
+        "one idle Codex TUI per server, kept 300 s after the last start (spare_keep_s), counted in max_sessions "
+        "and given up for any conversation that needs the place",
+    )
+
+
+def hidden_goal(res: Results) -> GoalRow:
+    """Model requests a new conversation makes that the user did not ask for."""
+    counts = [res.hidden[m] for m in ("mcp", "mcp-start") if m in res.hidden]
+    titles = sum(c.title for c, _, _ in counts)
+    threads = sum(t for _, _, t in counts)
+    return (
+        "hidden model requests",
+        f"{titles} title requests for {threads} new conversations",
+        "0",
+        titles == 0,
+        "the thread is named after its first prompt (/rename before it is sent): the TUI asks the model for a "
+        "title only for a thread with no name; thread_title=model gives Codex's own title back",
     )
 
 
@@ -154,9 +213,9 @@ def idle_goal(res: Results) -> GoalRow:
 
 def goal_rows(res: Results) -> list[GoalRow]:
     """(goal, measured, target, met, why) for the issue's goals."""
-    rows = [overhead_goal(res)]
+    rows = [overhead_goal(res), server_cpu_goal(res)]
     rows += [exec_goal(res, depth, target) for depth, target in ((1, 2.5), (50, 4.0))]
-    rows.append(start_goal(res))
+    rows += [start_goal(res), later_start_goal(res), spare_goal(res), hidden_goal(res)]
     if (memory := memory_goal(res)) is not None:
         rows.append(memory)
     rows.append(idle_goal(res))

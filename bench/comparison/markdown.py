@@ -8,7 +8,7 @@ import statistics
 
 from .goals import goal_rows
 from .lab import RequestCounts
-from .results import DEPTHS, METHODS, Plan, Results
+from .results import DEPTHS, FIRST_CALL_AFTER_S, METHODS, Plan, Results
 from .stats import Stats, ratio
 
 
@@ -45,10 +45,12 @@ def intro(meta: dict[str, str]) -> list[str]:
     w("`codex exec resume <thread id> --json` process per turn, timed to its exit, as exec-based MCP servers do.")
     w("`app-server`: Codex's JSON-RPC server over stdio, `turn/start` until `turn/completed`: the floor for")
     w("anything built on Codex. The `tui` harness feeds the screen model only between turns, so it times Codex")
-    w("alone; our server parses the TUI's output as it arrives, and that cost counts as ours. Codex runs with")
-    w("an empty HOME, so the machine's shell profile (which Codex's shell snapshot sources in a login shell)")
-    w("does not enter the figures. Each method has its own CODEX_HOME and fake model process; the fake model")
-    w("answers Codex's title request with the JSON Codex asks for, as a real model does.")
+    w("alone; whatever our server does with the TUI's output counts as ours. The per-turn and scale sections run")
+    w("our server without a warm spare (they count sessions and processes); the start section runs fresh servers")
+    w("with the defaults. Codex runs with an empty HOME, so the machine's shell profile (which Codex's shell")
+    w("snapshot sources in a login shell) does not enter the figures. Each method has its own CODEX_HOME and")
+    w("fake model process; the fake model answers Codex's title request with the JSON Codex asks for, as a real")
+    w("model does.")
     w("")
     return out
 
@@ -162,14 +164,14 @@ def server_steps_section(res: Results) -> list[str]:
     w("| --- | --- |")
     w(f"| the MCP call itself over stdio (a `codex_list` round trip) | {Stats.of(res.mcp_call_ms).median:.1f} |")
     w(
-        "| `Screen.lines()`: render the whole 160×50 screen, to see from the footer that the TUI is idle "
-        f"before pasting | {costs.get('lines_ms', float('nan')):.1f} |"
+        f"| save the conversation record when the turn settles ({costs.get('save_turns', 0):.0f} turns, JSON + "
+        f"fsync); a turn still running after 1 s, or returned before it settled, is saved then too | "
+        f"{costs.get('save_ms', float('nan')):.1f} |"
     )
     w(
-        f"| save the conversation record ({costs.get('save_turns', 0):.0f} turns, JSON + fsync); it is saved when "
-        f"the turn is queued, when it starts and when it ends | 3 × {costs.get('save_ms', float('nan')):.1f} |"
+        "| render the whole 160×50 screen (only when someone reads it: codex_status, an approval, an attached "
+        f"terminal; never on a turn's path) | {costs.get('lines_ms', float('nan')):.1f} |"
     )
-    w("| notice `task_complete`: the rollout is read when output arrives and at least every 10 ms | ≈ 5 |")
     w("")
     return out
 
@@ -183,15 +185,17 @@ def start_section(res: Results) -> list[str]:
     w("| path | ms, median (p25–p75) | n |")
     w("| --- | --- | --- |")
     labels = {
-        "mcp": "`codex_start` (our server: spawn the TUI, wait until ready, first turn)",
-        "mcp-animated": '`codex_start` with `config={"tui.animations": true}` (Codex\'s default)',
+        "mcp-first": f"first `codex_start` of a fresh server ({FIRST_CALL_AFTER_S:g} s after connecting: "
+        "the warm spare started with the server)",
+        "mcp-later": "a later `codex_start`, same folder and settings (the warm spare)",
+        "mcp-cold": "`codex_start` with no warm spare (spawn the TUI, wait until ready, first turn)",
         "tui": "raw TUI: spawn → ready → first `task_complete`",
         "exec": "`codex exec --json` (new thread), to exit",
         "app-server": "cold `codex app-server`: spawn, initialize, thread/start, first turn",
     }
-    for k in ("mcp", "mcp-animated", "tui", "exec", "app-server"):
+    for k, label in labels.items():
         st = Stats.of(res.start_ms.get(k, []))
-        w(f"| {labels[k]} | {st.ms()} | {st.n} |")
+        w(f"| {label} | {st.ms()} | {st.n} |")
     w(f"| of which the TUI's spawn → ready | {Stats.of(res.tui_ready_ms).ms()} | {len(res.tui_ready_ms)} |")
     w("")
     return out
@@ -286,10 +290,11 @@ def hidden_section(res: Results) -> list[str]:
     w = out.append
     w("## Hidden model requests")
     w("")
-    w("What each method's Codex asked the fake model, per user turn. Codex's TUI (so also `mcp`) asks for a")
-    w("thread title after the first prompt of a new thread, in parallel with the turn; `exec` and `app-server`")
-    w("never do. When the title answer is not the JSON Codex asks for (a fake model answering in plain text),")
-    w("Codex drops it and asks again on every later turn (the last settings row below).")
+    w("What each method's Codex asked the fake model, per user turn. Codex's TUI asks for a thread title after")
+    w("the first prompt of a thread that has no name, in parallel with the turn (the `tui` row); our server names")
+    w("the thread after its first prompt first, so `mcp` and `mcp-start` (the start section's servers) make none.")
+    w("`exec` and `app-server` never ask. When the title answer is not the JSON Codex asks for (a fake model")
+    w("answering in plain text), Codex drops it and asks again on every later turn (the last settings row below).")
     w("")
     w("| method | user turns | model requests for them | title requests | other requests | threads started |")
     w("| --- | --- | --- | --- | --- | --- |")

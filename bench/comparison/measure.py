@@ -23,8 +23,8 @@ from codex_mcp.store import Store
 
 from .lab import PLAIN_TITLE, Lab, count_requests, log, prompt
 from .methods import AppServer, ExecMethod, McpMethod, TuiMethod, TuiSession, TurnSample
-from .probes import cpu_ms, memory_kb, rollout_durations, rollout_turn_times
-from .results import DEPTHS, METHODS, Plan, Results, VariantResult
+from .probes import children, cpu_ms, memory_kb, rollout_durations, rollout_turn_times
+from .results import DEPTHS, FIRST_CALL_AFTER_S, METHODS, Plan, Results, VariantResult
 
 GAP_S = 0.1
 """Pause after every measured turn, so work a method does after its turn does not land in the next one."""
@@ -41,9 +41,15 @@ def timed_ms(fn: Callable[[], object], n: int) -> float:
 
 
 def server_costs(screen: Screen, state_dir: Path, conversation_id: str, scratch: Path) -> dict[str, float]:
-    """Two things our server does on every turn, timed alone on this machine: rendering the whole screen
-    (before it pastes, to see that the TUI is idle) and saving the conversation (three times per turn)."""
-    costs = {"lines_ms": timed_ms(screen.lines, 30)}
+    """Two things our server does, timed alone on this machine: rendering the whole screen (only for a reader; a
+    resize to the same size makes lines() render again instead of answering from its cache) and saving the
+    conversation (once per turn)."""
+
+    def render() -> None:
+        screen.resize(*screen.size)
+        screen.lines()
+
+    costs = {"lines_ms": timed_ms(render, 30)}
     loaded = Store(state_dir).load(conversation_id)
     if loaded is not None:
         record = loaded[0]
@@ -163,11 +169,12 @@ class TurnsRun:
                 res.latency.setdefault(method, {}).setdefault(depth, []).append(sample.ms)
                 samples.setdefault(method, []).append(sample)
                 await anyio.sleep(GAP_S)
+            listed = self.mcp.cpu_ms()[0]
             res.mcp_call_ms.append(await self.mcp.call_ms())
+            server0 += self.mcp.cpu_ms()[0] - listed  # the codex_list call is not a turn's
         cpu1 = self.cpu_now(depth)
         for method in METHODS:
             res.cpu_per_turn.setdefault(method, {})[depth] = (cpu1[method] - cpu0[method]) / rounds
-        # The codex_list calls (~2 ms of CPU each) count here too: a small overestimate.
         res.server_cpu_per_turn[depth] = (self.mcp.cpu_ms()[0] - server0) / rounds
         self.record_rollouts(depth, samples)
 
@@ -210,18 +217,23 @@ async def section_turns(
     await tui.close()
 
 
-async def section_start(lab: Lab, plan: Plan, res: Results, mcp: McpMethod, tui: TuiMethod, ex: ExecMethod) -> None:
-    """codex_start → first reply, against codex exec's first turn, a raw TUI and a cold app-server."""
+async def section_start(lab: Lab, plan: Plan, res: Results, tui: TuiMethod, ex: ExecMethod) -> None:
+    """codex_start → first reply (the first one of a fresh server, a later one, and one with no warm spare),
+    against codex exec's first turn, a raw TUI and a cold app-server; the warm spare's memory and idle CPU."""
     rng = random.Random(11)
-    kinds = ["mcp", "mcp-animated", "tui", "exec", "app-server"]
+    kinds = ["mcp", "mcp-cold", "tui", "exec", "app-server"]
     for r in range(plan.start_rounds):
         rng.shuffle(kinds)
         for kind in kinds:
-            p = prompt("mcp" if kind == "mcp-animated" else kind, f"start-{kind}", r)
-            if kind in ("mcp", "mcp-animated"):
-                cid, ms = await mcp.start(p, {"tui.animations": True} if kind == "mcp-animated" else None)
-                await anyio.sleep(GAP_S)
-                await mcp.end(cid)
+            if kind == "mcp":
+                await start_with_spares(lab, res, r)
+                continue
+            p = prompt(kind, f"start-{kind}", r)
+            if kind == "mcp-cold":
+                async with McpMethod.serve(
+                    lab, "mcp-start", CODEX_MCP_SPARE_KEEP_S="0", CODEX_MCP_PREWARM="0"
+                ) as server:
+                    _, ms = await server.start(prompt("mcp-start", "cold", r))
             elif kind == "tui":
                 began = time.perf_counter()
                 session, ready = await tui.launch()
@@ -242,6 +254,38 @@ async def section_start(lab: Lab, plan: Plan, res: Results, mcp: McpMethod, tui:
                 await cold.close()
             res.start_ms.setdefault(kind, []).append(ms)
             await anyio.sleep(GAP_S)
+
+
+async def start_with_spares(lab: Lab, res: Results, r: int) -> None:
+    """A fresh server with the defaults: its first codex_start (FIRST_CALL_AFTER_S after connecting), then a later
+    one in the same folder; the warm spare's memory and idle CPU in between."""
+    async with McpMethod.serve(lab, "mcp-start") as server:
+        await anyio.sleep(FIRST_CALL_AFTER_S)
+        _, first = await server.start(prompt("mcp-start", "first", r))
+        await anyio.sleep(FIRST_CALL_AFTER_S)
+        spare = newest_child(server.server_pid)
+        if spare is not None:
+            res.spare_kb.append(memory_kb(spare))
+            before = cpu_ms(spare)
+            await anyio.sleep(2.0)
+            res.spare_idle_pct.append((cpu_ms(spare) - before) / 2000 * 100)
+        _, later = await server.start(prompt("mcp-start", "later", r))
+    res.start_ms.setdefault("mcp-first", []).append(first)
+    res.start_ms.setdefault("mcp-later", []).append(later)
+
+
+def newest_child(pid: int) -> int | None:
+    """The most recently started child process (the server's warm spare, after a start)."""
+    kids = children(pid)
+    return max(kids, key=started_at) if kids else None
+
+
+def started_at(pid: int) -> int:
+    """Start time of a process, in clock ticks since boot (0 if it is gone)."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return 0
 
 
 async def settle(pids: Callable[[], list[int]], quiet_pct: float = 3.0, limit_s: float = 15.0) -> None:
@@ -472,9 +516,11 @@ async def section_variants(lab: Lab, plan: Plan, res: Results) -> None:
 
 async def measure(lab: Lab, plan: Plan, res: Results) -> None:
     """Every section, in order."""
-    for name in ("mcp", "tui", "app-server", "exec", "variants"):
+    for name in ("mcp", "mcp-start", "tui", "app-server", "exec", "variants"):
         lab.codex_home(name)
-    async with McpMethod.serve(lab) as mcp:
+    # The per-turn, scale and memory sections count sessions and their processes: no warm spare there. The start
+    # section runs servers of its own, with the defaults.
+    async with McpMethod.serve(lab, CODEX_MCP_SPARE_KEEP_S="0") as mcp:
         tui = TuiMethod(lab)
         app = AppServer(lab, "app-server")
         ex = ExecMethod(lab)
@@ -486,7 +532,7 @@ async def measure(lab: Lab, plan: Plan, res: Results) -> None:
             await app.close()
             t = time.monotonic()
             log("start → first reply")
-            await section_start(lab, plan, res, mcp, tui, ex)
+            await section_start(lab, plan, res, tui, ex)
             res.section_s["start → first reply"] = time.monotonic() - t
             t = time.monotonic()
             await section_scale(lab, plan, res, mcp, ex)
@@ -499,6 +545,6 @@ async def measure(lab: Lab, plan: Plan, res: Results) -> None:
     await section_variants(lab, plan, res)
     res.section_s["Codex settings"] = time.monotonic() - t
     # Hidden requests per method: the user turns each method sent against what reached its model.
-    for method in METHODS:
+    for method in (*METHODS, "mcp-start"):
         turns, threads = lab.sent.get(method, [0, 0])
         res.hidden[method] = (lab.requests(method), turns, threads)

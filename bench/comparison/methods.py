@@ -212,36 +212,39 @@ class TuiMethod:
 class McpMethod:
     """codex_start / codex_reply through the official MCP client and our server over stdio."""
 
-    def __init__(self, lab: Lab, client: Client, server_pid: int, errlog: Path) -> None:
+    def __init__(self, lab: Lab, client: Client, server_pid: int, errlog: Path, name: str = "mcp") -> None:
         self.lab = lab
         self.client = client
         self.server_pid = server_pid
         self.errlog = errlog
-        self.home = lab.codex_home("mcp")
+        self.name = name
+        self.home = lab.codex_home(name)
 
     @staticmethod
     @contextlib.asynccontextmanager
-    async def serve(lab: Lab) -> AsyncIterator[McpMethod]:
-        """Run our server (the editable install) and connect to it."""
-        env = lab.env("mcp")
-        env["CODEX_MCP_STATE_DIR"] = str(lab.root / "mcp-state")
+    async def serve(lab: Lab, name: str = "mcp", **settings: str) -> AsyncIterator[McpMethod]:
+        """Run our server (the editable install) with its own CODEX_HOME and model (name), and connect to it.
+        settings: CODEX_MCP_* variables on top of the defaults (a warm spare after each start, one prewarmed)."""
+        env = lab.env(name)
+        env["CODEX_MCP_STATE_DIR"] = str(lab.root / f"{name}-state")
         env["CODEX_MCP_MAX_SESSIONS"] = "40"
+        env.update(settings)
         params = StdioServerParameters(
             command=sys.executable,
             args=["-m", "codex_mcp", "--codex-bin", lab.codex_bin, "-v"],
             env=env,
             cwd=str(lab.work),
         )
-        errlog = lab.root / "logs" / "mcp-server.stderr"
-        with errlog.open("w") as err:
+        errlog = lab.root / "logs" / f"{name}-server.stderr"
+        with errlog.open("a") as err:
             async with Client(stdio_client(params, errlog=err), read_timeout_seconds=180) as client:
-                home = str(lab.codex_home("mcp")).encode()
+                home = str(lab.codex_home(name)).encode()
                 [server] = [
                     pid
                     for pid in pids_using(lab.root)
                     if b"codex_mcp" in proc_file(pid, "cmdline") and home in proc_file(pid, "environ")
                 ]
-                yield McpMethod(lab, client, server, errlog)
+                yield McpMethod(lab, client, server, errlog, name)
             # The server ends every session on stdin EOF; make sure it is gone.
             for _ in range(100):
                 if not proc_file(server, "stat"):
@@ -261,7 +264,7 @@ class McpMethod:
 
     async def start(self, prompt: str, config: dict[str, object] | None = None) -> tuple[str, float]:
         """codex_start (with Codex config overrides, if any); (conversationId, ms)."""
-        self.lab.count("mcp", thread=True)
+        self.lab.count(self.name, thread=True)
         args: dict[str, object] = {"prompt": prompt, "cwd": str(self.lab.work)}
         if config:
             args["config"] = config
@@ -274,7 +277,7 @@ class McpMethod:
 
     async def turn(self, cid: str, prompt: str) -> TurnSample:
         """codex_reply on a live conversation; checks the reply."""
-        self.lab.count("mcp")
+        self.lab.count(self.name)
         sent_at = time.time()
         began = time.perf_counter()
         content = await self._call("codex_reply", {"conversationId": cid, "prompt": prompt})

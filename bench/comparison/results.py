@@ -11,6 +11,11 @@ DEPTHS = (1, 20, 50)
 """Turns of history a conversation holds when its per-turn latency is measured."""
 METHODS = ("mcp", "tui", "app-server", "exec")
 
+FIRST_CALL_AFTER_S = 2.0
+"""How long after a client connects its first codex_start comes, in the start section: a person types a request and
+the client's model decides to delegate it, which takes longer than this; the warm spare prewarmed at server start
+is ready by then. The cold row has no warm spare at all."""
+
 
 @dataclass
 class Plan:
@@ -78,3 +83,7 @@ class Results:
     server_costs: dict[str, float] = field(default_factory=dict)
     exec_rollout_kb: dict[int, float] = field(default_factory=dict)
     leftovers: list[str] = field(default_factory=list)
+    spare_kb: list[tuple[int, int]] = field(default_factory=list)
+    """(RSS, PSS) of the warm spare, kB, once ready."""
+    spare_idle_pct: list[float] = field(default_factory=list)
+    """The warm spare's CPU while it waits, % of one core."""

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from . import __version__
 from .config import Settings
-from .server import create_server
+from .server import create_server, serve_stdio
 
 log = logging.getLogger("codex_mcp")
 
@@ -145,7 +145,7 @@ async def serve(settings: Settings) -> None:
         for signum in signals:
             loop.add_signal_handler(signum, on_signal, signum)
         try:
-            await server.run_stdio_async()
+            await serve_stdio(server)
         finally:
             for signum in signals:
                 loop.remove_signal_handler(signum)

@@ -438,6 +438,28 @@ def encode_images(paths: Sequence[str]) -> bytes:
     return b"".join(PASTE_START + path.encode("utf-8") + PASTE_END for path in paths)
 
 
+TITLE_CHARS = 60
+
+
+def thread_title(prompt: str) -> str:
+    """A thread name taken from a prompt: its words on one line, at most TITLE_CHARS characters (cut at a word,
+    with an ellipsis); what Codex's resume picker shows instead of a title the model wrote."""
+    words = " ".join(_CONTROL_RE.sub(" ", prompt).split())
+    if len(words) <= TITLE_CHARS:
+        return words
+    cut = words[: TITLE_CHARS - 1]
+    if " " in cut[TITLE_CHARS // 2 :]:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip() + "…"
+
+
+def rename_keys(title: str) -> bytes:
+    """Bytes that run ``/rename <title>`` in the composer (pasted, so the title is data: control characters are
+    gone, and one line). A thread named before its first prompt gets no title request from Codex: the TUI asks the
+    model for one only while the thread has no name (0.169-0.171, thread_routing.rs)."""
+    return PASTE_START + b"/rename " + thread_title(title).encode("utf-8") + PASTE_END + b"\r"
+
+
 QUIT_KEYS = PASTE_START + b"/quit" + PASTE_END + b"\r"
 """Codex's own way out: /quit exits in well under 0.1 s."""
 

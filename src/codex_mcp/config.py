@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import BaseModel, Field
@@ -56,6 +57,24 @@ class Settings(BaseModel):
         "one started inside such a session refuses, and the sessions we start have codex-mcp's own entries in "
         "Codex's config turned off)",
     )
+    spare_keep_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="After a conversation starts, keep one idle Codex with the same folder and settings ready for the "
+        "next codex_start (~0.5 s faster) for this long, counted in max_sessions and given up for any conversation "
+        "that needs the place; 0 turns the warm spare off",
+    )
+    thread_title: Literal["prompt", "model"] = Field(
+        default="prompt",
+        description="How a new Codex thread gets its name (shown in Codex's own resume picker): 'prompt' names it "
+        "after the first prompt's first words, with no model request; 'model' lets Codex ask the model for a title, "
+        "one hidden request per new conversation",
+    )
+    prewarm: bool = Field(
+        default=True,
+        description="At server start, start the warm spare for the server's own folder with default settings, so "
+        "that the first codex_start there finds Codex ready too (nothing is started when spare_keep_s is 0)",
+    )
     rows: int = Field(default=50, ge=10)
     cols: int = Field(default=160, ge=80)
 
@@ -73,6 +92,9 @@ class Settings(BaseModel):
             "CODEX_MCP_REPLY_BUDGET_CHARS": "reply_budget_chars",
             "CODEX_MCP_PRUNE_AFTER_DAYS": "prune_after_days",
             "CODEX_MCP_MAX_NESTING": "max_nesting",
+            "CODEX_MCP_SPARE_KEEP_S": "spare_keep_s",
+            "CODEX_MCP_PREWARM": "prewarm",
+            "CODEX_MCP_THREAD_TITLE": "thread_title",
         }
         # Strings go to pydantic as they are, so a bad value is a validation error naming the setting.
         values: dict[str, object] = {field: os.environ[var] for var, field in names.items() if os.environ.get(var)}

@@ -182,6 +182,7 @@ class ControlServer:
             queue.put_nowait({"bye": _gone(session)})
             queue.put_nowait(None)
 
+        await session.repaints.fresh()  # the first frame it gets is our screen
         unsubscribe = session.terminal.subscribe(on_output)
         session.terminal.on_exit(on_exit)
         session.add_viewer(key, Viewer(mode, time.time(), rows, cols))

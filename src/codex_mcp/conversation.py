@@ -14,6 +14,9 @@ from .session import Session, State
 from .terminal import ExitInfo
 from .turn import Recovery, Turn, TurnStatus
 
+SAVE_RUNNING_AFTER_S = 1.0
+"""A turn still unsettled this long after it was queued is saved as it is (Conversation.keep_unsettled)."""
+
 
 class Conversation:
     """A conversationId and everything known about it."""
@@ -86,6 +89,11 @@ class Conversation:
             for t in self.turns
             if t.status == TurnStatus.COMPLETED or (t.settled and t.turn_id is not None)
         ]
+
+    async def fresh_screen(self) -> None:
+        """Have the live session's screen whole before it is read (Repaints.fresh)."""
+        if self.session is not None:
+            await self.session.repaints.fresh()
 
     def screen_tail(self, lines: int = 12) -> list[str]:
         """The last screen lines of the backing session (none without one)."""
@@ -244,8 +252,17 @@ class Conversation:
         )
         self.turns.append(turn)
         self.session.submit(turn)
-        self.changed()
+        self.last_activity = time.time()
+        # Saved when it settles; before that only if it runs long (or the caller is told about it first:
+        # keep_unsettled). Saving every turn as it was queued cost a write and an fsync on the path of each one.
+        asyncio.get_running_loop().call_later(SAVE_RUNNING_AFTER_S, self.keep_unsettled, turn)
         return turn
+
+    def keep_unsettled(self, turn: Turn) -> None:
+        """Persist a turn that has not settled (so that after a crash it is reported as not re-run): one that runs
+        long, or one a caller is told about before it settles."""
+        if not turn.settled:
+            self.changed()
 
     def changed(self) -> None:
         """Note activity and persist."""

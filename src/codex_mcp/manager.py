@@ -16,6 +16,7 @@ from .codex import Effort, LaunchOptions
 from .config import MAX_TIMEOUT_S, Settings
 from .conversation import Conversation
 from .errors import (
+    CodexMcpError,
     InvalidInput,
     NothingToApprove,
     SettingsRefused,
@@ -23,7 +24,7 @@ from .errors import (
     UnknownConversation,
 )
 from .images import check_images
-from .inputs import check_conversation_id, check_timeout
+from .inputs import check_conversation_id, check_cwd, check_timeout
 from .launcher import Launcher
 from .listing import Listing, ListQuery, list_page
 from .recovery import Reviver, adopt_thread
@@ -31,6 +32,7 @@ from .repository import Repository
 from .review import ReviewRequest, ReviewRun
 from .reviewer import Reviewer
 from .session import Session
+from .spares import SpareKey, Spares
 from .store import Store
 from .tasks import Tasks
 from .turn import Turn, TurnStatus
@@ -58,6 +60,7 @@ class Manager:
         self._tasks = Tasks()
         self.reviver = Reviver(settings, self.launcher, self.conversations, self._launch)
         self.reviewer = Reviewer(settings, self.launcher, self.conversations, self._tasks)
+        self.spares = Spares(settings.spare_keep_s)
 
     async def prepare(self) -> None:
         """Check the index of what earlier servers handed out (no transcript is read unless its file changed),
@@ -78,6 +81,29 @@ class Manager:
                 )
         await self.launcher.check_codex()
         self._tasks.spawn(self._reap_idle(), name="codex-idle-reaper")
+        if self.settings.prewarm:
+            self._prewarm()
+
+    def _prewarm(self) -> None:
+        """Start the warm spare for the server's own folder with default settings: where a client's first
+        codex_start most often goes (Claude Code starts its servers in the project folder)."""
+        try:
+            binary = codex.find_codex(self.settings.codex_bin)
+            options = LaunchOptions(cwd=check_cwd(None))
+            upgrades, _ = self.launcher.screens(options)
+            argv = self.launcher.new_argv(binary, options, upgrades)
+        except CodexMcpError as exc:  # the first codex_start reports it
+            log.info("no warm spare at start: %s", exc)
+            return
+        self._want_spare(argv, options.cwd, binary)
+
+    def _want_spare(self, argv: list[str], cwd: str, binary: codex.CodexBinary) -> None:
+        """Have a spare ready for the next start with this argv in cwd (Spares.want), if the cap has room."""
+        self.spares.want(
+            SpareKey(tuple(argv), cwd),
+            lambda: self.launcher.launch(argv, cwd, binary),
+            room=self._places_taken() < self.settings.max_sessions,
+        )
 
     # --- lookup ----------------------------------------------------------------------------------
 
@@ -110,17 +136,31 @@ class Manager:
 
     # --- sessions --------------------------------------------------------------------------------
 
+    def _places_taken(self) -> int:
+        """Live sessions, sessions starting (a starting spare among them) and a ready spare."""
+        return len(self.conversations.live()) + self.launcher.starting + self.spares.ready
+
     async def _make_room(self) -> None:
-        """Keep under the cap: reclaim the least recently used idle session, which stays resumable."""
-        live = self.conversations.live()
-        if len(live) + self.launcher.starting < self.settings.max_sessions:
+        """Keep under the cap: the warm spare goes first, then the least recently used idle session, which stays
+        resumable."""
+        if self._places_taken() < self.settings.max_sessions:
             return
-        idle = [c for c in live if c.idle]
+        if await self.spares.give_up() and self._places_taken() < self.settings.max_sessions:
+            return
+        idle = [c for c in self.conversations.live() if c.idle]
         if not idle:
             raise TooManySessions(self.settings.max_sessions)
         victim = min(idle, key=lambda c: c.session_activity)
         log.info("reclaiming idle session %s to stay under %d", victim.thread_id, self.settings.max_sessions)
         await victim.end("evicted")
+
+    @staticmethod
+    async def _show(conv: Conversation, turn: Turn) -> None:
+        """A turn returned before it settled: the caller will ask for it by number (keep it on disk), and the
+        result carries the screen (have it whole: Repaints.fresh)."""
+        if not turn.settled:
+            conv.keep_unsettled(turn)
+            await conv.fresh_screen()
 
     def _tell_once(self, conv: Conversation, turn: Turn, notices: list[str]) -> None:
         """Put on this turn's result the notices this conversation has not shown the client yet."""
@@ -155,7 +195,8 @@ class Manager:
         argv = self.launcher.new_argv(binary, options, upgrades)
         loop = asyncio.get_running_loop()
         started = loop.time()
-        session = await self._launch(argv, options.cwd, binary, timeout)
+        spare = SpareKey(tuple(argv), options.cwd)
+        session = await self.spares.take(spare) or await self._launch(argv, options.cwd, binary, timeout)
         assert session.thread_id is not None
         try:
             conv = Conversation(session.thread_id, options)
@@ -166,9 +207,15 @@ class Manager:
             await session.end("could not be recorded")  # never a Codex running that nobody knows about
             raise
         log.info("started conversation %s in %s (%.2fs)", conv.id, options.cwd, loop.time() - started)
+        if self.settings.thread_title == "prompt":
+            session.name_thread(text)
         turn = conv.submit(text, images=attached)
         self._tell_once(conv, turn, notices)
         await wait(conv, turn, max(0.0, timeout - (loop.time() - started)))
+        await self._show(conv, turn)
+        # The next start with these settings finds Codex ready; started now, not during the first turn, which
+        # it would slow down on a small machine.
+        self._want_spare(argv, options.cwd, binary)
         return conv, turn
 
     async def reply(
@@ -233,6 +280,7 @@ class Manager:
             conv.options = before
             conv.changed()
             raise SettingsRefused(conv.id, asked, _settings(before), turn.error or "")
+        await self._show(conv, turn)
         return conv, turn
 
     async def status(
@@ -246,6 +294,7 @@ class Manager:
         chosen = self.turn_of(conv, turn)
         if wait_s > 0 and chosen is not None and not chosen.settled:
             await wait(conv, chosen, wait_s)
+        await conv.fresh_screen()  # the status shows it
         return conv, chosen
 
     @staticmethod
@@ -278,6 +327,7 @@ class Manager:
         conv = self.get(conversation_id)
         turn = await self.answer_approval(conv, decision)
         await wait(conv, turn, timeout)
+        await self._show(conv, turn)
         return conv, turn
 
     async def answer_approval(self, conv: Conversation, decision: Decision) -> Turn:
@@ -335,4 +385,8 @@ class Manager:
         live = [c for c in self.conversations if c.has_process]
         if live:
             log.info("shutting down %d Codex session(s)", len(live))
-        await asyncio.gather(*(c.end("server shutdown") for c in live), return_exceptions=True)
+        await asyncio.gather(
+            self.spares.close(self.settings.end_grace_s),
+            *(c.end("server shutdown") for c in live),
+            return_exceptions=True,
+        )

@@ -145,6 +145,8 @@ class Reviver:
         payload, omitted = replay_prompt(history, prompt, self.settings.replay_budget_chars)
         argv = self.launcher.new_argv(binary, conv.options, upgrades)
         session = await self._launch(argv, conv.options.cwd, binary, timeout)
+        if self.settings.thread_title == "prompt":
+            session.name_thread(history[0][0] if history else prompt)
         conv.attach(session)
         log.info(
             "replayed %s into thread %s (%d turns, %d left out) in %.2fs",

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol, cast
+from typing import BinaryIO, Literal, Protocol, cast
 
 JsonObject = dict[str, object]
 
@@ -142,35 +142,73 @@ def _parse(line: bytes) -> JsonObject | None:
     return cast(JsonObject, value) if isinstance(value, dict) else None
 
 
+_TYPE_WITHIN = 96
+"""Codex writes a record's type right after its timestamp: {"timestamp":"2026-…Z","type":"event_msg",…}."""
+
+
 class RolloutTail:
     """Reads a plain rollout file incrementally: each call returns the complete lines appended since the last.
 
     Only for the plain ``.jsonl`` Codex appends to; a ``.zst`` is never appended to (Codex decompresses it to
     the plain file first), so tailing one would wait forever."""
 
-    def __init__(self, path: Path, offset: int = 0) -> None:
+    def __init__(self, path: Path, offset: int = 0, *, only: tuple[str, ...] = ()) -> None:
+        """only: the record types to parse (e.g. "event_msg"); a line that says another type near its start is
+        skipped unparsed (Codex's session_meta, turn_context and world_state records are kilobytes each)."""
         if is_compressed(path):
             raise ValueError(f"{path} is compressed: tail its plain .jsonl ({plain_path(path).name}) instead")
         self.path = path
         self.offset = offset
         self._partial = b""
+        self._only = tuple(f'"type":"{kind}"'.encode() for kind in only)
+        self._file: BinaryIO | None = None
 
     def read_new(self) -> list[JsonObject]:
         """New complete JSON records (a half-written last line waits for the next call)."""
-        try:
-            size = self.path.stat().st_size
-        except FileNotFoundError:
+        data = self._read_open() if self._file is not None else self._read_closed()
+        if not data:
             return []
-        if size <= self.offset:
-            return []
-        with self.path.open("rb") as f:
-            f.seek(self.offset)
-            data = f.read(size - self.offset)
         self.offset += len(data)
         data = self._partial + data
         lines = data.split(b"\n")
         self._partial = lines.pop()
+        if self._only:
+            lines = [line for line in lines if self._wanted(line)]
         return [record for line in lines if (record := _parse(line)) is not None]
+
+    def _read_closed(self) -> bytes:
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return b""
+        if size <= self.offset:
+            return b""
+        with self.path.open("rb") as f:
+            f.seek(self.offset)
+            return f.read(size - self.offset)
+
+    def keep_open(self) -> None:
+        """Hold the file open from now on: each read is then one read() at the end of it, with no stat and no open
+        (a live session's tail is read a dozen times a turn; Codex only appends to it). close() lets it go."""
+        if self._file is None and self.path.exists():
+            self._file = self.path.open("rb")
+
+    def _read_open(self) -> bytes:
+        assert self._file is not None
+        self._file.seek(self.offset)
+        return self._file.read()
+
+    def close(self) -> None:
+        """Let go of the file kept open (keep_open)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def _wanted(self, line: bytes) -> bool:
+        head = line[:_TYPE_WITHIN]
+        if b'"type":"' not in head:  # not the layout we know: parse it and let the reader decide
+            return True
+        return any(kind in head for kind in self._only)
 
     def size(self) -> int:
         """Bytes consumed so far, including any buffered partial line."""
@@ -271,7 +309,7 @@ def _records(path: Path) -> list[JsonObject]:
     return records
 
 
-def tail_from_end(home: Path, thread_id: str) -> RolloutTail | None:
+def tail_from_end(home: Path, thread_id: str, *, only: tuple[str, ...] = ()) -> RolloutTail | None:
     """A tail that returns only what Codex appends to a thread's rollout from now on (a resumed thread), or
     None when the thread has no rollout (a new one, before its first prompt).
 
@@ -284,8 +322,8 @@ def tail_from_end(home: Path, thread_id: str) -> RolloutTail | None:
             return None
         try:
             if not is_compressed(path):
-                return RolloutTail(path, path.stat().st_size)
-            return RolloutTail(plain_path(path), sum(len(chunk) for chunk in _decompressed(path)))
+                return RolloutTail(path, path.stat().st_size, only=only)
+            return RolloutTail(plain_path(path), sum(len(chunk) for chunk in _decompressed(path)), only=only)
         except FileNotFoundError:
             continue  # Codex swapped one form for the other just now: look again
         except (DamagedRollout, ImportError) as exc:

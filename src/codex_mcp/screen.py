@@ -11,14 +11,20 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import pyte
+from codex_mcp.vt import FastScreen, FastStream
 
 AnswerCallback = Callable[[bytes], None]
 
 _OSC_START = b"\x1b]"
 _KITTY_KEYBOARD = re.compile(rb"\x1b\[[<>=?][0-9;]*u")
 _QUERY = re.compile(rb"\x1b\[[0-9;?>]*[cn]")  # DA and DSR/CPR: pyte answers them from the screen state
-_MAX_PENDING = 256 * 1024
+_MAX_PENDING = 64 * 1024
+# An absolute cursor move: Codex ends every frame with one (the cursor back at its composer).
+_CURSOR_TO = re.compile(rb"\x1b\[[0-9]*;?[0-9]*H")
+# What a full repaint begins with: home and erase below (Codex after a size change), or erase all; and the end of a
+# synchronized update, which ends Codex's frames.
+_REPAINT = re.compile(rb"\x1b\[(?:1;1)?H\x1b\[0?J|\x1b\[2J")
+_FRAME_END = b"\x1b[?2026l"
 _MAX_OSC = 4096
 
 # Answers for OSC 10/11 colour queries: a plain light-on-dark terminal. crossterm-based TUIs ask and
@@ -42,15 +48,23 @@ class Screen:
 
     def __init__(self, cols: int, rows: int, answer: AnswerCallback | None = None) -> None:
         self._answer = answer
-        self._screen = pyte.Screen(cols, rows)
+        self._may_drop: Callable[[], bool] | None = None
+        self.stale = False
+        """Output was dropped unread: the screen shows less than the program painted, until it repaints."""
+        self.repaints = 0
+        """Full repaints seen so far (a program's answer to a size change)."""
+        self._repaint_due = False  # expect_repaint was called: the next full repaint makes the screen whole
+        self._repainting = False  # that repaint has begun; its frame has not ended yet
+        self._screen = FastScreen(cols, rows)
         # pyte calls write_process_input for DA1 (ESC[c) and CPR (ESC[6n) replies.
         self._screen.write_process_input = self._answer_text  # type: ignore[method-assign,assignment]
-        self._stream = pyte.ByteStream(self._screen)
+        self._stream = FastStream(self._screen)
         self._osc: bytearray | None = None  # the body of an OSC being read, across chunks
         self._discarding = False  # inside an over-long OSC whose body we no longer keep
         self._esc_pending = False  # the previous chunk ended with an ESC we could not classify yet
         self._title = ""
         self._pending = bytearray()  # output not rendered yet (see feed)
+        self._lines: list[str] | None = None  # lines() of the screen as rendered, until it changes
 
     def _answer_text(self, text: str) -> None:
         if self._answer is not None:
@@ -64,19 +78,63 @@ class Screen:
         with pyte is deferred until someone reads the screen: pure-Python parsing of every repaint costs tens
         of milliseconds of CPU per turn, on the critical path, for a screen nobody looks at mid-turn. A
         terminal query (device attributes, cursor position) is rendered at once, since its answer depends on
-        the screen state, and so is a large backlog."""
+        the screen state.
+
+        A backlog nobody read is not rendered either: past _MAX_PENDING it is dropped (if ``on_backlog`` allows)
+        and the screen is ``stale`` until the program paints all of it again (Codex does on a size change:
+        Repaints.fresh asks for that when someone reads). What is kept is the tail from the last absolute
+        cursor move, so the cursor (which a position query reports) stays where the program put it."""
         text, oscs = self._split_osc(data)
-        start = max(0, len(self._pending) - 8)  # a query may straddle two chunks
+        start = max(0, len(self._pending) - 8)  # a query or a repaint's start may straddle two chunks
         self._pending += text
-        if _QUERY.search(self._pending, start) or len(self._pending) > _MAX_PENDING:
+        if _REPAINT.search(self._pending, start):
+            self.repaints += 1
+        if self.stale and self._repaint_due:
+            start = self._follow_repaint(start)
+        if _QUERY.search(self._pending, start):
             self.flush()
+        elif len(self._pending) > _MAX_PENDING:
+            self._drop_or_render()
         return oscs
+
+    def expect_repaint(self) -> None:
+        """The program was asked to repaint everything (at the size the screen has now): a stale screen is whole
+        again once that repaint's frame has ended."""
+        self._repaint_due = True
+        self._repainting = False
+
+    def _follow_repaint(self, start: int) -> int:
+        if not self._repainting:
+            repaint = _REPAINT.search(self._pending, start)
+            if repaint is None:
+                return start
+            del self._pending[: repaint.start()]  # painted over: never rendered
+            self._repainting = True
+            start = 0
+        if self._pending.find(_FRAME_END, start) >= 0:
+            self.stale = self._repaint_due = self._repainting = False
+            self.flush()  # someone waits to read it (and dropping it as backlog would make it stale again)
+        return start
+
+    def on_backlog(self, may_drop: Callable[[], bool]) -> None:
+        """Ask may_drop whether output nobody read may be dropped (the program can repaint) when it piles up;
+        if not, it is rendered."""
+        self._may_drop = may_drop
+
+    def _drop_or_render(self) -> None:
+        moves = list(_CURSOR_TO.finditer(self._pending, max(0, len(self._pending) - 4096)))
+        if not moves or self._repainting or self._may_drop is None or not self._may_drop():
+            self.flush()
+            return
+        del self._pending[: moves[-1].start()]
+        self.stale = True  # a repaint already asked for (expect_repaint) still makes it whole
 
     def flush(self) -> None:
         """Render everything received so far."""
         if self._pending:
             data = bytes(self._pending)
             self._pending.clear()
+            self._lines = None
             # pyte draws the kitty keyboard-protocol sequences (ESC[>1u, ESC[<1u, ESC[=..u) as text.
             self._stream.feed(_KITTY_KEYBOARD.sub(b"", data))
 
@@ -168,7 +226,9 @@ class Screen:
     def lines(self) -> list[str]:
         """The visible screen, one string per row, trailing spaces removed."""
         self.flush()
-        return [line.rstrip() for line in self._screen.display]
+        if self._lines is None:  # kept until the screen changes: readers often ask twice in a row
+            self._lines = [line.rstrip() for line in self._screen.display]
+        return list(self._lines)
 
     def text_lines(self) -> list[str]:
         """The visible rows that hold any text."""
@@ -200,3 +260,4 @@ class Screen:
         """Follow a terminal resize."""
         self.flush()
         self._screen.resize(rows, cols)
+        self._lines = None

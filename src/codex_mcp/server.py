@@ -9,12 +9,14 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import anyio
 from mcp.server import MCPServer
+from mcp.server.stdio import stdio_server
 
 from . import __version__, nesting
 from .config import Settings
 from .control import ControlServer
 from .errors import NestedServer
 from .manager import Manager
+from .stdio import loop_stdio
 from .tools import TOOLS, AppState, reject_unknown_arguments
 
 INSTRUCTIONS = """\
@@ -92,3 +94,19 @@ def create_server(settings: Settings, on_closed: Callable[[], None] | None = Non
         server.add_tool(tool, annotations=hints)
     server.middleware.append(reject_unknown_arguments)
     return server
+
+
+async def serve_stdio(server: MCPServer) -> None:
+    """Serve MCP on stdin/stdout until stdin closes: on the event loop where both are pipes (stdio.loop_stdio), with
+    the SDK's own transport otherwise (or if the SDK no longer has the low-level server this needs)."""
+    lowlevel = getattr(server, "_lowlevel_server", None)
+    if lowlevel is None:
+        await server.run_stdio_async()
+        return
+    async with loop_stdio() as streams:
+        if streams is None:
+            await server.run_stdio_async()
+            return
+        # MCPServer.run_stdio_async, with our streams: the SDK's stdio_server takes them as they are.
+        async with stdio_server(*streams) as (read_stream, write_stream):  # type: ignore[arg-type]
+            await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())

@@ -19,9 +19,10 @@ from pathlib import Path
 from . import codex, nesting
 from .approvals import ApprovalRequest, ApprovalWatch, Decision, approval_keys
 from .errors import CodexStartFailed, InvalidInput, TerminalClosed
+from .repaints import Repaints
 from .screen import Osc, Screen
 from .startup import StartupWatch
-from .tasks import Tasks
+from .tasks import Tasks, Ticker, wait_event
 from .terminal import ExitInfo, PtyTerminal, kill_with_env, spawn_terminal
 from .turn import Turn, TurnStatus
 from .turns import TurnTracker
@@ -31,8 +32,13 @@ log = logging.getLogger(__name__)
 
 SESSION_MARKER = nesting.SESSION_MARKER
 
-_POLL_S = 0.005
-"""How often a running turn checks the rollout file. Only while a turn runs; an idle session costs nothing."""
+_POLL_S = 0.004
+"""How often a running turn reads the rollout file where writes to it are not reported (filewatch: not Linux).
+Codex writes task_complete there ~10 ms before its run state says done (OSC 7501), so waiting for that alone would
+be late. Only while a turn runs: an idle session costs nothing."""
+_WATCHED_POLL_S = 0.25
+"""The same where writes are reported: a safety net only. A write to the rollout or a new run state wakes the turn;
+output alone does not (~30 chunks a turn, each of which used to wake it; every wake-up costs ~0.25 ms of CPU)."""
 
 
 class State(StrEnum):
@@ -74,7 +80,7 @@ class Session:
         self.on_gone: Callable[[Session], None] | None = None
         self.on_closed: Callable[[Session], None] | None = None  # the process is gone and the PTY closed
         self._wake = asyncio.Event()  # something changed: a waiting worker looks again
-        self.turns = TurnTracker(codex_home, on_person_done=self._wake.set)
+        self.turns = TurnTracker(codex_home, on_person_done=self._wake.set, on_written=self._rollout_written)
         self.viewers = Viewers(on_keyboard_free=self._wake.set)
         self.approvals = ApprovalWatch(screen.lines)
         self.home_size: tuple[int, int] = (0, 0)
@@ -83,6 +89,10 @@ class Session:
         self._gone_told = False
         self._queue: asyncio.Queue[Turn] = asyncio.Queue()
         self._tasks = Tasks()
+        self.repaints = Repaints(
+            terminal, screen, self._tasks, lambda: self.live, lambda: f"codex-repaint-{self.thread_id}"
+        )
+        """Codex painting its whole screen again: for a watcher, and before a stale screen is read."""
         self._worker: asyncio.Task[None] | None = None
         self._follower: asyncio.Task[None] | None = None
         self._ending: asyncio.Task[ExitInfo | None] | None = None
@@ -104,23 +114,6 @@ class Session:
         """A person at the keyboard (an attached terminal): our turns wait for them."""
         return self.viewers.input_holder
 
-    # --- start-up ------------------------------------------------------------------------------
-
-    async def wait_ready(self, timeout: float) -> str:
-        """Wait for Codex's composer (startup.StartupWatch); the thread id it shows. Raises CodexStartFailed."""
-        loop = asyncio.get_running_loop()
-        watch = StartupWatch(loop.time(), timeout)
-        while True:
-            if not self.terminal.alive:
-                info = self.terminal.exit_info
-                why = f"it exited ({info.describe() if info else 'unknown status'})"
-                raise CodexStartFailed(why, self.screen.text_lines())
-            now = loop.time()
-            thread_id = watch.check(self.screen.lines(), self.screen.text_lines(), self.tui_state, now)
-            if thread_id is not None:
-                return thread_id
-            await self._sleep_until_woken(min(watch.remaining(now), 0.25))
-
     def begin(self) -> None:
         """Codex is ready: start taking turns."""
         self.state = State.IDLE
@@ -131,13 +124,31 @@ class Session:
     def _on_output(self, data: bytes) -> None:
         for osc in self.screen.feed(data):
             self._on_osc(osc)
-        self._wake.set()
+        if self.state == State.STARTING or self.tui_state is None:
+            self._wake.set()  # judged from the screen: look at each change (a run state wakes the worker itself)
+        self.repaints.output_seen()
+
+    def _rollout_written(self) -> None:
+        # Read what Codex wrote right here, in the watch's callback; the worker is woken only for a turn that has
+        # settled (most writes are the turn's own progress: a step of the worker each would cost more).
+        sent = self.turns.sent
+        if sent is None:
+            return
+        try:
+            self.turns.pump()
+        except Exception:  # the worker pumps again, and reports what is wrong there
+            log.exception("reading the rollout of %s failed", self.thread_id)
+            self._wake.set()
+            return
+        if sent.settled:
+            self._wake.set()
 
     def _on_osc(self, osc: Osc) -> None:
         if osc.code == "7501":
             state, _ = codex.parse_run_state(osc.data)
             if state:
                 self.tui_state = state
+                self._wake.set()
 
     def _on_exit(self, info: ExitInfo) -> None:
         outcome = exit_outcome(self.state, info, watched=bool(self.viewers))
@@ -155,6 +166,7 @@ class Session:
         self._tell_gone()
 
     def _tell_closed(self) -> None:
+        self.turns.close()
         if self.marker is not None and (left := kill_with_env(SESSION_MARKER, self.marker)):
             log.info("ended %d process(es) left behind by a Codex session", left)
         if not self._closed_told and self.on_closed is not None:
@@ -166,12 +178,9 @@ class Session:
             self._gone_told = True
             self.on_gone(self)
 
-    async def _sleep_until_woken(self, timeout: float) -> None:
-        # asyncio.timeout, not wait_for: in 3.11 wait_for can swallow a cancellation that races its
-        # timeout, which left a cancelled worker waiting forever.
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
-                await self._wake.wait()
+    async def sleep_until_woken(self, timeout: float) -> None:
+        """Wait for something to change (output while starting, a run state, a rollout write), at most timeout."""
+        await wait_event(self._wake, timeout)
         self._wake.clear()
 
     # --- turns -----------------------------------------------------------------------------------
@@ -225,8 +234,6 @@ class Session:
                 self.last_activity = time.time()
                 if self.state in (State.RUNNING, State.WAITING_FOR_APPROVAL):
                     self.state = State.IDLE
-                # Render the turn's output now that the reply is out, not while it was on its way.
-                asyncio.get_running_loop().call_later(0.05, self.screen.flush)
 
     def _tui_idle(self) -> bool:
         # Codex's own run state (OSC 7501) when it has sent one; the footer's run state otherwise. Reading the
@@ -243,7 +250,7 @@ class Session:
     async def _run_turn(self, turn: Turn) -> None:
         # No deadline: sending anyway could merge two turns; the caller's own timeout bounds its wait.
         while self.live and not self._may_send():
-            await self._sleep_until_woken(0.25)
+            await self.sleep_until_woken(0.25)
             self.turns.pump()
         self.turns.follow_resumed_thread()  # a resumed thread: only what comes next
         self.turns.pump()  # whatever earlier turns left behind is not this turn's
@@ -251,6 +258,7 @@ class Session:
         turn.set_status(TurnStatus.RUNNING)
         self.turns.began()
         self.turns.sent = turn
+        ticking = Ticker(_WATCHED_POLL_S, self._wake.set)
         try:
             try:
                 await self.terminal.write(codex.encode_images(turn.images) + codex.encode_prompt(turn.payload))
@@ -265,8 +273,13 @@ class Session:
                     turn.fail(self._died_message())
                     break
                 self._follow_approval(turn)
-                await self._sleep_until_woken(_POLL_S)
+                if self.turns.watched:  # a write to the rollout, a run state or the tick wakes it
+                    await self._wake.wait()
+                    self._wake.clear()
+                else:
+                    await self.sleep_until_woken(_POLL_S)
         finally:
+            ticking.cancel()
             self.turns.sent = None
 
     def _died_message(self) -> str:
@@ -281,6 +294,9 @@ class Session:
     # --- approvals -------------------------------------------------------------------------------
 
     def _follow_approval(self, turn: Turn) -> None:
+        if self.tui_state == "blocked" and self.screen.stale:
+            self.repaints.request()  # read the dialog once Codex has repainted it
+            return
         waiting = self.approvals.waiting(self.tui_state == "blocked")
         if waiting and turn.status == TurnStatus.RUNNING:
             self.state = State.WAITING_FOR_APPROVAL
@@ -304,7 +320,7 @@ class Session:
         if viewer.mode == "control":
             self.resize(viewer.rows, viewer.cols)
         else:
-            self.nudge_redraw()
+            self.repaints.nudge()
 
     def remove_viewer(self, key: int) -> None:
         """A terminal detached (or its connection dropped); the keyboard goes back if it held it."""
@@ -330,11 +346,10 @@ class Session:
         self.terminal.resize(rows, cols)
         self.screen.resize(rows, cols)
 
-    def nudge_redraw(self) -> None:
-        """Make Codex repaint everything (a size change it notices), so a new watcher sees it all in colour."""
-        rows, cols = self.screen.size
-        self.terminal.resize(rows, max(20, cols - 1))
-        asyncio.get_running_loop().call_later(0.05, self.terminal.resize, rows, cols)
+    def may_drop_output(self) -> bool:
+        """Whether the screen model may drop output nobody read (Screen.feed): only while Codex runs to repaint
+        it, and nobody watches (a person's terminal would flicker at each repaint)."""
+        return not self.viewers and self.terminal.alive
 
     # --- control ---------------------------------------------------------------------------------
 
@@ -361,6 +376,12 @@ class Session:
         turn.steered.append(text)
         self.last_activity = time.time()
         return turn
+
+    def name_thread(self, prompt: str) -> None:
+        """Name a new thread after its first prompt (codex.rename_keys), before that prompt is sent: Codex then
+        makes no title request. Codex handles the rename before the turn that follows it."""
+        if codex.thread_title(prompt):
+            self._write_quietly(codex.rename_keys(prompt))
 
     def interrupt(self) -> bool:
         """Stop the running turn the way a person would (Esc). False if no turn was running."""
@@ -434,12 +455,29 @@ async def start_session(
         raise CodexStartFailed(f"it could not be started ({exc})", []) from exc
     screen = Screen(cols, rows, answer=terminal.write_nowait)
     session = Session(terminal, screen, cwd, codex_home, grace_s=grace_s)
+    screen.on_backlog(session.may_drop_output)
     session.home_size = (rows, cols)
     session.marker = marker
     try:
-        session.turns.thread_id = await session.wait_ready(timeout)
+        session.turns.thread_id = await _wait_ready(session, timeout)
     except BaseException:
         await terminal.terminate(grace_s=0)
         raise
     session.begin()
     return session
+
+
+async def _wait_ready(session: Session, timeout: float) -> str:
+    """Wait for Codex's composer (startup.StartupWatch); the thread id it shows. Raises CodexStartFailed."""
+    loop = asyncio.get_running_loop()
+    watch = StartupWatch(loop.time(), timeout)
+    while True:
+        if not session.terminal.alive:
+            info = session.terminal.exit_info
+            why = f"it exited ({info.describe() if info else 'unknown status'})"
+            raise CodexStartFailed(why, session.screen.text_lines())
+        now = loop.time()
+        thread_id = watch.check(session.screen.lines(), session.screen.text_lines(), session.tui_state, now)
+        if thread_id is not None:
+            return thread_id
+        await session.sleep_until_woken(min(watch.remaining(now), 0.25))

@@ -41,7 +41,8 @@ StoredSandbox = Annotated[Sandbox | None, _known_or(Sandbox, None)]
 StoredApproval = Annotated[ApprovalPolicy | None, _known_or(ApprovalPolicy, None)]
 StoredEffort = Annotated[Effort | None, _known_or(Effort, None)]
 StoredRecovery = Annotated[Recovery, _known_or(Recovery, "live")]
-StoredStatus = Annotated[TurnStatus, BeforeValidator(lambda v: v if v in set(TurnStatus) else TurnStatus.FAILED)]
+_STATUSES = frozenset(TurnStatus)
+StoredStatus = Annotated[TurnStatus, BeforeValidator(lambda v: v if v in _STATUSES else TurnStatus.FAILED)]
 
 
 class OptionsRecord(BaseModel):

@@ -4,8 +4,9 @@ left when it closes, so no task outlives the object that started it and none is 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -51,3 +52,30 @@ class Tasks:
             task.cancel()
         if left:
             await asyncio.wait(left, timeout=timeout)
+
+
+class Ticker:
+    """Calls callback every interval seconds, from the running loop, until cancel(): one timer for a whole wait,
+    where a timeout per wait would create and cancel one each time."""
+
+    def __init__(self, interval: float, callback: Callable[[], None]) -> None:
+        self._interval = interval
+        self._callback = callback
+        self._loop = asyncio.get_running_loop()
+        self._handle = self._loop.call_later(interval, self._fire)
+
+    def _fire(self) -> None:
+        self._handle = self._loop.call_later(self._interval, self._fire)
+        self._callback()
+
+    def cancel(self) -> None:
+        """Stop calling."""
+        self._handle.cancel()
+
+
+async def wait_event(event: asyncio.Event, timeout: float) -> None:
+    """Wait until event is set, at most timeout seconds. (asyncio.timeout, not wait_for: in 3.11 wait_for can
+    swallow a cancellation that races its timeout, which left a cancelled worker waiting forever.)"""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout):
+            await event.wait()

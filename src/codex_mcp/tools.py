@@ -198,6 +198,7 @@ def make_waiter(ctx: Ctx, manager: Manager, *, owns_turn: bool = True) -> Waiter
                     continue
                 if not turn.settled:
                     elapsed = loop.time() - began
+                    await conv.fresh_screen()  # the line quotes Codex's activity line from it
                     await ctx.report_progress(elapsed, None, one_line_status(conv, turn, elapsed))
         except asyncio.CancelledError:
             # The client gave up on the call that sent this turn: stop the turn, or take it back if it has

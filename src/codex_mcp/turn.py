@@ -47,6 +47,9 @@ class Turn:
     started_at: float | None = None
     finished_at: float | None = None
     on_change: Callable[[Turn], None] | None = field(default=None, repr=False)
+    stored: object | None = field(default=None, repr=False, compare=False)
+    """What the owner last stored for this settled turn (repository.record_of), kept until the turn changes:
+    saving a long conversation then builds only its new turns' records."""
     _changed: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     def __post_init__(self) -> None:
@@ -63,6 +66,7 @@ class Turn:
         if error is not None:
             self.error = error
         self.status = status
+        self.stored = None
         if status == TurnStatus.RUNNING and self.started_at is None:
             self.started_at = time.time()
         if status in SETTLED:
@@ -76,6 +80,7 @@ class Turn:
 
     def changed_externally(self) -> None:
         """Persist a change made to a settled turn's fields (e.g. a clearer error)."""
+        self.stored = None
         if self.on_change is not None:
             self.on_change(self)
 

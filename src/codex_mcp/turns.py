@@ -11,10 +11,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .codex import is_activity_line
+from .filewatch import FileWatch, watch_file
 from .rollout import JsonObject, RolloutTail, find_rollout, tail_from_end, turn_event, user_message
 from .turn import Turn, TurnStatus
 
 log = logging.getLogger(__name__)
+
+_TURN_RECORDS = ("event_msg", "response_item")
+"""The rollout records turns are settled with (turn events, a person's prompt); the rest is not even parsed."""
 
 _PEOPLE_POLL_S = 0.1
 """How often the rollout is read while terminals are attached and no turn of ours runs."""
@@ -23,7 +27,13 @@ _PEOPLE_POLL_S = 0.1
 class TurnTracker:
     """What was sent and what a person typed, settled by the events Codex writes to the thread's rollout."""
 
-    def __init__(self, codex_home: Path, *, on_person_done: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        codex_home: Path,
+        *,
+        on_person_done: Callable[[], None] | None = None,
+        on_written: Callable[[], None] | None = None,
+    ) -> None:
         self.codex_home = codex_home
         self.thread_id: str | None = None
         self.sent: Turn | None = None  # our turn, once pasted and until it settles
@@ -31,6 +41,9 @@ class TurnTracker:
         self.on_person_turn: Callable[[], Turn] | None = None  # the conversation records a person's turn
         self._on_person_done = on_person_done  # a person's turn settled: queued turns may go ahead
         self._tail: RolloutTail | None = None
+        self._on_written = on_written  # Codex wrote to the rollout (filewatch): the session pumps then
+        self._watch: FileWatch | None = None
+        self._watching = on_written is not None  # False once a watch could not be set up, or after close()
         self.last_record_at = 0.0  # time.monotonic() when Codex last appended to the rollout (as we read it)
         self._began_at = 0.0  # when our running turn was sent
         self._seen_screen = 0  # a fingerprint of the screen without its activity line, and when it last changed
@@ -55,7 +68,7 @@ class TurnTracker:
         """The thread existed before this session: read its rollout only from what Codex appends from now on (in
         the plain file, even if the thread was compressed), so earlier turns are never taken for new ones."""
         if self._tail is None:
-            self._tail = tail_from_end(self.codex_home, self.thread_id or "")
+            self._tail = tail_from_end(self.codex_home, self.thread_id or "", only=_TURN_RECORDS)
 
     async def follow_people(self, live: Callable[[], bool]) -> None:
         """While terminals are attached, notice turns a person starts (we are not sending one then). Runs until
@@ -76,10 +89,35 @@ class TurnTracker:
             if path is None:
                 return
             # A new thread's rollout appears with its first prompt; everything in it is new.
-            self._tail = RolloutTail(path, 0)
+            self._tail = RolloutTail(path, 0, only=_TURN_RECORDS)
+        if self._watch is None and self._watching:
+            self._watch_rollout(self._tail.path)
         for record in self._tail.read_new():
             self.last_record_at = time.monotonic()
             self.apply(record)
+
+    @property
+    def watched(self) -> bool:
+        """True while writes to the rollout are reported (on_written): pumping needs no tight polling then."""
+        return self._watch is not None
+
+    def _watch_rollout(self, path: Path) -> None:
+        if not path.exists():  # a resumed thread's plain file, still being decompressed: next pump
+            return
+        assert self._on_written is not None
+        assert self._tail is not None
+        self._watch = watch_file(path, self._on_written)
+        self._watching = self._watch is not None
+        self._tail.keep_open()
+
+    def close(self) -> None:
+        """The session is over: stop watching the rollout."""
+        self._watching = False
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
+        if self._tail is not None:
+            self._tail.close()
 
     def apply(self, record: JsonObject) -> None:
         """Settle or start turns with one rollout record."""

@@ -209,7 +209,7 @@ async def test_the_flags_are_what_codex_reads(sandbox: Sandbox, codex_bin: Path)
     (sandbox.codex_home / "work.config.toml").write_text(
         entry_toml("from-profile", profile["mcp_servers"]["from-profile"])
     )
-    manager = Manager(Settings(codex_bin=str(codex_bin), state_dir=sandbox.state_dir), sandbox.env)
+    manager = Manager(Settings(codex_bin=str(codex_bin), state_dir=sandbox.state_dir, spare_keep_s=0), sandbox.env)
     client: dict[str, JsonValue] = {
         "mcp_servers.other.args": ["-c", STAND_IN, "x"],
         "mcp_servers.extra": {"command": "codex-mcp"},

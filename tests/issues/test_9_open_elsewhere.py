@@ -159,7 +159,7 @@ async def test_a_lock_left_by_a_killed_codex_does_not_block(sandbox: Sandbox, co
 
 @asynccontextmanager
 async def manager_for(sandbox: Sandbox, codex_bin: Path) -> AsyncIterator[Manager]:
-    manager = Manager(Settings(codex_bin=str(codex_bin), state_dir=sandbox.state_dir), env=sandbox.env)
+    manager = Manager(Settings(codex_bin=str(codex_bin), state_dir=sandbox.state_dir, spare_keep_s=0), env=sandbox.env)
     await manager.prepare()
     try:
         yield manager

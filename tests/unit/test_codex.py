@@ -18,6 +18,7 @@ from codex_mcp.codex import (
     PASTE_END,
     PASTE_START,
     STATUS_LINE_OVERRIDE,
+    TITLE_CHARS,
     JsonValue,
     LaunchOptions,
     config_overrides,
@@ -25,7 +26,9 @@ from codex_mcp.codex import (
     new_session_argv,
     parse_run_state,
     read_screen,
+    rename_keys,
     sanitize_prompt,
+    thread_title,
     toml_value,
 )
 from codex_mcp.errors import CodexNotFound, InvalidInput
@@ -460,3 +463,23 @@ def test_ci_tests_every_supported_version() -> None:
     """.github/workflows/test.yml has one job per supported Codex: bumping the window means bumping the matrix."""
     workflow = (Path(__file__).resolve().parents[2] / ".github" / "workflows" / "test.yml").read_text()
     assert f"codex: {json.dumps(list(codex.SUPPORTED_VERSIONS))}" in workflow
+
+
+# --- thread names from the first prompt ----------------------------------------------------------
+
+
+def test_a_thread_title_is_the_prompts_first_words_on_one_line() -> None:
+    assert thread_title("  fix the\n\tflaky   test ") == "fix the flaky test"
+    long = "refactor " + "the billing service module " * 10
+    title = thread_title(long)
+    assert len(title) <= TITLE_CHARS
+    assert title.endswith("…")
+    assert long.startswith(title[:-1])
+    assert title[-2] != " "
+    assert thread_title("x" * 200) == "x" * (TITLE_CHARS - 1) + "…"  # no word to cut at
+    hostile = "name\x1b[201~\r/quit\x1b]0;pwn\x07 done"
+    keys = rename_keys(hostile)
+    assert keys.count(PASTE_END) == 1
+    assert keys.endswith(PASTE_END + b"\r")
+    assert b"\x1b" not in keys[len(PASTE_START) : -len(PASTE_END) - 1]
+    assert b"\r" not in keys[:-1]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -337,3 +338,8 @@ def test_a_full_disk_is_logged_not_raised(
     monkeypatch.setattr(store, "save", no_space)
     conv.changed()  # must not take the live conversation down
     assert any("could not save conversation" in r.getMessage() and CID in r.getMessage() for r in caplog.records)
+
+
+def test_every_stored_turn_field_is_a_turn_field() -> None:
+    """record_of and conversation_of copy TurnRecord's fields by name to and from Turn."""
+    assert set(TurnRecord.model_fields) <= {f.name for f in fields(Turn)}

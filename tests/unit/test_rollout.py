@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
 import pytest
 
 from codex_mcp.rollout import JsonObject, RolloutTail, TurnEvent, codex_home, find_rollout, turn_event
+
+from ..helpers import fd_count
 
 THREAD = "01a1fbea-b6ba-73a1-8251-f4e5e362b223"
 OTHER = "0199a0b1-0000-7000-8000-000000000001"
@@ -205,3 +208,39 @@ def test_codex_home_honours_the_environment(tmp_path: Path, monkeypatch: pytest.
     assert codex_home({"CODEX_HOME": ""}) == tmp_path / ".codex"
     monkeypatch.setenv("CODEX_HOME", str(tmp_path / "from-env"))
     assert codex_home() == tmp_path / "from-env"
+
+
+def test_a_tail_kept_open_reads_the_same_and_lets_the_file_go(tmp_path: Path) -> None:
+    """keep_open: the live session's tail reads what is appended without a stat or an open each time."""
+    path = tmp_path / "r.jsonl"
+    append(path, line({"n": 1}) + line({"n": 2})[:5])
+    tail = RolloutTail(path)
+    tail.keep_open()
+    assert tail.read_new() == [{"n": 1}]
+    append(path, line({"n": 2})[5:] + line({"n": 3}))
+    assert tail.read_new() == [{"n": 2}, {"n": 3}]
+    assert tail.read_new() == []
+    before = fd_count(os.getpid())
+    tail.close()
+    assert fd_count(os.getpid()) == before - 1
+
+
+def test_a_tail_for_some_record_types_skips_the_others_unparsed(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    meta: JsonObject = {"timestamp": "2026-01-01T00:00:00.000Z", "type": "session_meta", "payload": {"x": 1}}
+    done = event({"type": "task_complete", "turn_id": "t1", "last_agent_message": "ok"})
+    odd: JsonObject = {"payload": {"type": "task_started"}, "type": "event_msg"}  # not Codex's layout: parsed
+    compact = [json.dumps(r, separators=(",", ":")).encode() + b"\n" for r in (meta, done)]  # as Codex writes
+    append(path, b"".join(compact) + line(odd))
+    assert RolloutTail(path, only=("event_msg",)).read_new() == [done, odd]
+    assert RolloutTail(path).read_new() == [meta, done, odd]
+
+
+@pytest.mark.parametrize("version", ["0.169.0", "0.171.0"])
+def test_a_tail_for_some_record_types_on_real_rollouts(version: str) -> None:
+    """Codex's own layout ({"timestamp":…,"ordinal":…,"type":…}): the filter keeps exactly the asked types."""
+    path = Path(__file__).resolve().parent.parent / "fixtures" / "codex" / version / "rollout.jsonl"
+    wanted = ("event_msg", "response_item")
+    every = RolloutTail(path).read_new()
+    assert RolloutTail(path, only=wanted).read_new() == [r for r in every if r.get("type") in wanted]
+    assert any(r.get("type") not in wanted for r in every), "the fixture has nothing to skip"

@@ -216,3 +216,56 @@ def test_queries_without_an_answer_callback_are_ignored() -> None:
     screen = Screen(cols=40, rows=2)
     screen.feed(b"\x1b[c\x1b[6n\x1b]11;?\x07ok")
     assert screen.lines()[0] == "ok"
+
+
+# --- output nobody reads ------------------------------------------------------------------------
+
+
+def frame(n: int) -> bytes:
+    """One Codex-like repaint: every row rewritten, the cursor parked at the composer (row 4, column 3)."""
+    rows = b"".join(b"\x1b[%d;1H\x1b[0m\x1b[Kline %d of frame %d" % (row, row, n) for row in range(1, 4))
+    return b"\x1b[?2026h" + rows + b"\x1b[4;3H\x1b[?2026l"
+
+
+def test_a_backlog_nobody_reads_is_dropped_and_repainted_keeping_the_cursor() -> None:
+    """Past the backlog limit, unread output is not rendered (that was most of the server's CPU per turn): it is
+    dropped and the screen is stale until the program repaints. The cursor a position query reports is still the
+    program's."""
+    answers: list[bytes] = []
+    asked: list[int] = []
+    screen = Screen(cols=40, rows=5, answer=answers.append)
+
+    def may_drop() -> bool:
+        asked.append(1)
+        return True
+
+    screen.on_backlog(may_drop)
+    n = 0
+    while not asked and n < 5000:  # 5000 frames: ~300 KB
+        n += 1
+        screen.feed(frame(n))
+    assert len(asked) == 1
+    assert screen.stale
+    screen.feed(b"\x1b[6n")  # what Codex asks first when its size changes
+    assert answers == [b"\x1b[4;3R"]
+    repaint = b"\x1b[?2026h\x1b[1;1H\x1b[J" + frame(n + 1)  # clear, then everything
+    screen.feed(repaint)  # one that was not asked for at this size (the nudge's narrower one): still stale
+    assert screen.stale
+    screen.expect_repaint()
+    screen.feed(repaint[:30])
+    assert screen.stale, "whole before the repaint's frame ended"
+    screen.feed(repaint[30:])
+    assert not screen.stale
+    assert screen.text_lines() == [f"line {row} of frame {n + 1}" for row in (1, 2, 3)]
+
+
+def test_a_backlog_is_rendered_when_the_program_cannot_repaint() -> None:
+    """No repaint (a person watches, or Codex is gone): the backlog is rendered, nothing is dropped."""
+    for repaint in (None, lambda: False):
+        screen = Screen(cols=40, rows=5)
+        if repaint is not None:
+            screen.on_backlog(repaint)
+        frames = [frame(n) for n in range(1, 5000)]
+        for data in frames:
+            screen.feed(data)
+        assert screen.text_lines() == [f"line {row} of frame 4999" for row in (1, 2, 3)]
