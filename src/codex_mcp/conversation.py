@@ -97,7 +97,9 @@ class Conversation:
 
     def screen_tail(self, lines: int = 12) -> list[str]:
         """The last screen lines of the backing session (none without one)."""
-        return self.session.screen_tail(lines) if self.session is not None else self.last_screen[-lines:]
+        if self.session is None:
+            return self.last_screen[-lines:]
+        return self.session.screen.text_lines()[-lines:]
 
     @property
     def live_session(self) -> Session | None:
@@ -134,8 +136,11 @@ class Conversation:
 
     @property
     def quiet_s(self) -> float | None:
-        """While a turn runs: seconds since Codex last showed progress (Session.quiet_s)."""
-        return self.session.quiet_s() if self.session is not None else None
+        """While a turn runs: seconds since Codex last showed progress (TurnTracker.quiet_s); None otherwise."""
+        session = self.session
+        if session is None or session.current is None or session.current.status != TurnStatus.RUNNING:
+            return None
+        return session.turns.quiet_s(session.screen.text_lines())
 
     @property
     def has_process(self) -> bool:
@@ -218,7 +223,7 @@ class Conversation:
 
     def _session_closed(self, session: Session) -> None:
         if self.session is session:
-            self.last_screen = session.screen_tail()
+            self.last_screen = session.screen.text_lines()[-12:]
             self.last_exit = session.terminal.exit_info
             self.session = None
 

@@ -80,7 +80,7 @@ class Session:
         self.on_gone: Callable[[Session], None] | None = None
         self.on_closed: Callable[[Session], None] | None = None  # the process is gone and the PTY closed
         self._wake = asyncio.Event()  # something changed: a waiting worker looks again
-        self.turns = TurnTracker(codex_home, on_person_done=self._wake.set, on_written=self._rollout_written)
+        self.turns = TurnTracker(codex_home, on_person_done=self._wake.set, on_sent_settled=self._sent_settled)
         self.viewers = Viewers(on_keyboard_free=self._wake.set)
         self.approvals = ApprovalWatch(screen.lines)
         self.home_size: tuple[int, int] = (0, 0)
@@ -128,20 +128,12 @@ class Session:
             self._wake.set()  # judged from the screen: look at each change (a run state wakes the worker itself)
         self.repaints.output_seen()
 
-    def _rollout_written(self) -> None:
-        # Read what Codex wrote right here, in the watch's callback; the worker is woken only for a turn that has
-        # settled (most writes are the turn's own progress: a step of the worker each would cost more).
-        sent = self.turns.sent
-        if sent is None:
-            return
-        try:
-            self.turns.pump()
-        except Exception:  # the worker pumps again, and reports what is wrong there
-            log.exception("reading the rollout of %s failed", self.thread_id)
-            self._wake.set()
-            return
-        if sent.settled:
-            self._wake.set()
+    def _sent_settled(self) -> None:
+        # Settled from the rollout watch's callback (TurnTracker): the worker does this too once it runs, but the
+        # caller, woken by the settled turn, may run first.
+        if self.state in (State.RUNNING, State.WAITING_FOR_APPROVAL):
+            self.state = State.IDLE
+        self._wake.set()
 
     def _on_osc(self, osc: Osc) -> None:
         if osc.code == "7501":
@@ -389,16 +381,6 @@ class Session:
             return False
         self._write_quietly(codex.INTERRUPT_KEY)
         return True
-
-    def quiet_s(self) -> float | None:
-        """While a turn runs: seconds since Codex last showed progress (TurnTracker.quiet_s); None otherwise."""
-        if self.current is None or self.current.status != TurnStatus.RUNNING:
-            return None
-        return self.turns.quiet_s(self.screen.text_lines())
-
-    def screen_tail(self, lines: int = 12) -> list[str]:
-        """The last rows of the screen that hold text."""
-        return self.screen.text_lines()[-lines:]
 
     # --- ending ----------------------------------------------------------------------------------
 

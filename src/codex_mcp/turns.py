@@ -32,7 +32,7 @@ class TurnTracker:
         codex_home: Path,
         *,
         on_person_done: Callable[[], None] | None = None,
-        on_written: Callable[[], None] | None = None,
+        on_sent_settled: Callable[[], None] | None = None,
     ) -> None:
         self.codex_home = codex_home
         self.thread_id: str | None = None
@@ -41,9 +41,9 @@ class TurnTracker:
         self.on_person_turn: Callable[[], Turn] | None = None  # the conversation records a person's turn
         self._on_person_done = on_person_done  # a person's turn settled: queued turns may go ahead
         self._tail: RolloutTail | None = None
-        self._on_written = on_written  # Codex wrote to the rollout (filewatch): the session pumps then
+        self._on_sent_settled = on_sent_settled  # our turn settled in the rollout watch's callback (_written)
         self._watch: FileWatch | None = None
-        self._watching = on_written is not None  # False once a watch could not be set up, or after close()
+        self._watching = on_sent_settled is not None  # False once a watch could not be set up, or after close()
         self.last_record_at = 0.0  # time.monotonic() when Codex last appended to the rollout (as we read it)
         self._began_at = 0.0  # when our running turn was sent
         self._seen_screen = 0  # a fingerprint of the screen without its activity line, and when it last changed
@@ -98,17 +98,30 @@ class TurnTracker:
 
     @property
     def watched(self) -> bool:
-        """True while writes to the rollout are reported (on_written): pumping needs no tight polling then."""
+        """True while writes to the rollout are read as they happen (_written): the worker needs no tight polling."""
         return self._watch is not None
 
     def _watch_rollout(self, path: Path) -> None:
         if not path.exists():  # a resumed thread's plain file, still being decompressed: next pump
             return
-        assert self._on_written is not None
         assert self._tail is not None
-        self._watch = watch_file(path, self._on_written)
+        self._watch = watch_file(path, self._written)
         self._watching = self._watch is not None
         self._tail.keep_open()
+
+    def _written(self) -> None:
+        # Codex wrote to the rollout: read it right here, in the watch's callback. The session hears only of our
+        # turn settling (most writes are the turn's own progress; a step of its worker each would cost more).
+        sent = self.sent
+        if sent is None:  # a person's turn: its follower reads the rollout
+            return
+        try:
+            self.pump()
+        except Exception:  # the session's worker pumps again (its tick), and reports what is wrong there
+            log.exception("reading the rollout of %s failed", self.thread_id)
+            return
+        if sent.settled and self._on_sent_settled is not None:
+            self._on_sent_settled()
 
     def close(self) -> None:
         """The session is over: stop watching the rollout."""

@@ -114,7 +114,8 @@ async def test_launch_learns_the_thread_id_and_answers_terminal_queries(world: W
         assert conv.live
         assert conv.tui_state == "idle"
         # The stand-in, like crossterm, waits for answers to ESC[6n and OSC 11;? before drawing.
-        assert any("terminal answered: cpr=1;1 bg=rgb:0000/0000/0000" in line for line in conv.screen_tail())
+        shown = conv.screen.text_lines()
+        assert any("terminal answered: cpr=1;1 bg=rgb:0000/0000/0000" in line for line in shown)
 
 
 async def test_launch_failure_reports_the_screen_and_leaves_no_process(world: World) -> None:
@@ -185,7 +186,7 @@ async def test_hostile_prompts_arrive_as_text(world: World, prompt: str, deliver
     async with session(world) as conv:
         turn = submit(conv, prompt)
         await turn.wait(10)
-        assert turn.status == TurnStatus.COMPLETED, (turn.status, turn.error, conv.screen_tail())
+        assert turn.status == TurnStatus.COMPLETED, (turn.status, turn.error, conv.screen.text_lines()[-12:])
         assert turn.reply == f"STANDIN: {delivered}"
         assert conv.live
 
@@ -258,7 +259,7 @@ async def test_approval_request_is_reported_then_resolved(world: World) -> None:
         await turn.wait(10)
         assert turn.status == TurnStatus.WAITING_FOR_APPROVAL
         assert conv.state == State.WAITING_FOR_APPROVAL
-        assert any("Would you like to run the following command?" in line for line in conv.screen_tail())
+        assert any("Would you like to run the following command?" in line for line in conv.screen.text_lines()[-12:])
         await conv.terminal.write(b"y")
         assert await await_until(lambda: turn.settled, 10), turn.status
         assert status_of(turn) == TurnStatus.COMPLETED
