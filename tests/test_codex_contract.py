@@ -18,7 +18,7 @@ import pytest
 from codex_mcp import codex
 from codex_mcp.codex import LaunchOptions
 from codex_mcp.fakemodel import FakeModel
-from codex_mcp.rollout import TurnEvent, find_rollout, turn_event
+from codex_mcp.rollout import RolloutTail, TurnEvent, find_rollout, turn_event
 from codex_mcp.screen import Screen
 from codex_mcp.terminal import Terminal
 
@@ -94,7 +94,8 @@ async def test_ready_screen_thread_id_and_rollout(sandbox: Sandbox, codex_bin: P
         assert path is not None
 
         def completed() -> list[codex.JsonValue]:
-            events = [turn_event(json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
+            # RolloutTail: a line Codex is still writing (session_meta is ~20 KB) waits for its newline.
+            events = [turn_event(record) for record in RolloutTail(path).read_new()]
             return [e.reply for e in events if e is not None and e.kind == "complete"]
 
         assert await t.until(lambda: completed() == ["ECHO: contract one"])
@@ -118,7 +119,7 @@ async def test_model_error_is_task_complete_with_error(sandbox: Sandbox, codex_b
             path = find_rollout(sandbox.codex_home, thread_id)
             if path is None:
                 return []
-            events = [turn_event(json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
+            events = [turn_event(record) for record in RolloutTail(path).read_new()]  # whole lines only
             return [e for e in events if e is not None and e.kind == "complete"]
 
         # The OSC and the rollout line are written by different parts of Codex: either may come first.
