@@ -18,6 +18,7 @@ from pathlib import Path
 import anyio
 import psutil
 from common import bench_world, pinned_codex, procs_with
+from comparison.probes import cpu_ms
 from mcp import Client
 
 
@@ -30,12 +31,6 @@ def codex_turn_ms(home: Path, cid: str) -> list[float]:
         if rec.get("type") == "event_msg" and payload.get("type") == "task_complete":
             out.append(float(payload["duration_ms"]))
     return out
-
-
-def cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def summary(values: list[float]) -> str:
@@ -67,7 +62,7 @@ async def run(args: argparse.Namespace) -> None:
             cid = ids[0]
             turns: list[float] = []
             await anyio.sleep(0.5)
-            cpu_before = cpu_s(server)
+            cpu_before = cpu_ms(server, reaped=False)
             for n in range(args.turns):
                 t0 = time.perf_counter()
                 r = await client.call_tool("codex_reply", {"conversationId": cid, "prompt": f"bench turn {n}"})
@@ -75,7 +70,7 @@ async def run(args: argparse.Namespace) -> None:
                 assert r.structured_content, r
                 assert r.structured_content["reply"] == f"ECHO: bench turn {n}", r
             await anyio.sleep(0.5)  # what the server defers until after a reply counts too
-            server_cpu_ms = (cpu_s(server) - cpu_before) * 1000 / args.turns
+            server_cpu_ms = (cpu_ms(server, reaped=False) - cpu_before) / args.turns
             own = codex_turn_ms(home, cid)[1:]  # the first entry is the start turn
 
             for c in ids:
