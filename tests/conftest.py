@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import pytest
 from mcp import Client
@@ -113,6 +113,7 @@ async def mcp_server(
     elicitation_callback: ElicitationFnT | None = None,
     mode: ConnectMode = "auto",
     errlog: TextIO | None = None,
+    **client_options: Any,
 ) -> AsyncIterator[Client]:
     """Our server as a subprocess, reached through the official MCP client over stdio."""
     params = StdioServerParameters(
@@ -123,7 +124,9 @@ async def mcp_server(
     )
     # errlog: the server's stderr (its log) to a file; otherwise it goes to the test's stderr.
     server = params if errlog is None else stdio_client(params, errlog=errlog)
-    async with Client(server, read_timeout_seconds=120, elicitation_callback=elicitation_callback, mode=mode) as client:
+    async with Client(
+        server, read_timeout_seconds=120, elicitation_callback=elicitation_callback, mode=mode, **client_options
+    ) as client:
         yield client
 
 

@@ -25,10 +25,10 @@ def inspector() -> Path:
     return INSPECTOR
 
 
-def inspect(inspector: Path, sandbox: Sandbox, codex_bin: Path, *method: str) -> dict[str, Any]:
-    """One Inspector CLI session against a fresh server process; returns its JSON output."""
+def run_inspector(inspector: Path, sandbox: Sandbox, codex_bin: Path, *method: str) -> subprocess.CompletedProcess[str]:
+    """One Inspector CLI session against a fresh server process."""
     env_args = [arg for k, v in sandbox.env.items() if k != "PATH" for arg in ("-e", f"{k}={v}")]
-    done = subprocess.run(
+    return subprocess.run(
         [
             str(inspector),
             "--cli",
@@ -49,6 +49,11 @@ def inspect(inspector: Path, sandbox: Sandbox, codex_bin: Path, *method: str) ->
         text=True,
         timeout=120,
     )
+
+
+def inspect(inspector: Path, sandbox: Sandbox, codex_bin: Path, *method: str) -> dict[str, Any]:
+    """One Inspector CLI session against a fresh server process; returns its JSON output."""
+    done = run_inspector(inspector, sandbox, codex_bin, *method)
     assert done.returncode == 0, done.stdout + done.stderr
     result: dict[str, Any] = json.loads(done.stdout)
     return result

@@ -158,6 +158,9 @@ def main(argv: list[str] | None = None) -> None:
     default_level = logging.WARNING if command == "serve" else logging.ERROR
     level = default_level - 10 * min(args.verbose, 2)  # -v one step more, -vv two
     logging.basicConfig(stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        # Its own level: a client may ask for more of codex_mcp's log (clientlog.py) than stderr shows.
+        handler.setLevel(level)
     try:
         settings = Settings.from_env(
             codex_bin=args.codex_bin,

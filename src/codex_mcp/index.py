@@ -109,10 +109,15 @@ class Filters:
     """A folder: conversations that work in it or below it."""
     text: str | None = None
     """Text the first prompt contains (case-insensitive)."""
+    id_prefix: str | None = None
+    """The start of the conversationId (what a client completing an id has typed)."""
 
     def digest(self) -> str:
         """A short fingerprint, so a cursor is only used with the filters it was made for."""
-        raw = json.dumps([self.live, self.cwd, self.text]).encode()
+        fields: list[object] = [self.live, self.cwd, self.text]
+        if self.id_prefix:  # appended only when set: cursors made before this filter existed stay valid
+            fields.append(self.id_prefix)
+        raw = json.dumps(fields).encode()
         return hashlib.sha256(raw).hexdigest()[:12]
 
 
@@ -337,6 +342,9 @@ def _where(filters: Filters, live_ids: set[str]) -> tuple[str, list[object]]:
     if filters.text:
         clauses.append("instr(search, ?) > 0")
         params.append(search_text(filters.text))
+    if filters.id_prefix:
+        clauses.append("substr(id, 1, ?) = ?")
+        params += [len(filters.id_prefix), filters.id_prefix.lower()]
     return " AND ".join(clauses), params
 
 

@@ -54,6 +54,7 @@ class ListQuery:
     state: ListState | None = None
     cwd: str | None = None
     text: str | None = None
+    id_prefix: str | None = None
 
 
 def list_page(store: Store, here: Mapping[str, Conversation], problems: list[str], query: ListQuery) -> Listing:
@@ -62,7 +63,12 @@ def list_page(store: Store, here: Mapping[str, Conversation], problems: list[str
     limit, cursor, state, cwd, text = query.limit, query.cursor, query.state, query.cwd, query.text
     if not (1 <= limit <= MAX_LIST_LIMIT):
         raise InvalidInput(f"limit must be between 1 and {MAX_LIST_LIMIT}")
-    filters = Filters(live=None if state is None else state == "live", cwd=folder_filter(cwd), text=text_filter(text))
+    filters = Filters(
+        live=None if state is None else state == "live",
+        cwd=folder_filter(cwd),
+        text=text_filter(text),
+        id_prefix=query.id_prefix or None,
+    )
     try:
         after = None if not cursor else decode_cursor(cursor, filters)
     except BadCursor as exc:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from .conversation import Conversation
 from .errors import ConversationElsewhere
@@ -87,6 +87,8 @@ class Repository:
         self._conversations: dict[str, Conversation] = {}
         self._claims: dict[str, Ownership] = {}  # held while this process runs a live session for them
         self._mtimes: dict[str, float] = {}  # of the state file we last read or wrote
+        self.listeners: list[Callable[[Conversation], None]] = []
+        """Told after each save (a turn settled, the conversation ended...): the MCP resources' subscribers."""
 
     def __iter__(self) -> Iterator[Conversation]:
         return iter(list(self._conversations.values()))
@@ -109,6 +111,8 @@ class Repository:
             self._mtimes[conv.id] = self.store.path(conv.id).stat().st_mtime
         except OSError as exc:
             log.error("could not save conversation %s: %s", conv.id, exc)
+        for listener in self.listeners:
+            listener(conv)
 
     def find(self, cid: str) -> Conversation | None:
         """A conversation from memory or from the state dir, brought up to date with what another codex-mcp process

@@ -1,5 +1,7 @@
-"""The MCP server: the lifespan that owns all state (the Manager and the control channel) and the tools
-(tools.py) registered on it. With tools.py, the only place that knows MCP."""
+"""The MCP server: the lifespan that owns all state (the Manager, the control channel, resource subscriptions and
+the client log) and what is registered on it: the tools (tools.py), prompts (prompts.py), conversations as resources
+(resources.py), argument completion (completions.py) and logging (clientlog.py). With those modules, the only place
+that knows MCP."""
 
 from __future__ import annotations
 
@@ -10,14 +12,27 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 import anyio
 from mcp.server import MCPServer
 from mcp.server.stdio import stdio_server
+from mcp.server.subscriptions import InMemorySubscriptionBus, SubscriptionBus
+from mcp_types import (
+    CompleteRequestParams,
+    PaginatedRequestParams,
+    ReadResourceRequestParams,
+    SetLevelRequestParams,
+    SubscribeRequestParams,
+    UnsubscribeRequestParams,
+)
 
-from . import __version__, nesting
+from . import __version__, clientlog, completions, nesting, resources
+from .appstate import AppState
+from .clientlog import ClientLog
 from .config import Settings
 from .control import ControlServer
 from .errors import NestedServer
 from .manager import Manager
+from .prompts import prompts
 from .stdio import loop_stdio
-from .tools import TOOLS, AppState, reject_unknown_arguments
+from .subscriptions import Subscriptions
+from .tools import TOOLS, reject_unknown_arguments
 
 INSTRUCTIONS = """\
 Hold multi-turn conversations with the OpenAI Codex CLI (a real, live Codex session per conversation).
@@ -40,10 +55,11 @@ log = logging.getLogger(__name__)
 
 
 def lifespan_for(
-    settings: Settings, on_closed: Callable[[], None] | None = None
+    settings: Settings, bus: SubscriptionBus, on_closed: Callable[[], None] | None = None
 ) -> Callable[[MCPServer[AppState]], AbstractAsyncContextManager[AppState]]:
-    """The server's lifespan: it creates the manager and the control channel, hands them to the tools, and ends
-    every Codex session on the way out (then calls on_closed)."""
+    """The server's lifespan: it creates the manager, the control channel, the resource subscriptions (told of
+    every saved conversation, publishing on bus) and the client log, hands them to the handlers, and ends every
+    Codex session on the way out (then calls on_closed)."""
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
@@ -58,13 +74,19 @@ def lifespan_for(
             await manager.prepare()
             control = ControlServer(manager, own.state_dir)
             await control.start()
+            subscriptions = Subscriptions(bus)
+            manager.conversations.listeners.append(subscriptions.changed)
+            client_log = ClientLog()
+            client_log.install()
             try:
-                yield AppState(manager, control)
+                yield AppState(manager, control, subscriptions=subscriptions, client_log=client_log)
             finally:
                 # Shielded: cancellation (a signal, the client going away) must not cut the clean-up short.
                 with anyio.CancelScope(shield=True):
                     await control.close("the codex-mcp server is shutting down")
                     await manager.shutdown()
+                    await subscriptions.close()
+                    await client_log.shut()
         finally:
             if on_closed is not None:
                 on_closed()
@@ -87,13 +109,41 @@ def _refusing(depth: int, max_nesting: int) -> AppState:
 def create_server(settings: Settings, on_closed: Callable[[], None] | None = None) -> MCPServer[AppState]:
     """Build the MCP server. Each call returns an independent server with its own state; on_closed is called
     once every Codex session has been ended at shutdown."""
+    bus = InMemorySubscriptionBus()
     server: MCPServer[AppState] = MCPServer(
-        "codex-mcp", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan_for(settings, on_closed)
+        "codex-mcp",
+        title="Codex",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        lifespan=lifespan_for(settings, bus, on_closed),
+        subscriptions=bus,
     )
-    for tool, hints in TOOLS:
-        server.add_tool(tool, annotations=hints)
+    for spec in TOOLS:
+        server.add_tool(spec.fn, title=spec.title, description=spec.description, annotations=spec.annotations)
+    for prompt in prompts():
+        server.add_prompt(prompt)
     server.middleware.append(reject_unknown_arguments)
+    server.middleware.append(clientlog.log_middleware)
+    _serve_resources(server)
     return server
+
+
+def _serve_resources(server: MCPServer[AppState]) -> None:
+    """Conversations as resources, their subscriptions, argument completion and logging/setLevel. MCPServer's own
+    resource registry has no request context for a fixed resource, its list is static and it serves neither
+    resources/subscribe nor logging/setLevel, so these go on its low-level server (the SDK's own completion()
+    registers there the same way)."""
+    lowlevel = getattr(server, "_lowlevel_server", None)
+    if lowlevel is None:
+        log.warning("this MCP SDK has no MCPServer._lowlevel_server: resources, completion and logging not served")
+        return
+    lowlevel.add_request_handler("resources/list", PaginatedRequestParams, resources.list_resources)
+    lowlevel.add_request_handler("resources/templates/list", PaginatedRequestParams, resources.list_templates)
+    lowlevel.add_request_handler("resources/read", ReadResourceRequestParams, resources.read_resource)
+    lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, resources.subscribe)
+    lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, resources.unsubscribe)
+    lowlevel.add_request_handler("completion/complete", CompleteRequestParams, completions.complete)
+    lowlevel.add_request_handler("logging/setLevel", SetLevelRequestParams, clientlog.set_level)
 
 
 async def serve_stdio(server: MCPServer) -> None:

@@ -54,6 +54,19 @@ class Tasks:
             await asyncio.wait(left, timeout=timeout)
 
 
+def call_on_loop(loop: asyncio.AbstractEventLoop, callback: Callable[..., object], *args: object) -> None:
+    """Call callback(*args) on loop: at once when already running on it (a caller that awaits next sees the effect),
+    else soon, from whichever thread asks (a closed loop drops it)."""
+    try:
+        on_loop = asyncio.get_running_loop() is loop
+    except RuntimeError:
+        on_loop = False
+    if on_loop:
+        callback(*args)
+    elif not loop.is_closed():
+        loop.call_soon_threadsafe(callback, *args)
+
+
 class Ticker:
     """Calls callback every interval seconds, from the running loop, until cancel(): one timer for a whole wait,
     where a timeout per wait would create and cancel one each time."""

@@ -23,11 +23,11 @@ from pydantic import BaseModel, Field, JsonValue, WithJsonSchema
 
 from . import codex
 from .approvals import Decision
+from .appstate import AppState
 from .codex import SUPPORTED_VERSIONS, ApprovalPolicy, Effort, LaunchOptions, Sandbox, is_activity_line, version_support
 from .config import DEFAULT_TIMEOUT_S
-from .control import ControlServer
 from .conversation import Conversation
-from .errors import CodexMcpError, NestedServer
+from .errors import CodexMcpError
 from .inputs import check_cwd
 from .listing import DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, ListQuery, ListState
 from .manager import Manager
@@ -79,29 +79,6 @@ EFFORT_DOC = (
     "Codex's reasoning effort for this conversation (model_reasoning_effort; default: Codex's config). Which "
     "levels a model accepts is the model's business: Codex reports a level it refuses as the turn's error"
 )
-
-READ_ONLY = ToolAnnotations(read_only_hint=True)
-"""For tools that change nothing: Codex's MCP client (0.169+) runs them without asking for approval, also under
-`codex exec`. The other tools start, steer or end Codex sessions, so a client asks before each call."""
-
-
-@dataclass
-class AppState:
-    """Everything the server holds, created and torn down by the lifespan. A server nested deeper than allowed
-    holds nothing but the refusal: no Codex sessions, no state dir, no control socket."""
-
-    manager: Manager | None
-    control: ControlServer | None
-    refusal: NestedServer | None = None
-
-    def running(self) -> tuple[Manager, ControlServer]:
-        """The manager and control channel, or the refusal as a tool error."""
-        if self.refusal is not None:
-            raise self.refusal
-        assert self.manager is not None
-        assert self.control is not None
-        return self.manager, self.control
-
 
 Ctx = Context[AppState]
 
@@ -254,9 +231,9 @@ async def codex_start(
     effort: Annotated[Effort | None, Field(description=EFFORT_DOC)] = None,
     images: Annotated[list[str] | None, Field(description=IMAGES_DOC)] = None,
 ) -> Annotated[CallToolResult, StartResult]:
-    """Start a new Codex conversation in a project folder and return Codex's first reply.
-
-    The result's conversationId identifies the conversation for codex_reply, codex_status and codex_end."""
+    """Start a conversation with OpenAI Codex (the Codex CLI coding agent) in a project folder: ask a question, get
+    a second opinion, or delegate a coding task, and get Codex's first reply. The result's conversationId continues
+    it with codex_reply (also after restarts) and identifies it for codex_status and codex_end."""
     began = time.monotonic()
     manager = manager_of(ctx)
     options = LaunchOptions(
@@ -297,10 +274,9 @@ async def codex_reply(
         ),
     ] = False,
 ) -> Annotated[CallToolResult, ReplyResult]:
-    """Send the next message in an existing Codex conversation and return Codex's reply.
-
-    Calls on one conversation run in the order they arrive; a call made while a turn runs is queued behind
-    it. A conversation whose Codex is gone (server restart, crash, codex_end, idle) is brought back first:
+    """Continue a Codex conversation: send the next message and get Codex's reply; Codex remembers the whole
+    conversation. Calls on one conversation run in the order they arrive; one made while a turn runs is queued
+    behind it. A conversation whose Codex is gone (server restart, crash, codex_end, idle) is brought back first:
     its Codex thread is resumed with the original settings, or its history is replayed into a new session."""
     began = time.monotonic()
     manager = manager_of(ctx)
@@ -325,9 +301,8 @@ async def codex_status(
         int, Field(ge=0, description="Show the reply from this character on (to read a truncated reply)")
     ] = 0,
 ) -> Annotated[CallToolResult, StatusResult]:
-    """Show a conversation's state, its latest reply and Codex's screen; optionally wait for a running turn.
-
-    Use it to collect a reply after a call returned status 'running' or 'queued'."""
+    """Check on a Codex conversation: its state, its latest reply and Codex's screen; optionally wait for a
+    running turn. Use it to collect a reply after a call returned status 'running' or 'queued'."""
     manager = manager_of(ctx)
     conv, shown = await manager.status(conversationId, wait_s, turn, make_waiter(ctx, manager, owns_turn=False))
     budget = manager.settings.reply_budget_chars
@@ -367,9 +342,8 @@ async def codex_approve(
     ctx: Ctx,
     timeout_s: Annotated[float | None, Field(description=TIMEOUT_DOC)] = None,
 ) -> Annotated[CallToolResult, ApproveResult]:
-    """Answer the approval Codex is waiting for (status 'waiting_for_approval'), then wait for the turn.
-
-    Only answer with what the user decided: never approve on the user's behalf."""
+    """Answer the approval Codex is waiting for (status 'waiting_for_approval': a command or change it wants to
+    make), then wait for the turn. Only answer with what the user decided: never approve on the user's behalf."""
     began = time.monotonic()
     manager = manager_of(ctx)
     conv, turn = await manager.approve(conversationId, decision, timeout_s, make_waiter(ctx, manager))
@@ -382,9 +356,8 @@ async def codex_end(
     conversationId: Annotated[str, Field(description="The conversation to end")],  # noqa: N803
     ctx: Ctx,
 ) -> Annotated[CallToolResult, EndResult]:
-    """End a conversation's Codex session: Codex exits and nothing is left running.
-
-    It stays listed as ended, and codex_reply can still bring it back later."""
+    """End a Codex conversation's session: Codex exits and nothing is left running. It stays listed as ended,
+    and codex_reply can still bring it back later."""
     conv = await manager_of(ctx).end(conversationId)
     info = conv.exit_info
     return result(
@@ -424,8 +397,8 @@ async def codex_list(
     cwd: Annotated[str | None, Field(description="Only conversations working in this folder or below it")] = None,
     text: Annotated[str | None, Field(description="Only conversations whose first prompt contains this text")] = None,
 ) -> Annotated[CallToolResult, ListResult]:
-    """List conversations this server knows (also from earlier runs and other windows), a page at a time:
-    live ones first, then the most recently active. Each entry is a summary; read a transcript with
+    """List Codex conversations (also from earlier runs and other windows), a page at a time: live ones first,
+    then the most recently active; filter by state, folder or text. Each entry is a summary; read one with
     codex_transcript."""
     manager = manager_of(ctx)
     page = manager.listing(ListQuery(limit=limit, cursor=cursor, state=state, cwd=cwd, text=text))
@@ -449,7 +422,7 @@ async def codex_transcript(
     from_turn: Annotated[int, Field(ge=1, description="First turn to show (1-based)")] = 1,
     limit: Annotated[int, Field(ge=1, le=100, description="Turns per page (default 10)")] = 10,
 ) -> Annotated[CallToolResult, TranscriptResult]:
-    """Read a conversation's transcript (each turn's prompt and reply) a page at a time, also of an old or
+    """Read a Codex conversation's transcript (each turn's prompt and reply) a page at a time, also of an old or
     ended conversation. Pages stay within the output budget; next_turn reads on."""
     manager = manager_of(ctx)
     budget = manager.settings.reply_budget_chars
@@ -471,10 +444,10 @@ async def codex_review(
     effort: Annotated[Effort | None, Field(description=EFFORT_DOC)] = None,
     timeout_s: Annotated[float | None, Field(description=TIMEOUT_DOC)] = None,
 ) -> Annotated[CallToolResult, ReviewResult]:
-    """Have Codex's own code reviewer review changes in a git repository, read-only, and return its findings.
-
-    With neither base nor commit it reviews the uncommitted changes (staged, unstaged, untracked). The result is
-    a conversation: ask follow-ups about the findings with codex_reply on its conversationId."""
+    """Code review by Codex's own reviewer, a second opinion on changes in a git repository: the uncommitted
+    changes (staged, unstaged, untracked; the default), a branch against its base, or one commit. Read-only;
+    returns the findings. The result is a conversation: ask follow-ups about the findings with codex_reply on its
+    conversationId."""
     began = time.monotonic()
     manager = manager_of(ctx)
     request = ReviewRequest(
@@ -490,22 +463,57 @@ async def codex_review(
     )
 
 
-TOOLS: list[tuple[Callable[..., Awaitable[CallToolResult]], ToolAnnotations | None]] = [
-    (codex_start, None),
-    (codex_reply, None),
-    (codex_status, READ_ONLY),
-    (codex_interrupt, None),
-    (codex_approve, None),
-    (codex_end, None),
-    (codex_attach_info, READ_ONLY),
-    (codex_list, READ_ONLY),
-    (codex_transcript, READ_ONLY),
-    (codex_review, None),
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool as the server registers it: the function (name, schema and description come from it), a title for
+    people, and hints for clients."""
+
+    fn: Callable[..., Awaitable[CallToolResult]]
+    title: str
+    annotations: ToolAnnotations
+
+    @property
+    def description(self) -> str:
+        """The docstring on one line: indentation and line breaks are tokens every client pays for."""
+        return " ".join((self.fn.__doc__ or "").split())
+
+
+def _hints(
+    *, read_only: bool = False, destructive: bool = False, idempotent: bool = False, open_world: bool = False
+) -> ToolAnnotations:
+    """Every hint spelled out (the spec's defaults for a tool without hints are the most alarming ones). A tool
+    that makes Codex act is neither idempotent nor closed: Codex runs commands, edits files and may reach the
+    network."""
+    return ToolAnnotations(
+        read_only_hint=read_only,
+        destructive_hint=destructive,
+        idempotent_hint=idempotent or read_only,
+        open_world_hint=open_world,
+    )
+
+
+READ_ONLY = _hints(read_only=True)
+"""For tools that change nothing: Codex's MCP client (0.169+) runs them without asking for approval, also under
+`codex exec`. The other tools start, steer or end Codex sessions, so a client asks before each call."""
+ACTS = _hints(destructive=True, open_world=True)
+"""For tools after which Codex works: it may run commands, change files and reach the network."""
+
+TOOLS: list[ToolSpec] = [
+    ToolSpec(codex_start, "Start a Codex conversation", ACTS),
+    ToolSpec(codex_reply, "Reply in a Codex conversation", ACTS),
+    ToolSpec(codex_status, "Codex conversation status", READ_ONLY),
+    ToolSpec(codex_interrupt, "Interrupt Codex", _hints(idempotent=True)),
+    ToolSpec(codex_approve, "Answer a Codex approval", ACTS),
+    ToolSpec(codex_end, "End a Codex conversation", _hints(idempotent=True)),
+    ToolSpec(codex_attach_info, "Watch or take over a live Codex", READ_ONLY),
+    ToolSpec(codex_list, "List Codex conversations", READ_ONLY),
+    ToolSpec(codex_transcript, "Read a Codex transcript", READ_ONLY),
+    ToolSpec(codex_review, "Codex code review", _hints(open_world=True)),
 ]
-"""Every tool, in the order clients list them, with its annotations."""
+"""Every tool, in the order clients list them."""
 
 _PARAMETERS = {
-    tool.__name__: frozenset(p for p in inspect.signature(tool).parameters if p != "ctx") for tool, _ in TOOLS
+    spec.fn.__name__: frozenset(p for p in inspect.signature(spec.fn).parameters if p != "ctx") for spec in TOOLS
 }
 
 

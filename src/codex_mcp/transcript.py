@@ -1,14 +1,16 @@
-"""A page of a conversation's transcript (codex_transcript): each turn's prompt and reply, clipped to fit the
-output budget, with where to read on."""
+"""A page of a conversation's transcript (codex_transcript, and the conversation read as a Markdown resource):
+each turn's prompt and reply, clipped to fit the output budget, with where to read on."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from .conversation import Conversation
 from .models import Result, TurnStatusName, iso
+from .turn import Turn
 
 
 class TranscriptTurn(BaseModel):
@@ -30,7 +32,9 @@ class TranscriptTurn(BaseModel):
 
     def text(self) -> str:
         """The turn as a section of a transcript."""
-        block = f"## Turn {self.turn} ({self.status}, {self.submitted_at})\n\n> " + self.prompt.replace("\n", "\n> ")
+        how = "" if self.recovery == "live" else f", {self.recovery}"
+        quoted = "> " + self.prompt.replace("\n", "\n> ")
+        block = f"## Turn {self.turn} ({self.status}{how}, {self.submitted_at})\n\n{quoted}"
         if self.reply is not None:
             block += "\n\n" + self.reply
         if self.error:
@@ -74,7 +78,7 @@ def transcript_result(conv: Conversation, from_turn: int, limit: int, budget: in
     for t in conv.turns[from_turn - 1 : from_turn - 1 + limit]:
         prompt, cut_prompt = _clip(t.prompt, share)
         reply, cut_reply = _clip(t.reply, share) if t.reply is not None else (None, False)
-        size = len(prompt) + len(reply or "") + len(t.error or "")
+        size = _turn_size(t, share)
         if shown and used + size > budget:
             break
         used += size
@@ -99,3 +103,71 @@ def transcript_result(conv: Conversation, from_turn: int, limit: int, budget: in
         turns=shown,
         next_turn=last + 1 if last < len(conv.turns) else None,
     )
+
+
+def _turn_size(turn: Turn, share: int) -> int:
+    """What a turn takes of a page's budget (transcript_result's measure: prompt and reply as clipped)."""
+    prompt, _ = _clip(turn.prompt, share)
+    reply, _ = _clip(turn.reply or "", share)
+    return len(prompt) + len(reply) + len(turn.error or "")
+
+
+def latest_start(conv: Conversation, budget: int, limit: int = 100) -> int:
+    """The first turn of the newest run of turns that fits the budget as one transcript page (at least the last
+    turn): what someone opening the conversation wants to see first."""
+    share = max(500, budget // (2 * limit))
+    start, used = len(conv.turns), 0
+    for turn in reversed(conv.turns[-limit:]):
+        size = _turn_size(turn, share)
+        if start < len(conv.turns) and used + size > budget:
+            break
+        used += size
+        start = turn.index
+    return max(1, start)
+
+
+def transcript_markdown(
+    conv: Conversation, from_turn: int | None, budget: int, page_uri: Callable[[int], str], limit: int = 100
+) -> str:
+    """The conversation as one Markdown document: what it is (state, folder, model, threads), then its turns.
+    from_turn None shows the newest turns that fit the budget; a number shows a page from that turn on. Turns
+    left out are named, with page_uri(turn) to read them."""
+    start = latest_start(conv, budget, limit) if from_turn is None else from_turn
+    page = transcript_result(conv, start, limit, budget)
+    lines = [f"# Codex conversation {conv.id}", "", *_facts(conv), ""]
+    if conv.turns and start > 1:
+        lines += [f"> Turns 1-{start - 1} are not shown here. Read them at {page_uri(1)}.", ""]
+    if not page.turns:
+        lines.append(f"No turns from turn {start} on (the conversation has {len(conv.turns)})." if conv.turns else "")
+    lines += [t.text() + "\n" for t in page.turns]
+    if page.next_turn is not None:
+        lines.append(f"> Turns {page.next_turn}-{len(conv.turns)} follow at {page_uri(page.next_turn)}.")
+    if any(t.clipped for t in page.turns):
+        lines.append(
+            "> Some prompts or replies are cut to fit; codex_status(conversationId, turn=N, offset=...) reads a "
+            "reply whole."
+        )
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _facts(conv: Conversation) -> list[str]:
+    """The conversation's settings and state, as a Markdown list."""
+    o = conv.options
+    state = conv.state.value
+    if not conv.live and conv.end_reason:
+        state += f" ({conv.end_reason})"
+    facts = [
+        f"- State: {state}",
+        f"- Folder: {o.cwd}",
+        f"- Model: {o.model or 'Codex config'}; effort: {o.effort or 'Codex config'}",
+        f"- Sandbox: {o.sandbox or 'Codex config'}; approvals: {o.approval_policy or 'Codex config'}",
+        f"- Started {iso(conv.created_at)}; last activity {iso(conv.last_activity)}; {len(conv.turns)} turn(s)",
+    ]
+    if conv.thread_id != conv.id or len(conv.threads) > 1:
+        facts.append(
+            f"- Codex thread now: {conv.thread_id} (the history was replayed into it; earlier: "
+            f"{', '.join(t for t in conv.threads if t != conv.thread_id)})"
+        )
+    if conv.adopted:
+        facts.append("- Adopted: a Codex thread started outside codex-mcp")
+    return facts
