@@ -75,7 +75,7 @@ def manager_of(ctx: Ctx) -> Manager:
 def _listed(info: ConversationInfo) -> Resource:
     return Resource(
         uri=conversation_uri(info.conversationId),
-        name=f"codex-conversation-{info.conversationId[:8]}",
+        name=f"codex-conversation-{info.conversationId}",
         title=info.first_prompt or "(no prompt yet)",
         description=f"Codex conversation, {info.state}, {info.turns} turn(s), in {info.cwd}",
         mime_type=MARKDOWN,

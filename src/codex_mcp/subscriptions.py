@@ -39,6 +39,7 @@ class Subscriptions:
         self._pending: set[str] = set()
         self._tasks = Tasks()
         self._flushing = False
+        self._closed = False
 
     def subscribe(self, uri: str, session: ServerSession) -> None:
         """Tell this connection about changes to uri, until it unsubscribes or goes away."""
@@ -62,7 +63,7 @@ class Subscriptions:
         """A Repository listener: conv was saved (a turn settled, it ended, ...), so its resource and the list
         changed. Saves made in one step of the loop make one notification."""
         self._pending.update((conversation_uri(conv.id), CONVERSATIONS_URI))
-        if self._flushing or self._loop.is_closed():
+        if self._flushing or self._closed:
             return
         self._flushing = True
         call_on_loop(self._loop, self._start_flush)
@@ -83,5 +84,6 @@ class Subscriptions:
             self._flushing = False
 
     async def close(self) -> None:
-        """Send what is pending (the last turn's update), then stop."""
+        """Send what is pending (the last turn's update), then stop: later changes tell nobody."""
+        self._closed = True
         await self._tasks.close(grace_s=1.0)

@@ -186,6 +186,9 @@ async def test_completion_of_conversation_ids_turns_and_branches(sandbox: Sandbo
         everything = await client.complete(template, {"name": "conversationId", "value": ""})
         assert everything.completion.values == [second, first]  # the most recent first
         assert everything.completion.total == 2
+        listed = (await client.list_resources()).resources
+        assert [r.uri for r in listed] == [f"codex://conversations{s}" for s in ("", f"/{second}", f"/{first}")]
+        assert len({r.name for r in listed}) == 3  # ids made in the same second share their first 8 characters
         one = await client.complete(template, {"name": "conversationId", "value": first[:-1].upper()})
         assert one.completion.values == [first]
         cont = await client.complete(PromptReference(name="continue"), {"name": "conversationId", "value": second[:-1]})
@@ -290,7 +293,9 @@ def test_claude_code_offers_the_prompts_as_slash_commands(claude: Path, sandbox:
     script = Scripted([], lambda done: "noted")
     run = claude_with_plugin(claude, sandbox, codex_bin, script, f"/{PROMPT_PREFIX}ask why is CI slow")
     assert {PROMPT_PREFIX + name for name in ("review", "ask", "continue")} <= set(run.init["slash_commands"])
-    sent = json.dumps(run.requests[-1].body["messages"])
+    # The model's request with the expanded command (Claude Code also makes side requests, in no fixed order).
+    bodies = [json.dumps(r.body.get("messages")) for r in run.requests if isinstance(r.body, dict)]
+    sent = next((b for b in bodies if "<command-args>" in b), "")
     assert "Ask Codex (OpenAI's coding agent) with the codex_start tool" in sent
     assert "<command-args>why is CI slow</command-args>" in sent
     assert "if the text typed after this command says more than the request below, use the whole of it" in sent
