@@ -49,6 +49,7 @@ Hold multi-turn conversations with the OpenAI Codex CLI (a real, live Codex sess
   codex_transcript reads one conversation's turns, also of old or ended ones.
 - codex_attach_info gives the command a person runs to watch a live conversation or take the keyboard; while they
   hold it, new turns wait (status "queued").
+- Each conversation is also the resource codex://conversations/{conversationId} (its transcript as Markdown).
 """
 
 log = logging.getLogger(__name__)
