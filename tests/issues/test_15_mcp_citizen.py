@@ -22,7 +22,7 @@ from mcp_types import (
 )
 
 from ..conftest import Sandbox, mcp_server
-from ..helpers import await_until, call, reply, start
+from ..helpers import await_until, call, reply, start, write_old_records
 from ..test_inspector import inspect, inspector, run_inspector
 from .test_13_plugin import Scripted, claude, claude_with_plugin
 
@@ -299,3 +299,35 @@ def test_claude_code_offers_the_prompts_as_slash_commands(claude: Path, sandbox:
     assert "Ask Codex (OpenAI's coding agent) with the codex_start tool" in sent
     assert "<command-args>why is CI slow</command-args>" in sent
     assert "if the text typed after this command says more than the request below, use the whole of it" in sent
+
+
+@pytest.mark.version_independent
+async def test_months_of_records_are_resources_a_page_at_a_time(sandbox: Sandbox, codex_bin: Path) -> None:
+    """400 conversations of 40 turns left by an earlier codex-mcp (records, no index rows): resources/list pages
+    them 50 at a time, an old one reads as its newest turns with where the rest are, and completion stays bounded."""
+    old = write_old_records(sandbox.state_dir, 400, turns=40, projects=sandbox.work)
+    async with mcp_server(sandbox, codex_bin) as client:
+        first = await client.list_resources()
+        assert [r.uri for r in first.resources[:2]] == ["codex://conversations", f"codex://conversations/{old[-1]}"]
+        assert len(first.resources) == 51
+        seen = [r.uri for r in first.resources[1:]]
+        cursor = first.next_cursor
+        while cursor:
+            page = await client.list_resources(cursor=cursor)
+            seen += [r.uri for r in page.resources]
+            cursor = page.next_cursor
+        assert seen == [f"codex://conversations/{cid}" for cid in reversed(old)]
+
+        text = (await client.read_resource(f"codex://conversations/{old[0]}")).contents[0].text  # type: ignore[union-attr]
+        assert "## Turn 40 (completed, " in text
+        assert "## Turn 1 (" not in text
+        assert f"are not shown here. Read them at codex://conversations/{old[0]}/turns/1." in text
+        assert len(text) < 24_000  # within the reply budget (20,000 characters of turns), header included
+
+        ids = await client.complete(
+            ResourceTemplateReference(uri="codex://conversations/{conversationId}"),
+            {"name": "conversationId", "value": ""},
+        )
+        assert len(ids.completion.values) == 100
+        assert ids.completion.total == 400
+        assert ids.completion.has_more
