@@ -172,7 +172,7 @@ class ClientLog(logging.Handler):
     def _send(
         self,
         notification: LoggingMessageNotification,
-        targets: list[tuple[ServerSession, object]],
+        targets: list[_Target],
         request: _Request | None,
     ) -> None:
         for session, related in targets:

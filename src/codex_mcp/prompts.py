@@ -6,16 +6,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.prompts.base import Prompt
 from pydantic import Field
 
-from .appstate import AppState
 from .errors import InvalidInput
 from .models import iso
 from .resources import protocol_errors
-
-Ctx = Context[AppState]
+from .tools import Ctx, manager_of
 
 REPLY_EXCERPT_CHARS = 600
 """How much of a conversation's last reply the continue prompt quotes, so the client's model knows where it stands."""
@@ -96,8 +93,7 @@ async def continue_conversation(
     ctx: Ctx,
 ) -> str:
     """Continue a Codex conversation (also an old or ended one) with your next message."""
-    manager = ctx.request_context.lifespan_context.running()[0]
-    conv = manager.get(conversationId)
+    conv = manager_of(ctx).get(conversationId)
     message = message.strip()
     if not message:
         raise InvalidInput("message is empty: give what to tell Codex next")

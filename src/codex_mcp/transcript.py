@@ -10,7 +10,6 @@ from pydantic import BaseModel, Field
 
 from .conversation import Conversation
 from .models import Result, TurnStatusName, iso
-from .turn import Turn
 
 
 class TranscriptTurn(BaseModel):
@@ -69,16 +68,26 @@ def _clip(text: str, limit: int) -> tuple[str, bool]:
     return text[:limit] + f"… [{len(text) - limit} more characters]", True
 
 
+def _share(budget: int, limit: int) -> int:
+    """How long a prompt or a reply may be on a page of limit turns."""
+    return max(500, budget // (2 * limit))
+
+
+def _size(prompt: str, reply: str | None, error: str | None) -> int:
+    """What a turn, as clipped, takes of a page's budget."""
+    return len(prompt) + len(reply or "") + len(error or "")
+
+
 def transcript_result(conv: Conversation, from_turn: int, limit: int, budget: int) -> TranscriptResult:
     """A page of a conversation's transcript: up to limit turns from from_turn on, within the output budget
     (each prompt and reply clipped to its share; a page always holds at least one turn)."""
-    share = max(500, budget // (2 * limit))
+    share = _share(budget, limit)
     shown: list[TranscriptTurn] = []
     used = 0
     for t in conv.turns[from_turn - 1 : from_turn - 1 + limit]:
         prompt, cut_prompt = _clip(t.prompt, share)
         reply, cut_reply = _clip(t.reply, share) if t.reply is not None else (None, False)
-        size = _turn_size(t, share)
+        size = _size(prompt, reply, t.error)
         if shown and used + size > budget:
             break
         used += size
@@ -105,20 +114,13 @@ def transcript_result(conv: Conversation, from_turn: int, limit: int, budget: in
     )
 
 
-def _turn_size(turn: Turn, share: int) -> int:
-    """What a turn takes of a page's budget (transcript_result's measure: prompt and reply as clipped)."""
-    prompt, _ = _clip(turn.prompt, share)
-    reply, _ = _clip(turn.reply or "", share)
-    return len(prompt) + len(reply) + len(turn.error or "")
-
-
 def latest_start(conv: Conversation, budget: int, limit: int = 100) -> int:
     """The first turn of the newest run of turns that fits the budget as one transcript page (at least the last
     turn): what someone opening the conversation wants to see first."""
-    share = max(500, budget // (2 * limit))
+    share = _share(budget, limit)
     start, used = len(conv.turns), 0
     for turn in reversed(conv.turns[-limit:]):
-        size = _turn_size(turn, share)
+        size = _size(_clip(turn.prompt, share)[0], _clip(turn.reply or "", share)[0], turn.error)
         if start < len(conv.turns) and used + size > budget:
             break
         used += size
