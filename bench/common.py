@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 from mcp.client.stdio import StdioServerParameters
 
-from codex_mcp.fakemodel import FakeModel, codex_config_toml
+from codex_mcp.cli.fakemodel import FakeModel, codex_config_toml
 from codex_mcp.terminal.processes import processes_with_env
 
 REPO = Path(__file__).resolve().parent.parent

@@ -23,7 +23,7 @@ from common import pinned_codex, procs_with
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
-from codex_mcp.fakemodel import FakeModel, codex_config_toml
+from codex_mcp.cli.fakemodel import FakeModel, codex_config_toml
 
 
 @dataclass

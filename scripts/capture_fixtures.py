@@ -35,12 +35,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from codex_mcp import approvals, codex
-from codex_mcp.codex import LaunchOptions
+from codex_mcp.cli.fakemodel import FakeModel, catalog_model, codex_config_toml
+from codex_mcp.codex.argv import new_session_argv, toml_value
+from codex_mcp.codex.binary import CodexBinary, codex_env, codex_version, find_codex
+from codex_mcp.codex.keys import QUIT_KEYS, encode_prompt
+from codex_mcp.codex.rollout import find_rollout, turn_event
+from codex_mcp.codex.settings import LaunchOptions
+from codex_mcp.codex.tui import ScreenFacts, parse_run_state, read_screen
 from codex_mcp.config import Settings
-from codex_mcp.fakemodel import FakeModel, catalog_model, codex_config_toml
-from codex_mcp.rollout import find_rollout, turn_event
-from codex_mcp.screen import Screen
+from codex_mcp.session import approvals
+from codex_mcp.session.screen import Screen
 from codex_mcp.terminal import PtyTerminal, spawn_terminal
 
 REPO = Path(__file__).resolve().parent.parent
@@ -129,7 +133,7 @@ class Capture:
         self.last_output = time.monotonic()
         for osc in self.screen.feed(data):
             if osc.code == "7501":
-                self.states.append(codex.parse_run_state(osc.data)[0])
+                self.states.append(parse_run_state(osc.data)[0])
 
     async def until(self, what: str, predicate: Callable[[], bool], timeout: float = 30.0) -> None:
         """Wait for predicate, then for the screen to stay unchanged a moment (a frame is drawn in pieces)."""
@@ -142,8 +146,8 @@ class Capture:
                 raise SystemExit(f"capture: gave up waiting for {what}; the screen shows:\n{screen}")
             await asyncio.sleep(0.05)
 
-    def facts(self) -> codex.ScreenFacts:
-        return codex.read_screen(self.screen.lines())
+    def facts(self) -> ScreenFacts:
+        return read_screen(self.screen.lines())
 
     def save(self, out: Path, name: str, scrub: Scrubber) -> None:
         """Write name.pty (the raw bytes so far) and name.screen.txt (what they render to)."""
@@ -206,7 +210,7 @@ class World:
     env: dict[str, str]
 
 
-def make_world(root: str, base_url: str, binary: codex.CodexBinary) -> World:
+def make_world(root: str, base_url: str, binary: CodexBinary) -> World:
     """Lay out the folders under root. A fixed, minimal environment: what Codex reports about it (shell,
     timezone) ends up in the rollout."""
     home, codex_home, work, repo = (Path(root, name) for name in ("home", "codex-home", "work", "repo"))
@@ -224,15 +228,15 @@ def make_world(root: str, base_url: str, binary: codex.CodexBinary) -> World:
         FAKE_KEY: "capture",
         **binary.env,
     }
-    return World(root, codex_home, work, repo, codex.codex_env(env))
+    return World(root, codex_home, work, repo, codex_env(env))
 
 
-async def capture_session(world: World, binary: codex.CodexBinary, out: Path, rows: int, cols: int) -> str:
+async def capture_session(world: World, binary: CodexBinary, out: Path, rows: int, cols: int) -> str:
     """Start-up, a plain turn, an approval dialog and the approved tool call: one session, one rollout. Returns
     where Codex put the rollout (relative to CODEX_HOME, scrubbed)."""
     scrub = Scrubber(world.root)
     options = LaunchOptions(cwd=str(world.work), approval_policy="on-request", sandbox="read-only")
-    argv = codex.new_session_argv(binary.path, options)
+    argv = new_session_argv(binary.path, options)
     terminal = await spawn_terminal(argv, cwd=str(world.work), env=world.env, rows=rows, cols=cols)
     tui = Capture(terminal, rows, cols)
     try:
@@ -248,10 +252,10 @@ async def capture_session(world: World, binary: codex.CodexBinary, out: Path, ro
             events = [turn_event(json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
             return [e.reply for e in events if e is not None and e.kind == "complete"]
 
-        await terminal.write(codex.encode_prompt("golden one"))
+        await terminal.write(encode_prompt("golden one"))
         await tui.until("the first reply", lambda: replies() == ["ECHO: golden one"])
         await tui.until("Ready after the first turn", lambda: tui.facts().footer_state == "Ready")
-        await terminal.write(codex.encode_prompt("[[escalate:touch golden.txt]]"))
+        await terminal.write(encode_prompt("[[escalate:touch golden.txt]]"))
         await tui.until(
             "the approval dialog",
             lambda: approvals.read_approval(tui.screen.lines()) is not None and tui.states[-1:] == ["blocked"],
@@ -260,7 +264,7 @@ async def capture_session(world: World, binary: codex.CodexBinary, out: Path, ro
         await terminal.write(b"y")
         await tui.until("the tool call's reply", lambda: len(replies()) == 2)
         await tui.until("Ready after the tool call", lambda: tui.facts().footer_state == "Ready")
-        await terminal.write(codex.QUIT_KEYS)
+        await terminal.write(QUIT_KEYS)
         await terminal.wait_exit(10)
     finally:
         await terminal.terminate(grace_s=0.5)
@@ -273,9 +277,9 @@ async def capture_session(world: World, binary: codex.CodexBinary, out: Path, ro
     return scrub.text(_ROLLOUT_PATH.sub("2026/01/01/rollout-2026-01-01T00-00-00", where))
 
 
-async def capture_trust(world: World, binary: codex.CodexBinary, out: Path, rows: int, cols: int) -> None:
+async def capture_trust(world: World, binary: CodexBinary, out: Path, rows: int, cols: int) -> None:
     """The trust dialog: a folder in a git repository, started without our projects override."""
-    argv = codex.new_session_argv(binary.path, LaunchOptions(cwd=str(world.repo)))
+    argv = new_session_argv(binary.path, LaunchOptions(cwd=str(world.repo)))
     i = next(i for i, arg in enumerate(argv) if arg.startswith("projects="))
     del argv[i - 1 : i + 1]
     terminal = await spawn_terminal(argv, cwd=str(world.repo), env=world.env, rows=rows, cols=cols)
@@ -287,16 +291,16 @@ async def capture_trust(world: World, binary: codex.CodexBinary, out: Path, rows
         await terminal.terminate(grace_s=0.5)
 
 
-async def capture_migration(world: World, binary: codex.CodexBinary, out: Path, rows: int, cols: int) -> None:
+async def capture_migration(world: World, binary: CodexBinary, out: Path, rows: int, cols: int) -> None:
     """The model migration prompt: a catalog offering mock-model-next in place of the configured mock-model,
     started without our notice override."""
     catalog = Path(world.root, "catalog.json")
     upgrade = {"model": "mock-model-next", "migration_markdown": "Try **mock-model-next**, it is newer."}
     models = [catalog_model("mock-model-next"), catalog_model("mock-model", upgrade)]
     await asyncio.to_thread(catalog.write_text, json.dumps({"models": models}))
-    argv = codex.new_session_argv(binary.path, LaunchOptions(cwd=str(world.work)))
+    argv = new_session_argv(binary.path, LaunchOptions(cwd=str(world.work)))
     i = next(i for i, arg in enumerate(argv) if arg.startswith("notice="))
-    argv[i] = f"model_catalog_json={codex.toml_value(str(catalog))}"
+    argv[i] = f"model_catalog_json={toml_value(str(catalog))}"
     terminal = await spawn_terminal(argv, cwd=str(world.work), env=world.env, rows=rows, cols=cols)
     tui = Capture(terminal, rows, cols)
     try:
@@ -306,9 +310,7 @@ async def capture_migration(world: World, binary: codex.CodexBinary, out: Path, 
         await terminal.terminate(grace_s=0.5)
 
 
-async def capture(
-    binary: codex.CodexBinary, out: Path, root: str, rows: int, cols: int, only: str = "all"
-) -> str | None:
+async def capture(binary: CodexBinary, out: Path, root: str, rows: int, cols: int, only: str = "all") -> str | None:
     """Run the scenarios in the empty folder root and write the fixtures into out; returns the rollout's path
     (None when only the migration prompt was captured)."""
     rollout = None
@@ -328,8 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="default: tests/fixtures/codex/<its version>")
     parser.add_argument("--only", choices=["all", "migration"], default="all", help="which captures to make")
     args = parser.parse_args(argv)
-    binary = codex.find_codex(args.codex_bin)
-    version = asyncio.run(codex.codex_version(binary.path))
+    binary = find_codex(args.codex_bin)
+    version = asyncio.run(codex_version(binary.path))
     if version == "unknown":
         print(f"capture: {binary.path} did not report a version", file=sys.stderr)
         return 1

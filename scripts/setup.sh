@@ -25,9 +25,9 @@ echo "setup: installing codex-mcp and its test tools into .venv" >&2
 "$VENV_BIN/python" -m pip install --quiet --upgrade pip
 "$VENV_BIN/python" -m pip install --quiet -e ".[test,bench]"
 
-# The supported window lives in one place, src/codex_mcp/codex.py.
+# The supported window lives in one place, src/codex_mcp/codex/versions.py.
 window=$("$VENV_BIN/python" -c \
-  'from codex_mcp.codex import RECOMMENDED_VERSION as r, SUPPORTED_VERSIONS as s; print(r, " ".join(s))')
+  'from codex_mcp.codex.versions import RECOMMENDED_VERSION as r, SUPPORTED_VERSIONS as s; print(r, " ".join(s))')
 read -r RECOMMENDED SUPPORTED <<< "$window"
 
 install_codex() {  # version, npm prefix

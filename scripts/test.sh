@@ -34,7 +34,7 @@ native_codex() {  # the native binary in an npm prefix: it saves a Node process 
 }
 
 window=$("$VENV_BIN/python" -c \
-  'from codex_mcp.codex import RECOMMENDED_VERSION as r, SUPPORTED_VERSIONS as s; print(r, " ".join(s))')
+  'from codex_mcp.codex.versions import RECOMMENDED_VERSION as r, SUPPORTED_VERSIONS as s; print(r, " ".join(s))')
 read -r RECOMMENDED SUPPORTED <<< "$window"
 SECOND_PASS="codex and not load and not version_independent"
 log=$(mktemp)

@@ -18,8 +18,8 @@ from mcp.client.client import ConnectMode
 from mcp.client.session import ElicitationFnT
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
-from codex_mcp.codex import RECOMMENDED_VERSION
-from codex_mcp.fakemodel import FakeModel, codex_config_toml
+from codex_mcp.cli.fakemodel import FakeModel, codex_config_toml
+from codex_mcp.codex.versions import RECOMMENDED_VERSION
 
 from .helpers import processes_with_env
 

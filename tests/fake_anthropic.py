@@ -4,7 +4,7 @@ with no account and no network: Claude Code reads ``ANTHROPIC_BASE_URL`` and ``A
 
 A test scripts the "model" with a ``Script``: a function from the request body to the content blocks of the
 answer (text and ``tool_use`` blocks). Every request is recorded, so a test can assert what Claude Code sent.
-Stdlib only (``http.server`` in a thread), like ``codex_mcp.fakemodel``.
+Stdlib only (``http.server`` in a thread), like ``codex_mcp.cli.fakemodel``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import cast
 
-from codex_mcp.fakemodel import serve_loopback
+from codex_mcp.cli.fakemodel import serve_loopback
 
 JsonObject = dict[str, object]
 Script = Callable[[JsonObject], list[JsonObject]]

@@ -17,7 +17,7 @@ import psutil
 from mcp import Client
 from mcp_types import CallToolResult, TextContent
 
-from codex_mcp.store import ConversationRecord, OptionsRecord, TurnRecord
+from codex_mcp.storage.store import ConversationRecord, OptionsRecord, TurnRecord
 from codex_mcp.terminal.processes import processes_with_env as processes_marked
 from codex_mcp.turn import TurnStatus
 

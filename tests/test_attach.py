@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from codex_mcp.fakemodel import FakeModel
-from codex_mcp.screen import Screen
+from codex_mcp.cli.fakemodel import FakeModel
+from codex_mcp.session.screen import Screen
 from codex_mcp.terminal import Terminal
 
 from .conftest import Sandbox, mcp_server

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from codex_mcp import codex
+from codex_mcp.codex.versions import RECOMMENDED_VERSION, SUPPORTED_VERSIONS, version_support
 
 from .conftest import Sandbox
 
@@ -54,9 +54,9 @@ def test_doctor_healthy_with_end_to_end(sandbox: Sandbox, codex_bin: Path) -> No
     # OK in the supported window; a release being tried for the window (docs/compatibility.md) is a WARN.
     [line] = [line for line in lines if " codex: Codex " in line]
     version = line.split()[3]
-    if codex.version_support(version) == "supported":
+    if version_support(version) == "supported":
         assert line.startswith(f"OK    codex: Codex {version} at ")
-        assert line.endswith(f"(supported: {codex.SUPPORTED_VERSIONS[0]} to {codex.SUPPORTED_VERSIONS[-1]})")
+        assert line.endswith(f"(supported: {SUPPORTED_VERSIONS[0]} to {SUPPORTED_VERSIONS[-1]})")
     else:
         assert line.startswith(f"WARN  codex: Codex {version} at ")
     assert any(line.startswith("OK    auth: model provider 'mock'") for line in lines)
@@ -68,7 +68,7 @@ def test_doctor_catches_a_missing_codex(sandbox: Sandbox, tmp_path: Path) -> Non
     done = run(sandbox, "doctor", "--codex-bin", str(tmp_path / "no-codex"))
     assert done.returncode == 1
     [line] = [line for line in done.stdout.splitlines() if line.startswith("FAIL  codex:")]
-    assert f"npm install -g @openai/codex@{codex.RECOMMENDED_VERSION}" in line
+    assert f"npm install -g @openai/codex@{RECOMMENDED_VERSION}" in line
 
 
 @pytest.mark.parametrize("problem", ["a file", "open to others", "under a file"])

@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 import pytest
 
-from codex_mcp.fakemodel import FakeModel
+from codex_mcp.cli.fakemodel import FakeModel
 
 from .conftest import Sandbox, mcp_server
 from .helpers import await_until, call, call_error, processes_with_env, reply, start, start_result, text_of

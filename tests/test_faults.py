@@ -18,7 +18,7 @@ import anyio
 import pytest
 from mcp import Client
 
-from codex_mcp.fakemodel import FakeModel
+from codex_mcp.cli.fakemodel import FakeModel
 
 from .conftest import Sandbox, mcp_server
 from .faults_helpers import (

@@ -27,9 +27,9 @@ from hypothesis import strategies as st
 from mcp import Client
 from mcp_types import CallToolResult
 
-from codex_mcp.codex import sanitize_prompt
+from codex_mcp.cli.fakemodel import FakeModel
+from codex_mcp.codex.keys import sanitize_prompt
 from codex_mcp.errors import InvalidInput
-from codex_mcp.fakemodel import FakeModel
 
 from .conftest import Sandbox, mcp_server
 from .faults_helpers import (

@@ -14,10 +14,10 @@ import anyio
 import pytest
 from mcp import Client
 
-from codex_mcp.codex import LaunchOptions
+from codex_mcp.cli.fakemodel import FakeModel, codex_config_toml
+from codex_mcp.codex.settings import LaunchOptions
 from codex_mcp.config import Settings
-from codex_mcp.fakemodel import FakeModel, codex_config_toml
-from codex_mcp.manager import Manager
+from codex_mcp.conversations.manager import Manager
 
 from .conftest import FAKE_KEY, Sandbox, mcp_server
 from .faults_helpers import codex_children, codex_processes

@@ -14,7 +14,7 @@ from typing import Any
 import anyio
 import pytest
 
-from codex_mcp.fakemodel import FakeModel
+from codex_mcp.cli.fakemodel import FakeModel
 
 from .conftest import Sandbox, codex_exec, mcp_server
 from .helpers import await_until, call, call_error, reply, start, start_result

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codex_mcp import codex
-from codex_mcp.fakemodel import TITLE_MARKER, Answer, FakeModel, JsonObject, codex_config_toml
+from codex_mcp.cli.fakemodel import TITLE_MARKER, Answer, FakeModel, JsonObject, codex_config_toml
+from codex_mcp.codex.binary import codex_env
 
 PLAIN_TITLE = "[[plain-title]]"
 """In a prompt: the fake model answers this turn's title request with plain text instead of the JSON Codex asks for."""
@@ -181,7 +181,7 @@ class Lab:
 
     def env(self, name: str) -> dict[str, str]:
         """The environment for Codex (and our server) of one method."""
-        env = codex.codex_env(os.environ)
+        env = codex_env(os.environ)
         env["CODEX_HOME"] = str(self.codex_home(name))
         env["CODEX_MCP_FAKE_KEY"] = "bench"
         if not self.real_home:

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import anyio
 
-from codex_mcp.rollout import find_rollout
-from codex_mcp.screen import Screen
-from codex_mcp.store import Store
+from codex_mcp.codex.rollout import find_rollout
+from codex_mcp.session.screen import Screen
+from codex_mcp.storage.store import Store
 
 from .lab import PLAIN_TITLE, Lab, count_requests, log, prompt
 from .methods import AppServer, ExecMethod, McpMethod, TuiMethod, TuiSession, TurnSample

@@ -25,9 +25,12 @@ import anyio
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
-from codex_mcp import codex
-from codex_mcp.rollout import RolloutTail, find_rollout
-from codex_mcp.screen import Screen
+from codex_mcp.codex.argv import new_session_argv
+from codex_mcp.codex.keys import QUIT_KEYS, encode_prompt
+from codex_mcp.codex.rollout import RolloutTail, find_rollout
+from codex_mcp.codex.settings import LaunchOptions
+from codex_mcp.codex.tui import parse_run_state, read_screen
+from codex_mcp.session.screen import Screen
 from codex_mcp.terminal import Terminal
 
 from .lab import Lab
@@ -84,7 +87,7 @@ class TuiSession:
     def _feed(self, data: bytes) -> None:
         for osc in self.screen.feed(data):
             if osc.code == "7501":
-                state, _ = codex.parse_run_state(osc.data)
+                state, _ = parse_run_state(osc.data)
                 if state:
                     self.run_state = state
 
@@ -98,7 +101,7 @@ class TuiSession:
         """Until the composer is drawn, the footer shows the thread id and 'Ready', and Codex is not working."""
         deadline = time.monotonic() + timeout
         while True:
-            facts = codex.read_screen(self.screen.lines())
+            facts = read_screen(self.screen.lines())
             if facts.ready and facts.thread_id and facts.footer_state == "Ready" and self.run_state != "working":
                 self.thread_id = facts.thread_id
                 return
@@ -115,7 +118,7 @@ class TuiSession:
         deadline = time.monotonic() + timeout
         while not (
             self.run_state in (None, "idle", "done", "error")
-            and codex.read_screen(self.screen.lines()).footer_state == "Ready"
+            and read_screen(self.screen.lines()).footer_state == "Ready"
         ):
             if time.monotonic() > deadline or not self.terminal.alive:
                 raise BenchError(f"TUI not idle: {self.screen.text_lines()[-5:]}")
@@ -129,7 +132,7 @@ class TuiSession:
             self._tail = RolloutTail(path, path.stat().st_size)
         elif self._tail is not None:
             self._tail.read_new()
-        data = codex.encode_prompt(prompt)
+        data = encode_prompt(prompt)
         self.on_turn(self.turns == 0)
         self.turns += 1
         self._hold = True
@@ -163,7 +166,7 @@ class TuiSession:
 
     async def close(self) -> None:
         """/quit, then signals to the process group."""
-        await self.terminal.terminate(lambda: self.terminal.write_nowait(codex.QUIT_KEYS), grace_s=2.0)
+        await self.terminal.terminate(lambda: self.terminal.write_nowait(QUIT_KEYS), grace_s=2.0)
 
 
 class TuiMethod:
@@ -178,7 +181,7 @@ class TuiMethod:
     async def launch(self, config: Sequence[str] = (), cwd: Path | None = None) -> tuple[TuiSession, float]:
         """Spawn a TUI; (session, ms from spawn to ready)."""
         folder = cwd or self.lab.work
-        argv = codex.new_session_argv(self.lab.codex_bin, codex.LaunchOptions(cwd=str(folder)))
+        argv = new_session_argv(self.lab.codex_bin, LaunchOptions(cwd=str(folder)))
         argv += [arg for item in config for arg in ("-c", item)]  # last, so they override ours
         began = time.perf_counter()
         terminal = await Terminal.spawn(argv, cwd=str(folder), env=self.lab.env(self.name), rows=ROWS, cols=COLS)

@@ -8,7 +8,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from codex_mcp.rollout import RolloutTail, find_rollout
+from codex_mcp.codex.rollout import RolloutTail, find_rollout
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 

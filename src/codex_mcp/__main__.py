@@ -1,3 +1,3 @@
-from codex_mcp.cli import main
+from .cli.main import main
 
 main()

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from codex_mcp import codex
+from codex_mcp.cli.doctor import check_start_screens
+from codex_mcp.cli.fakemodel import FakeModel, catalog_model
+from codex_mcp.codex.argv import toml_value
+from codex_mcp.codex.tui import read_screen
 from codex_mcp.config import Settings
-from codex_mcp.doctor import check_start_screens
-from codex_mcp.fakemodel import FakeModel, catalog_model
-from codex_mcp.screen import Screen
+from codex_mcp.session.screen import Screen
 from codex_mcp.terminal import Terminal
 
 from ..conftest import Sandbox, mcp_server
@@ -53,7 +54,7 @@ async def test_the_catalog_offer_is_a_blocking_prompt_without_our_override(sandb
     """The reproduction holds: Codex shows the prompt, and read_screen calls it a dialog we know."""
     offer_upgrade(sandbox)
     argv = [str(codex_bin), "--no-daemon", "-C", str(sandbox.work)]
-    argv += ["-c", f"projects={codex.toml_value({str(sandbox.work): {'trust_level': 'trusted'}})}"]
+    argv += ["-c", f"projects={toml_value({str(sandbox.work): {'trust_level': 'trusted'}})}"]
     terminal = await Terminal.spawn(
         argv, cwd=str(sandbox.work), env={**sandbox.env, "TERM": "xterm-256color"}, rows=40, cols=120
     )
@@ -66,7 +67,7 @@ async def test_the_catalog_offer_is_a_blocking_prompt_without_our_override(sandb
     try:
         shown = await await_until(lambda: "Use existing model" in "\n".join(screen.text_lines()), 20)
         assert shown, "\n".join(screen.text_lines())
-        facts = codex.read_screen(screen.lines())
+        facts = read_screen(screen.lines())
         assert not facts.ready
         assert facts.blocker is not None
         assert "newer model" in facts.blocker

@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from codex_mcp.fakemodel import FakeModel
+from codex_mcp.cli.fakemodel import FakeModel
 
 from ..conftest import REPO, Sandbox
 from ..fake_anthropic import FakeAnthropic, JsonObject, Request, text_block, tool_use

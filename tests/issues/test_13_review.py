@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from codex_mcp.fakemodel import FakeModel, Recorded
+from codex_mcp.cli.fakemodel import FakeModel, Recorded
 
 from ..conftest import Sandbox, mcp_server
 from ..helpers import call, call_error, reply

@@ -13,12 +13,12 @@ from pathlib import Path
 import psutil
 import pytest
 
-import codex_mcp.screen
-from codex_mcp.codex import LaunchOptions
+import codex_mcp.session.screen
+from codex_mcp.cli.fakemodel import FakeModel
+from codex_mcp.codex.settings import LaunchOptions
 from codex_mcp.config import Settings
-from codex_mcp.fakemodel import FakeModel
-from codex_mcp.manager import Manager
-from codex_mcp.screen import Screen
+from codex_mcp.conversations.manager import Manager
+from codex_mcp.session.screen import Screen
 
 from ..conftest import Sandbox, mcp_server
 from ..faults_helpers import codex_children, server_pids
@@ -106,7 +106,7 @@ async def test_a_screen_whose_unread_output_was_dropped_is_whole_when_read(
 ) -> None:
     """Output nobody reads is dropped past the backlog limit (here 4 KB, so every turn drops some); reading the
     status has Codex repaint, and the screen then matches one that rendered every byte."""
-    monkeypatch.setattr(codex_mcp.screen, "_MAX_PENDING", 4096)
+    monkeypatch.setattr(codex_mcp.session.screen, "_MAX_PENDING", 4096)
     manager = Manager(
         Settings(codex_bin=str(codex_bin), state_dir=sandbox.state_dir, spare_keep_s=0), {**os.environ, **sandbox.env}
     )

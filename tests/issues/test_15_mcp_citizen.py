@@ -281,7 +281,7 @@ async def test_log_reaches_the_client_at_the_level_it_asks_for(sandbox: Sandbox,
         assert await await_until(lambda: any(f"started conversation {cid}" in str(m.data) for m in logged))
         started = next(m for m in logged if f"started conversation {cid}" in str(m.data))
         assert started.level == "info"
-        assert started.logger == "codex_mcp.manager"
+        assert started.logger == "codex_mcp.conversations.manager"
         assert all(m.level != "debug" for m in logged)
 
 

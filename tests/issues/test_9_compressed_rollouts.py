@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from codex_mcp.fakemodel import FakeModel
+from codex_mcp.cli.fakemodel import FakeModel
 
 from ..conftest import Sandbox, codex_exec, mcp_server
 from ..helpers import call, call_error, reply, start, start_result

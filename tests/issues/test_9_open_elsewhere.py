@@ -20,13 +20,16 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from codex_mcp import codex, writers
-from codex_mcp.codex import LaunchOptions
+from codex_mcp.cli.fakemodel import FakeModel
+from codex_mcp.codex import writers
+from codex_mcp.codex.argv import resume_argv
+from codex_mcp.codex.keys import QUIT_KEYS, encode_prompt
+from codex_mcp.codex.settings import LaunchOptions
+from codex_mcp.codex.tui import read_screen
 from codex_mcp.config import Settings
+from codex_mcp.conversations.manager import Manager
 from codex_mcp.errors import ThreadOpenElsewhere
-from codex_mcp.fakemodel import FakeModel
-from codex_mcp.manager import Manager
-from codex_mcp.screen import Screen
+from codex_mcp.session.screen import Screen
 from codex_mcp.terminal import Terminal
 
 from ..conftest import Sandbox, mcp_server
@@ -47,7 +50,7 @@ class PersonCodex:
         return "\n".join(self.screen.text_lines())
 
     def ready(self) -> bool:
-        facts = codex.read_screen(self.screen.lines())
+        facts = read_screen(self.screen.lines())
         return facts.ready and facts.footer_state == "Ready"
 
     async def until(self, predicate: Callable[[], bool], timeout: float = 20.0) -> bool:
@@ -55,12 +58,12 @@ class PersonCodex:
 
     async def say(self, prompt: str, reply: str) -> None:
         """Send a prompt the way codex-mcp does (one bracketed paste) and wait for the reply on screen."""
-        self.terminal.write_nowait(codex.encode_prompt(prompt))
+        self.terminal.write_nowait(encode_prompt(prompt))
         assert await self.until(lambda: f"• {reply}" in self.text() and self.ready()), self.text()
 
     async def quit(self) -> None:
         """/quit, typed as one bracketed paste plus Enter."""
-        self.terminal.write_nowait(codex.QUIT_KEYS)
+        self.terminal.write_nowait(QUIT_KEYS)
         info = await self.terminal.wait_exit(10)
         assert info is not None, f"the person's Codex did not quit:\n{self.text()}"
         assert info.code == 0, f"the person's Codex did not quit cleanly: {info}\n{self.text()}"
@@ -69,7 +72,7 @@ class PersonCodex:
 @asynccontextmanager
 async def person_resumes(sandbox: Sandbox, codex_bin: Path, thread_id: str) -> AsyncIterator[PersonCodex]:
     """The person's Codex, ready and holding the thread; always ended and reaped."""
-    argv = codex.resume_argv(str(codex_bin), thread_id, LaunchOptions(cwd=str(sandbox.work)))
+    argv = resume_argv(str(codex_bin), thread_id, LaunchOptions(cwd=str(sandbox.work)))
     env = {**sandbox.env, "TERM": "xterm-256color"}
     terminal = await Terminal.spawn(argv, cwd=str(sandbox.work), env=env, rows=40, cols=140)
     screen = Screen(140, 40, answer=terminal.write_nowait)
@@ -200,7 +203,7 @@ async def test_our_own_exiting_codex_is_waited_for(
     """codex_reply arriving while this server is still ending the conversation's Codex waits for it to exit. The
     old Codex is stopped (SIGSTOP) so that it cannot act on /quit: it stays, holding the thread, until end()
     escalates after its 2 s grace (SIGHUP + SIGCONT), longer than a resumed Codex takes to reach the lock."""
-    caplog.set_level(logging.INFO, logger="codex_mcp.manager")
+    caplog.set_level(logging.INFO, logger="codex_mcp.conversations.manager")
     async with manager_for(sandbox, codex_bin) as manager:
         conv, _ = await manager.start("remember FULMAR", LaunchOptions(cwd=str(sandbox.work)), 60)
         old = conv.session

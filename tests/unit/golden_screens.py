@@ -6,7 +6,7 @@ import functools
 import json
 from pathlib import Path
 
-from codex_mcp.screen import Screen
+from codex_mcp.session.screen import Screen
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "codex"
 

@@ -9,15 +9,15 @@ from collections.abc import Callable
 
 import pytest
 
-from codex_mcp import codex
-from codex_mcp.approvals import DENY_KEY, ApprovalRequest, ApprovalWatch, approval_keys, read_approval
+from codex_mcp.codex.versions import version_key
 from codex_mcp.errors import InvalidInput
+from codex_mcp.session.approvals import DENY_KEY, ApprovalRequest, ApprovalWatch, approval_keys, read_approval
 
 from .golden_screens import FIXTURES, golden_lines
 
 VERSIONS = sorted(
     (p.name for p in FIXTURES.iterdir() if (p / "capture.json").is_file()),
-    key=lambda name: codex.version_key(name) or (0, 0, 0, 0),
+    key=lambda name: version_key(name) or (0, 0, 0, 0),
 )
 COMMAND = "touch golden.txt"
 CHOICES = [

@@ -13,23 +13,26 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from codex_mcp import codex
-from codex_mcp.codex import (
+from codex_mcp.codex.argv import STATUS_LINE_OVERRIDE, config_overrides, new_session_argv, toml_value
+from codex_mcp.codex.binary import codex_env, resolve_binary
+from codex_mcp.codex.keys import (
     PASTE_END,
     PASTE_START,
-    STATUS_LINE_OVERRIDE,
+    QUIT_KEYS,
     TITLE_CHARS,
-    JsonValue,
-    LaunchOptions,
-    config_overrides,
     encode_prompt,
-    new_session_argv,
-    parse_run_state,
-    read_screen,
     rename_keys,
     sanitize_prompt,
     thread_title,
-    toml_value,
+)
+from codex_mcp.codex.settings import JsonValue, LaunchOptions
+from codex_mcp.codex.tui import parse_run_state, read_screen
+from codex_mcp.codex.versions import (
+    RECOMMENDED_VERSION,
+    SUPPORTED_VERSIONS,
+    TESTED_VERSIONS,
+    version_key,
+    version_support,
 )
 from codex_mcp.errors import CodexNotFound, InvalidInput
 
@@ -131,7 +134,7 @@ def test_empty_whitespace_or_control_only_prompts_are_rejected(text: str) -> Non
 
 
 def test_quit_keys_are_a_pasted_quit_command() -> None:
-    assert split_paste(codex.QUIT_KEYS) == b"/quit"
+    assert split_paste(QUIT_KEYS) == b"/quit"
 
 
 # --- TOML values ------------------------------------------------------------------------------------
@@ -336,19 +339,19 @@ def test_new_session_argv_validates_the_config_first() -> None:
 
 
 def test_resolve_binary(tmp_path: Path) -> None:
-    assert codex.resolve_binary(sys.executable) == os.path.abspath(sys.executable)
+    assert resolve_binary(sys.executable) == os.path.abspath(sys.executable)
     with pytest.raises(CodexNotFound, match="does not exist"):
-        codex.resolve_binary(str(tmp_path / "nope" / "codex"))
+        resolve_binary(str(tmp_path / "nope" / "codex"))
     plain = tmp_path / "codex"
     plain.write_text("#!/bin/sh\n")
     with pytest.raises(CodexNotFound, match="not executable"):
-        codex.resolve_binary(str(plain))
+        resolve_binary(str(plain))
     with pytest.raises(CodexNotFound, match="not on PATH"):
-        codex.resolve_binary("codex-mcp-no-such-binary-7f3a")
+        resolve_binary("codex-mcp-no-such-binary-7f3a")
 
 
 def test_codex_env_sets_a_known_terminal_and_drops_fixed_sizes() -> None:
-    env = codex.codex_env({"PATH": "/bin", "TERM": "dumb", "COLUMNS": "10", "LINES": "5", "CODEX_HOME": "/h"})
+    env = codex_env({"PATH": "/bin", "TERM": "dumb", "COLUMNS": "10", "LINES": "5", "CODEX_HOME": "/h"})
     assert env == {"PATH": "/bin", "TERM": "xterm-256color", "CODEX_HOME": "/h"}
 
 
@@ -422,11 +425,11 @@ def test_parse_run_state(data: str, state: str, fields: dict[str, str]) -> None:
 
 
 def test_supported_versions_are_sorted_and_include_the_recommended_one() -> None:
-    keys = [codex.version_key(v) for v in codex.SUPPORTED_VERSIONS]
+    keys = [version_key(v) for v in SUPPORTED_VERSIONS]
     assert None not in keys
     assert keys == sorted(keys)  # type: ignore[type-var]
-    assert codex.RECOMMENDED_VERSION in codex.SUPPORTED_VERSIONS
-    assert codex.TESTED_VERSIONS == codex.SUPPORTED_VERSIONS
+    assert RECOMMENDED_VERSION in SUPPORTED_VERSIONS
+    assert TESTED_VERSIONS == SUPPORTED_VERSIONS
 
 
 @pytest.mark.parametrize(
@@ -456,13 +459,13 @@ def test_supported_versions_are_sorted_and_include_the_recommended_one() -> None
     ],
 )
 def test_version_support(version: str | None, support: str) -> None:
-    assert codex.version_support(version) == support
+    assert version_support(version) == support
 
 
 def test_ci_tests_every_supported_version() -> None:
     """.github/workflows/test.yml has one job per supported Codex: bumping the window means bumping the matrix."""
     workflow = (Path(__file__).resolve().parents[2] / ".github" / "workflows" / "test.yml").read_text()
-    assert f"codex: {json.dumps(list(codex.SUPPORTED_VERSIONS))}" in workflow
+    assert f"codex: {json.dumps(list(SUPPORTED_VERSIONS))}" in workflow
 
 
 # --- thread names from the first prompt ----------------------------------------------------------

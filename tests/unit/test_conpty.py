@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from codex_mcp import codex, terminal
+from codex_mcp import terminal
+from codex_mcp.codex.binary import find_codex, native_binary
+from codex_mcp.codex.keys import QUIT_KEYS, encode_prompt
 from codex_mcp.errors import TerminalClosed
 from codex_mcp.terminal import ExitInfo, conpty
 from codex_mcp.terminal.conpty import ConPtyTerminal
@@ -121,9 +123,9 @@ async def test_writes_go_through_without_blocking_the_loop() -> None:
             await asyncio.sleep(0.001)
 
     task = asyncio.create_task(ticker())
-    await term.write(codex.encode_prompt("ünïcode prompt"))
+    await term.write(encode_prompt("ünïcode prompt"))
     task.cancel()
-    assert "".join(fake.written) == codex.encode_prompt("ünïcode prompt").decode()
+    assert "".join(fake.written) == encode_prompt("ünïcode prompt").decode()
     assert ticks >= 1
     term.resize(40, 120)
     assert fake.sizes == [(40, 120)]
@@ -153,14 +155,14 @@ async def test_terminate_asks_first_then_kills_the_tree() -> None:
     polite = FakeWinPty()
     kills: list[tuple[int, bool]] = []
     term = await spawn(polite, kills)
-    info = await term.terminate(lambda: term.write_nowait(codex.QUIT_KEYS), grace_s=2)
+    info = await term.terminate(lambda: term.write_nowait(QUIT_KEYS), grace_s=2)
     assert info == ExitInfo(code=0, signal=None)
     assert kills == []  # Codex left by its own /quit
 
     stubborn = FakeWinPty(obeys_quit=False)
     kills = []
     term = await spawn(stubborn, kills)
-    info = await term.terminate(lambda: term.write_nowait(codex.QUIT_KEYS), grace_s=0.1, step_s=0.1)
+    info = await term.terminate(lambda: term.write_nowait(QUIT_KEYS), grace_s=0.1, step_s=0.1)
     assert kills == [(4242, False), (4242, True)]  # the whole tree, politely and then by force
     assert info == ExitInfo(code=1, signal=None)
     assert stubborn.closed
@@ -198,12 +200,12 @@ def test_native_codex_behind_the_windows_npm_shim(tmp_path: Path) -> None:
         / "bin"
         / "codex.exe"
     )
-    found = codex.native_binary(str(shim), platform="win32", machine="AMD64")
+    found = native_binary(str(shim), platform="win32", machine="AMD64")
     assert found is not None
     assert found[0] == str(exe)
     assert found[1]["CODEX_MANAGED_BY_NPM"] == "1"
     # A shim with nothing behind it is refused rather than run through cmd.exe.
-    assert codex.native_binary(str(tmp_path / "elsewhere" / "codex.cmd"), platform="win32", machine="AMD64") is None
+    assert native_binary(str(tmp_path / "elsewhere" / "codex.cmd"), platform="win32", machine="AMD64") is None
 
 
 def test_native_codex_behind_the_posix_npm_symlink(tmp_path: Path) -> None:
@@ -222,11 +224,11 @@ def test_native_codex_behind_the_posix_npm_symlink(tmp_path: Path) -> None:
     link = tmp_path / "bin" / "codex"
     link.parent.mkdir()
     os.symlink(wrapper, link)
-    found = codex.native_binary(str(link), platform="linux", machine="x86_64")
+    found = native_binary(str(link), platform="linux", machine="x86_64")
     assert found is not None
     assert found[0] == str(nested)
     assert found[1]["CODEX_MANAGED_PACKAGE_ROOT"] == str(package.resolve())
     # A plain binary (not the npm wrapper) is used as it is.
     plain = _touch_exe(tmp_path / "plain" / "codex")
-    assert codex.native_binary(str(plain), platform="linux", machine="x86_64") is None
-    assert codex.find_codex(str(plain)).path == str(plain)
+    assert native_binary(str(plain), platform="linux", machine="x86_64") is None
+    assert find_codex(str(plain)).path == str(plain)

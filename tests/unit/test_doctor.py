@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from codex_mcp import codex, nesting
+from codex_mcp.cli.doctor import Check, check_codex, check_codex_client
+from codex_mcp.codex import nesting
+from codex_mcp.codex.versions import RECOMMENDED_VERSION, SUPPORTED_VERSIONS
 from codex_mcp.config import Settings
-from codex_mcp.doctor import Check, check_codex, check_codex_client
 
 pytestmark = [pytest.mark.anyio, pytest.mark.skipif(sys.platform == "win32", reason="a POSIX script stands in")]
 
@@ -26,23 +27,23 @@ def stand_in(tmp_path: Path, says: str) -> str:
 
 
 async def test_a_supported_codex_is_ok(tmp_path: Path) -> None:
-    [check] = await check_codex(Settings(codex_bin=stand_in(tmp_path, f"codex-cli {codex.SUPPORTED_VERSIONS[0]}")))
+    [check] = await check_codex(Settings(codex_bin=stand_in(tmp_path, f"codex-cli {SUPPORTED_VERSIONS[0]}")))
     assert check.level == "ok"
-    assert f"supported: {codex.SUPPORTED_VERSIONS[0]} to {codex.SUPPORTED_VERSIONS[-1]}" in check.message
+    assert f"supported: {SUPPORTED_VERSIONS[0]} to {SUPPORTED_VERSIONS[-1]}" in check.message
 
 
 async def test_a_newer_codex_is_a_warning_that_names_the_tested_one(tmp_path: Path) -> None:
     [check] = await check_codex(Settings(codex_bin=stand_in(tmp_path, "codex-cli 9.0.0")))
     assert check.level == "warn"
     assert "newer than the versions codex-mcp is tested with" in check.message
-    assert f"npm install -g @openai/codex@{codex.RECOMMENDED_VERSION}" in check.message
+    assert f"npm install -g @openai/codex@{RECOMMENDED_VERSION}" in check.message
 
 
 async def test_an_older_codex_fails_with_the_upgrade(tmp_path: Path) -> None:
     [check] = await check_codex(Settings(codex_bin=stand_in(tmp_path, "codex-cli 0.99.0")))
     assert check.level == "fail"
     assert "older than the supported versions" in check.message
-    assert f"npm install -g @openai/codex@{codex.RECOMMENDED_VERSION}" in check.message
+    assert f"npm install -g @openai/codex@{RECOMMENDED_VERSION}" in check.message
 
 
 async def test_no_version_fails(tmp_path: Path) -> None:

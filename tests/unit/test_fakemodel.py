@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from codex_mcp.fakemodel import McpCall, default_answer, mcp_namespace
+from codex_mcp.cli.fakemodel import McpCall, default_answer, mcp_namespace
 
 CID = "01a23366-4f20-7412-b107-b82d33361df6"
 PROMPT = (

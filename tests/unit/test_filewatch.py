@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from codex_mcp.filewatch import watch_file
+from codex_mcp._internal.filewatch import watch_file
 
 from ..helpers import fd_count
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from codex_mcp import approvals, codex
-from codex_mcp.errors import InvalidInput
-from codex_mcp.rollout import (
+from codex_mcp.codex.argv import model_upgrades, notice_override
+from codex_mcp.codex.keys import INTERRUPT_KEY
+from codex_mcp.codex.rollout import (
     RolloutSettings,
     RolloutTail,
     TurnEvent,
@@ -28,12 +28,16 @@ from codex_mcp.rollout import (
     turn_event,
     user_message,
 )
-from codex_mcp.screen import Osc, Screen
+from codex_mcp.codex.tui import ScreenFacts, parse_run_state, read_screen
+from codex_mcp.codex.versions import SUPPORTED_VERSIONS, version_key
+from codex_mcp.errors import InvalidInput
+from codex_mcp.session import approvals
+from codex_mcp.session.screen import Osc, Screen
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "codex"
 VERSIONS = sorted(
     (p.name for p in FIXTURES.iterdir() if (p / "capture.json").is_file()),
-    key=lambda name: codex.version_key(name) or (0, 0, 0, 0),
+    key=lambda name: version_key(name) or (0, 0, 0, 0),
 )
 THREAD = "00000000-0000-7000-8000-000000000001"  # the capture's placeholder for the session's thread id
 COMMAND = "touch golden.txt"
@@ -81,7 +85,7 @@ def run_states(oscs: list[Osc]) -> list[str]:
 
 
 def test_every_supported_version_has_fixtures() -> None:
-    assert set(codex.SUPPORTED_VERSIONS) <= set(VERSIONS), "capture them with scripts/capture_fixtures.py"
+    assert set(SUPPORTED_VERSIONS) <= set(VERSIONS), "capture them with scripts/capture_fixtures.py"
 
 
 def test_fixtures_are_of_the_version_they_are_filed_under(golden: Golden) -> None:
@@ -106,8 +110,8 @@ def test_raw_bytes_render_to_the_captured_screen(golden: Golden, name: str) -> N
 
 def test_startup_screen_is_ready_with_the_thread_id_in_the_footer(golden: Golden) -> None:
     screen, oscs = golden.render("startup")
-    facts = codex.read_screen(screen.lines())
-    assert facts == codex.ScreenFacts(ready=True, thread_id=THREAD, footer_state="Ready", blocker=None)
+    facts = read_screen(screen.lines())
+    assert facts == ScreenFacts(ready=True, thread_id=THREAD, footer_state="Ready", blocker=None)
     assert any(line.startswith("› ") for line in screen.lines())
     assert f"(v{golden.version})" in "\n".join(screen.lines())
     # Codex answers our status-line override with "<thread id> · <model> · <run state>".
@@ -116,7 +120,7 @@ def test_startup_screen_is_ready_with_the_thread_id_in_the_footer(golden: Golden
     # OSC 7501 says idle once the composer is ready; it always names the app.
     states = run_states(oscs)
     assert states[-1] == "state=idle:app=codex"
-    assert all(codex.parse_run_state(s)[1].get("app") == "codex" for s in states)
+    assert all(parse_run_state(s)[1].get("app") == "codex" for s in states)
 
 
 def test_startup_asks_the_terminal_what_screen_answers(golden: Golden) -> None:
@@ -132,7 +136,7 @@ def test_startup_asks_the_terminal_what_screen_answers(golden: Golden) -> None:
 
 def test_trust_dialog_is_a_blocker(golden: Golden) -> None:
     screen, _ = golden.render("trust")
-    facts = codex.read_screen(screen.lines())
+    facts = read_screen(screen.lines())
     assert facts.ready is False
     assert facts.blocker == "Codex asks whether to trust this folder"
     assert any("Trust this folder?" in line for line in screen.lines())
@@ -142,7 +146,7 @@ def test_model_migration_prompt_is_a_blocker(golden: Golden) -> None:
     """What a real account sees when the catalog offers a newer model (issue 11). codex-mcp's notice override keeps
     it away; should it show anyway, start-up fails at once saying what it is, instead of waiting it out."""
     screen, _ = golden.render("migration")
-    facts = codex.read_screen(screen.lines())
+    facts = read_screen(screen.lines())
     assert facts.ready is False
     assert facts.blocker is not None
     assert "newer model" in facts.blocker
@@ -162,10 +166,10 @@ def test_model_upgrades_come_from_the_catalog_and_become_one_notice_override() -
             "junk",
         ]
     }
-    upgrades = codex.model_upgrades(catalog)
+    upgrades = model_upgrades(catalog)
     assert upgrades == {"a": "b", "c": "d"}
-    assert codex.model_upgrades({"models": "junk"}) == {} == codex.model_upgrades([])
-    [flag, value] = codex.notice_override(upgrades)
+    assert model_upgrades({"models": "junk"}) == {} == model_upgrades([])
+    [flag, value] = notice_override(upgrades)
     assert flag == "-c"
     assert value.startswith("notice={")
     assert '"model_migrations" = {"a" = "b", "c" = "d"}' in value
@@ -185,17 +189,17 @@ def test_approval_dialog_is_read_with_its_command_reason_and_choices(golden: Gol
         ("p", f"Yes, and don't ask again for commands that start with `{COMMAND}`"),
         ("esc", "No, and tell Codex what to do differently"),
     ]
-    assert codex.read_screen(screen.lines()).blocker is None  # a question for the user, not a broken start
+    assert read_screen(screen.lines()).blocker is None  # a question for the user, not a broken start
     # The keys each decision presses, and the one Codex does not offer.
     assert approvals.approval_keys("approve", request) == b"y"
     assert approvals.approval_keys("approve_always", request) == b"p"
-    assert approvals.approval_keys("deny", request) == codex.INTERRUPT_KEY
+    assert approvals.approval_keys("deny", request) == INTERRUPT_KEY
     with pytest.raises(InvalidInput, match="does not offer an approval limited to this session"):
         approvals.approval_keys("approve_for_session", request)
     # OSC 7501: the turn before finished with done; this one waits, blocked on a permission.
     states = run_states(oscs)
     assert "state=done:app=codex" in states
-    state, fields = codex.parse_run_state(states[-1])
+    state, fields = parse_run_state(states[-1])
     assert (state, fields.get("kind")) == ("blocked", "permission")
     assert screen.title.startswith("[ ! ] Action Required")
 

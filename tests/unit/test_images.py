@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from codex_mcp import codex
+from codex_mcp.codex.images import MAX_IMAGE_BYTES, MAX_IMAGES, check_images
+from codex_mcp.codex.keys import PASTE_END, PASTE_START, encode_images
 from codex_mcp.errors import InvalidInput
-from codex_mcp.images import MAX_IMAGE_BYTES, MAX_IMAGES, check_images
 
 HEADS = {
     "png": b"\x89PNG\r\n\x1a\n" + b"\0" * 8,
@@ -76,9 +76,6 @@ def test_an_oversized_image_and_too_many_images_are_refused(tmp_path: Path) -> N
 
 
 def test_images_are_attached_as_pasted_paths_each_on_its_own() -> None:
-    attached = codex.encode_images(["/a/b.png", "/c d.jpg"])
-    assert (
-        attached
-        == codex.PASTE_START + b"/a/b.png" + codex.PASTE_END + codex.PASTE_START + b"/c d.jpg" + codex.PASTE_END
-    )
-    assert codex.encode_images([]) == b""
+    attached = encode_images(["/a/b.png", "/c d.jpg"])
+    assert attached == PASTE_START + b"/a/b.png" + PASTE_END + PASTE_START + b"/c d.jpg" + PASTE_END
+    assert encode_images([]) == b""

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from codex_mcp.index import BadCursor, Entry, Filters, decode_cursor, encode_cursor, preview
-from codex_mcp.store import ConversationRecord, OptionsRecord, Store, TurnRecord, summary_of
+from codex_mcp.storage.index import BadCursor, Entry, Filters, decode_cursor, encode_cursor, preview
+from codex_mcp.storage.store import ConversationRecord, OptionsRecord, Store, TurnRecord, summary_of
 from codex_mcp.turn import TurnStatus
 
 
@@ -84,7 +84,7 @@ def test_filters(tmp_path: Path) -> None:
 
 
 def test_cursor_is_bound_to_its_filters_and_forgeries_are_refused() -> None:
-    from codex_mcp.index import Position
+    from codex_mcp.storage.index import Position
 
     cursor = encode_cursor(Position(1, 5.0, "x"), Filters(text="a"))
     assert decode_cursor(cursor, Filters(text="a")) == Position(1, 5.0, "x")

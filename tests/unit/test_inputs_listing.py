@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from codex_mcp.config import MAX_TIMEOUT_S
-from codex_mcp.errors import InvalidInput
-from codex_mcp.inputs import (
+from codex_mcp.conversations.inputs import (
     MAX_FILTER_TEXT,
     check_conversation_id,
     check_cwd,
@@ -20,8 +19,9 @@ from codex_mcp.inputs import (
     folder_filter,
     text_filter,
 )
-from codex_mcp.listing import MAX_LIST_LIMIT, Listing, ListQuery, ListState, list_page
-from codex_mcp.store import ConversationRecord, OptionsRecord, Ownership, Store, TurnRecord
+from codex_mcp.conversations.listing import MAX_LIST_LIMIT, Listing, ListQuery, ListState, list_page
+from codex_mcp.errors import InvalidInput
+from codex_mcp.storage.store import ConversationRecord, OptionsRecord, Ownership, Store, TurnRecord
 from codex_mcp.turn import TurnStatus
 
 CID = "01a1fbea-b6ba-73a1-8251-f4e5e362b223"

@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from codex_mcp import mcpentries
-from codex_mcp.codex import JsonValue, LaunchOptions, disable_entries, new_session_argv
-from codex_mcp.mcpentries import Entry, effective_config, runs_codex_mcp, script_is_ours, self_entries
+from codex_mcp.codex import mcpentries
+from codex_mcp.codex.argv import disable_entries, new_session_argv
+from codex_mcp.codex.mcpentries import Entry, effective_config, runs_codex_mcp, script_is_ours, self_entries
+from codex_mcp.codex.settings import JsonValue, LaunchOptions
 
 
 @pytest.mark.parametrize(
@@ -28,7 +29,7 @@ from codex_mcp.mcpentries import Entry, effective_config, runs_codex_mcp, script
         ("/usr/bin/python3", ["-mcodex_mcp"]),
         ("/venv/bin/python", ["-Im", "codex_mcp"]),
         ("py", ["-3", "-m", "codex_mcp"]),
-        ("python", ["-c", "from codex_mcp.cli import main; main()"]),
+        ("python", ["-c", "from codex_mcp.cli.main import main; main()"]),
         ("python", ["/venv/lib/python3.11/site-packages/codex_mcp/__main__.py"]),
         ("python", ["/src/codex-mcp/src/codex_mcp"]),
         ("uvx", ["codex-mcp"]),
@@ -76,7 +77,7 @@ def test_other_servers_are_not_us(command: str, args: list[str]) -> None:
 def test_a_script_that_is_ours_under_another_name(tmp_path: Path) -> None:
     console = tmp_path / "bin" / "codex-mcp"
     console.parent.mkdir()
-    console.write_text("#!/venv/bin/python\nimport sys\nfrom codex_mcp.cli import main\nsys.exit(main())\n")
+    console.write_text("#!/venv/bin/python\nimport sys\nfrom codex_mcp.cli.main import main\nsys.exit(main())\n")
     link = tmp_path / "cm"
     link.symlink_to(console)
     wrapper = tmp_path / "my-wrapper"

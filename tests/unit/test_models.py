@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from codex_mcp.approvals import ApprovalRequest
-from codex_mcp.codex import SUPPORTED_VERSIONS, LaunchOptions
+from codex_mcp.codex.settings import LaunchOptions
+from codex_mcp.codex.versions import SUPPORTED_VERSIONS
 from codex_mcp.config import Settings
-from codex_mcp.conversation import Conversation
-from codex_mcp.models import (
+from codex_mcp.conversations.conversation import Conversation
+from codex_mcp.mcp.results import (
     Approval,
     AttachInfo,
     ConversationInfo,
@@ -22,7 +22,8 @@ from codex_mcp.models import (
     TurnResult,
     attach_info,
 )
-from codex_mcp.transcript import transcript_result
+from codex_mcp.mcp.transcript import transcript_result
+from codex_mcp.session.approvals import ApprovalRequest
 from codex_mcp.turn import Turn, TurnStatus
 
 CID = "01a1fbea-b6ba-73a1-8251-f4e5e362b223"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from codex_mcp.nesting import DEPTH_ENV, SESSION_MARKER, depth_in, nested_state_dir, nesting_depth
+from codex_mcp.codex.nesting import DEPTH_ENV, SESSION_MARKER, depth_in, nested_state_dir, nesting_depth
 
 
 def test_depth_from_environments() -> None:
@@ -34,7 +34,7 @@ def test_a_nested_server_keeps_a_state_dir_of_its_own(tmp_path: Path) -> None:
 def test_an_ancestors_marker_is_found_when_the_environment_was_cut() -> None:
     """As Codex starts an MCP server: the parent (the shell, standing in for Codex) carries the marker, the child's
     environment does not."""
-    probe = "import json; from codex_mcp import nesting; print(json.dumps(nesting.current_depth()))"
+    probe = "import json; from codex_mcp.codex import nesting; print(json.dumps(nesting.current_depth()))"
     env = {k: v for k, v in os.environ.items() if k not in (SESSION_MARKER, DEPTH_ENV)}
     child = f"env -u {SESSION_MARKER} -u {DEPTH_ENV} {sys.executable} -c '{probe}'; exit $?"
     marked = {**env, SESSION_MARKER: "0123abcd", DEPTH_ENV: "1"}

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from codex_mcp.protocol import Message, control_dir, data_frame, data_of, frame, sockets
-from codex_mcp.session import State, exit_outcome
+from codex_mcp.control.protocol import Message, control_dir, data_frame, data_of, frame, sockets
+from codex_mcp.session.session import State, exit_outcome
 from codex_mcp.terminal import ExitInfo
 
 # --- frames -------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from codex_mcp.replay import replay_prompt
+from codex_mcp.codex.replay import replay_prompt
 
 
 def test_no_history_sends_the_prompt_as_it_is() -> None:

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from codex_mcp.codex import LaunchOptions
-from codex_mcp.conversation import Conversation
+from codex_mcp.codex.settings import LaunchOptions
+from codex_mcp.conversations.conversation import Conversation
+from codex_mcp.conversations.repository import Repository, conversation_of, record_of
 from codex_mcp.errors import ConversationElsewhere
-from codex_mcp.repository import Repository, conversation_of, record_of
-from codex_mcp.session import State
-from codex_mcp.store import ConversationRecord, Ownership, Store, TurnRecord
+from codex_mcp.session.session import State
+from codex_mcp.storage.store import ConversationRecord, Ownership, Store, TurnRecord
 from codex_mcp.turn import Turn, TurnStatus
 
 CID = "01a1fbea-b6ba-73a1-8251-f4e5e362b223"

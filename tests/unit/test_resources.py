@@ -9,15 +9,15 @@ from typing import Any
 import pytest
 from mcp.server.subscriptions import ResourceUpdated
 
-from codex_mcp.clientlog import LEVELS, mcp_level
-from codex_mcp.codex import LaunchOptions
-from codex_mcp.completions import _ordered
-from codex_mcp.conversation import Conversation
+from codex_mcp.codex.settings import LaunchOptions
+from codex_mcp.conversations.conversation import Conversation
 from codex_mcp.errors import InvalidInput
-from codex_mcp.subscriptions import Subscriptions
-from codex_mcp.transcript import transcript_markdown
+from codex_mcp.mcp.clientlog import LEVELS, mcp_level
+from codex_mcp.mcp.completions import _ordered
+from codex_mcp.mcp.subscriptions import Subscriptions
+from codex_mcp.mcp.transcript import transcript_markdown
+from codex_mcp.mcp.uris import Target, page_uri, target_of
 from codex_mcp.turn import Turn, TurnStatus
-from codex_mcp.uris import Target, page_uri, target_of
 
 CID = "01a1fbea-b6ba-73a1-8251-f4e5e362b223"
 

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from codex_mcp.errors import InvalidInput
-from codex_mcp.fakemodel import REVIEW_MARKER, review_answer
-from codex_mcp.review import (
+from codex_mcp.cli.fakemodel import REVIEW_MARKER, review_answer
+from codex_mcp.codex.review import (
     Finding,
     ReviewOutput,
     ReviewTarget,
@@ -25,6 +24,7 @@ from codex_mcp.review import (
     review_argv,
     session_id,
 )
+from codex_mcp.errors import InvalidInput
 
 OUTPUT = {
     "findings": [

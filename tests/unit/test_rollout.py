@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from codex_mcp.rollout import JsonObject, RolloutTail, TurnEvent, codex_home, find_rollout, turn_event
+from codex_mcp.codex.rollout import JsonObject, RolloutTail, TurnEvent, codex_home, find_rollout, turn_event
 
 from ..helpers import fd_count
 

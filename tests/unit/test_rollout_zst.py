@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from codex_mcp import doctor
-from codex_mcp.rollout import (
+from codex_mcp.cli import doctor
+from codex_mcp.codex.rollout import (
     JsonObject,
     RolloutTail,
     count_rollouts,
@@ -203,7 +203,7 @@ def test_a_damaged_compressed_rollout_is_logged_and_keeps_what_could_be_read(
     }[damage]
     zst = day_folder(tmp_path) / f"rollout-2026-01-02T10-00-00-{THREAD}.jsonl.zst"
     zst.write_bytes(blob)
-    with caplog.at_level(logging.WARNING, logger="codex_mcp.rollout"):
+    with caplog.at_level(logging.WARNING, logger="codex_mcp.codex.rollout"):
         history = read_history(zst)
         settings = read_settings(zst)
     assert len(history) == turns_kept

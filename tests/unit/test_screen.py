@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from codex_mcp.codex import read_screen
-from codex_mcp.screen import Osc, Screen
+from codex_mcp.codex.tui import read_screen
+from codex_mcp.session.screen import Osc, Screen
 
 THREAD = "01a1fbea-b6ba-73a1-8251-f4e5e362b223"
 DONE = b"\x1b]7501;state=done:app=codex"

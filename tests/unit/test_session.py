@@ -14,9 +14,9 @@ from pathlib import Path
 import psutil
 import pytest
 
+from codex_mcp.codex.rollout import find_rollout
 from codex_mcp.errors import CodexStartFailed
-from codex_mcp.rollout import find_rollout
-from codex_mcp.session import Session, State, start_session
+from codex_mcp.session.session import Session, State, start_session
 from codex_mcp.terminal import ExitInfo
 from codex_mcp.turn import Turn, TurnStatus
 

@@ -8,8 +8,8 @@ from typing import cast
 
 import pytest
 
-from codex_mcp.session import Session
-from codex_mcp.spares import SpareKey, Spares
+from codex_mcp.conversations.spares import SpareKey, Spares
+from codex_mcp.session.session import Session
 
 pytestmark = pytest.mark.anyio
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from codex_mcp import codex
+from codex_mcp.codex.tui import UNKNOWN_SCREEN_HINT
+from codex_mcp.codex.versions import version_key
 from codex_mcp.errors import CodexStartFailed
-from codex_mcp.startup import StartupWatch
+from codex_mcp.session.startup import StartupWatch
 
 from .golden_screens import FIXTURES, golden_lines
 
 VERSIONS = sorted(
     (p.name for p in FIXTURES.iterdir() if (p / "capture.json").is_file()),
-    key=lambda name: codex.version_key(name) or (0, 0, 0, 0),
+    key=lambda name: version_key(name) or (0, 0, 0, 0),
 )
 THREAD = "00000000-0000-7000-8000-000000000001"
 T0 = 1000.0  # when start-up began, on the test's clock
@@ -83,7 +84,7 @@ def test_an_unknown_screen_unchanged_for_stuck_s_fails() -> None:
         w.check(lines, text_of(lines), None, T0 + STUCK)
     assert f"unchanged for {STUCK:g}s" in caught.value.reason
     assert "does not know" in caught.value.reason
-    assert codex.UNKNOWN_SCREEN_HINT in caught.value.reason
+    assert UNKNOWN_SCREEN_HINT in caught.value.reason
     assert caught.value.screen == text_of(lines)
 
 
@@ -113,7 +114,7 @@ def test_a_blank_screen_waits_until_the_deadline() -> None:
     with pytest.raises(CodexStartFailed) as caught:
         w.check(blank, [], None, T0 + TIMEOUT)
     assert caught.value.reason.startswith(f"its composer was not ready after {TIMEOUT:g}s")
-    assert codex.UNKNOWN_SCREEN_HINT in caught.value.reason
+    assert UNKNOWN_SCREEN_HINT in caught.value.reason
 
 
 def test_a_changing_screen_fails_at_the_deadline() -> None:

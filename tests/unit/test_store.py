@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from codex_mcp.store import ConversationRecord, OptionsRecord, Store, TurnRecord
+from codex_mcp.storage.store import ConversationRecord, OptionsRecord, Store, TurnRecord
 from codex_mcp.turn import TurnStatus
 
 CID = "01a1fbea-b6ba-73a1-8251-f4e5e362b223"

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from codex_mcp.tasks import Tasks
+from codex_mcp._internal.tasks import Tasks
 
 from ..helpers import await_until
 
@@ -132,7 +132,7 @@ async def test_cancel_waits_for_a_task_that_ends() -> None:
 
 
 async def test_a_failing_task_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.ERROR, logger="codex_mcp.tasks")
+    caplog.set_level(logging.ERROR, logger="codex_mcp._internal.tasks")
     tasks = Tasks()
 
     async def boom() -> None:
@@ -141,7 +141,7 @@ async def test_a_failing_task_is_logged_not_raised(caplog: pytest.LogCaptureFixt
     task = tasks.spawn(boom(), name="boom-task")
     assert await await_until(task.done, timeout=5)
     assert await await_until(lambda: len(tasks) == 0, timeout=5)
-    [logged] = [r for r in caplog.records if r.name == "codex_mcp.tasks"]
+    [logged] = [r for r in caplog.records if r.name == "codex_mcp._internal.tasks"]
     assert logged.levelno == logging.ERROR
     assert "boom-task" in logged.getMessage()
     assert "it broke" in logged.getMessage()
@@ -149,9 +149,9 @@ async def test_a_failing_task_is_logged_not_raised(caplog: pytest.LogCaptureFixt
 
 
 async def test_a_cancelled_task_is_not_logged_as_failed(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG, logger="codex_mcp.tasks")
+    caplog.set_level(logging.DEBUG, logger="codex_mcp._internal.tasks")
     tasks = Tasks()
     task = tasks.spawn(forever(), name="quiet")
     await tasks.cancel(task, timeout=5)
     assert await await_until(lambda: len(tasks) == 0, timeout=5)
-    assert [r for r in caplog.records if r.name == "codex_mcp.tasks"] == []
+    assert [r for r in caplog.records if r.name == "codex_mcp._internal.tasks"] == []

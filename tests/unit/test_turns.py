@@ -13,17 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from codex_mcp import codex
-from codex_mcp.rollout import JsonObject, turn_event
+from codex_mcp.codex.rollout import JsonObject, turn_event
+from codex_mcp.codex.versions import version_key
+from codex_mcp.session.turn_tracker import TurnTracker
 from codex_mcp.turn import Turn, TurnStatus
-from codex_mcp.turns import TurnTracker
 
 from ..helpers import await_until
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "codex"
 VERSIONS = sorted(
     (p.name for p in FIXTURES.iterdir() if (p / "capture.json").is_file()),
-    key=lambda name: codex.version_key(name) or (0, 0, 0, 0),
+    key=lambda name: version_key(name) or (0, 0, 0, 0),
 )
 THREAD = "00000000-0000-7000-8000-000000000001"  # the golden captures' thread id
 OURS = "0199c0de-0000-7000-8000-00000000000a"

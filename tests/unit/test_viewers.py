@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from codex_mcp.viewers import Viewer, ViewerMode, Viewers
+from codex_mcp.session.viewers import Viewer, ViewerMode, Viewers
 
 ALICE, BOB, CAROL = 101, 202, 303
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from codex_mcp.vt import FastScreen, FastStream
+from codex_mcp.session.vt import FastScreen, FastStream
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "codex"
 CAPTURES = sorted(FIXTURES.glob("*/*.pty"))

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from codex_mcp.writers import (
+from codex_mcp.codex.writers import (
     HeldLock,
     Writer,
     conflict_shown,

@@ -1,0 +1,235 @@
+"""The local control channel's server side: a Unix domain socket per server process, in an owner-only directory
+under the state dir, through which `codex-mcp ls` and `codex-mcp attach` reach live sessions (protocol.py holds
+the wire format). Only the same user may connect: the directory is 0700, the socket 0600, and the peer's uid is
+checked on every connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+import struct
+import time
+from pathlib import Path
+from typing import Literal
+
+import psutil
+
+from .._internal.tasks import Tasks
+from ..conversations.manager import Manager
+from ..errors import CodexMcpError
+from ..session.session import Session
+from ..session.viewers import Viewer
+from ..terminal import ExitInfo
+from .protocol import MAX_FRAME, Message, control_dir, data_frame, data_of, frame
+
+log = logging.getLogger(__name__)
+
+_MAX_QUEUED = 2000  # output frames a slow viewer may fall behind before it is detached
+
+
+def peer_uid(sock: socket.socket) -> int | None:
+    """The uid of the process at the other end of a Unix socket (Linux SO_PEERCRED), if the OS tells."""
+    if not hasattr(socket, "SO_PEERCRED"):  # pragma: no cover - the 0700 directory still guards it
+        return None
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    return int(uid)
+
+
+class ControlServer:
+    """Serves ls/attach for this server process's live sessions."""
+
+    def __init__(self, manager: Manager, state_dir: Path) -> None:
+        self.manager = manager
+        self.dir = control_dir(state_dir)
+        self.path = self.dir / f"{os.getpid()}.sock"
+        self._server: asyncio.AbstractServer | None = None
+        self._clients: dict[int, asyncio.Queue[Message | None]] = {}
+        self._tasks = Tasks()  # one sender per attached terminal
+
+    def _prepare_dir(self) -> None:
+        """The owner-only directory, without the sockets of servers that are gone."""
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.dir, 0o700)
+        for stale in self.dir.glob("*.sock"):
+            pid = stale.stem
+            if pid.isdigit() and not psutil.pid_exists(int(pid)) and int(pid) != os.getpid():
+                with contextlib.suppress(OSError):
+                    stale.unlink()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    async def start(self) -> None:
+        """Listen on this server's socket."""
+        self._prepare_dir()
+        self._server = await asyncio.start_unix_server(self._serve, path=str(self.path), limit=MAX_FRAME)
+        os.chmod(self.path, 0o600)
+
+    async def close(self, reason: str) -> None:
+        """Tell every attached terminal why it is being let go, then stop listening."""
+        for queue in list(self._clients.values()):
+            queue.put_nowait({"bye": reason})
+            queue.put_nowait(None)
+        await self._tasks.close(grace_s=1.0)  # let the farewells go out (each sender ends after its "bye")
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    def sessions(self) -> list[Message]:
+        """This server's live conversations, as `codex-mcp ls` shows them."""
+        out = []
+        for conv in self.manager.live_conversations():
+            out.append(
+                {
+                    "conversationId": conv.id,
+                    "state": conv.state.value,
+                    "cwd": conv.options.cwd,
+                    "input": conv.input_holder,
+                    "viewers": conv.viewer_modes,
+                    "server_pid": os.getpid(),
+                }
+            )
+        return out
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            sock = writer.get_extra_info("socket")
+            uid = peer_uid(sock) if sock is not None else None
+            if uid is not None and uid != os.getuid():
+                log.warning("refused a control connection from uid %d", uid)
+                writer.write(frame({"ok": False, "error": "only the user running the server may connect"}))
+                return
+            line = await reader.readline()
+            try:
+                request = json.loads(line)
+            except ValueError:
+                writer.write(frame({"ok": False, "error": "expected a JSON request line"}))
+                return
+            if request.get("op") == "list":
+                writer.write(frame({"ok": True, "conversations": self.sessions()}))
+            elif request.get("op") == "attach":
+                await self._attach(request, reader, writer)
+            else:
+                writer.write(frame({"ok": False, "error": "unknown op: use list or attach"}))
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        except Exception:
+            log.exception("control connection failed")
+        finally:
+            with contextlib.suppress(Exception):
+                await writer.drain()
+                writer.close()
+
+    async def _attach(self, request: Message, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            conv = self.manager.get(str(request.get("id", "")))
+        except CodexMcpError as exc:
+            writer.write(frame({"ok": False, "error": str(exc)}))
+            return
+        session = conv.live_session
+        if session is None:
+            writer.write(
+                frame({"ok": False, "error": f"conversation {conv.id} has no live Codex session here right now"})
+            )
+            return
+        mode: Literal["watch", "control"] = "control" if request.get("mode") == "control" else "watch"
+        try:
+            rows = min(1000, max(10, int(request.get("rows") or 24)))
+            cols = min(1000, max(40, int(request.get("cols") or 80)))
+        except (TypeError, ValueError):
+            writer.write(frame({"ok": False, "error": "rows and cols must be numbers"}))
+            return
+        key = id(writer)
+        who = f"a person (codex-mcp attach, pid {str(request.get('pid', '?'))[:12]})"
+        if mode == "control" and not session.viewers.take_input(key, who):
+            writer.write(frame({"ok": False, "error": f"{session.input_holder} has the keyboard; attach with --watch"}))
+            return
+        try:
+            await self._attached(session, conv.id, key, mode, rows, cols, reader, writer)
+        finally:
+            session.viewers.release_input(key)  # whatever happened, the keyboard goes back
+
+    async def _attached(
+        self,
+        session: Session,
+        conversation_id: str,
+        key: int,
+        mode: Literal["watch", "control"],
+        rows: int,
+        cols: int,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        queue: asyncio.Queue[Message | None] = asyncio.Queue()
+        self._clients[key] = queue
+
+        def on_output(data: bytes) -> None:
+            if queue.qsize() > _MAX_QUEUED:
+                queue.put_nowait({"bye": "this terminal fell too far behind; attach again"})
+                queue.put_nowait(None)
+                return
+            queue.put_nowait(data_frame(data))
+
+        def on_exit(info: ExitInfo) -> None:
+            queue.put_nowait({"bye": _gone(session)})
+            queue.put_nowait(None)
+
+        await session.repaints.fresh()  # the first frame it gets is our screen
+        unsubscribe = session.terminal.subscribe(on_output)
+        session.terminal.on_exit(on_exit)
+        session.add_viewer(key, Viewer(mode, time.time(), rows, cols))
+        writer.write(
+            frame({"ok": True, "conversationId": conversation_id, "mode": mode, "input": session.input_holder})
+        )
+        writer.write(frame(data_frame(session.screen.render())))
+        sender = self._tasks.spawn(self._send(queue, writer), name=f"control-send-{conversation_id}")
+        try:
+            await self._receive(session, key, mode, reader)
+        finally:
+            unsubscribe()
+            session.remove_viewer(key)
+            self._clients.pop(key, None)
+            if not sender.done():
+                queue.put_nowait(None)
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(sender, 1.0)
+
+    async def _send(self, queue: asyncio.Queue[Message | None], writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):
+            while (message := await queue.get()) is not None:
+                writer.write(frame(message))
+                await writer.drain()
+                if "bye" in message:
+                    break
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    async def _receive(self, session: Session, key: int, mode: str, reader: asyncio.StreamReader) -> None:
+        while True:
+            line = await reader.readline()
+            if not line:
+                return  # the attach client went away (detached, killed): the session is untouched
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            if message.get("detach"):
+                return
+            if "data" in message and mode == "control":
+                session.person_typed(key, data_of(message))
+            elif "resize" in message and mode == "control":
+                with contextlib.suppress(TypeError, ValueError):
+                    rows, cols = (int(n) for n in message["resize"])
+                    session.resize(min(1000, max(10, rows)), min(1000, max(40, cols)))
+
+
+def _gone(session: Session) -> str:
+    return f"the Codex session ended: {session.end_reason or 'Codex exited'}"

@@ -1,0 +1,160 @@
+"""Bringing a conversation back when no live session backs it: resume its Codex thread with the conversation's
+settings, or replay its history into a new session when Codex cannot resume it; never fork a thread another Codex
+process has open. Also adopting a thread Codex knows that codex-mcp never handed out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import get_args
+
+from ..codex import writers
+from ..codex.binary import CodexBinary, find_codex
+from ..codex.replay import replay_prompt
+from ..codex.rollout import find_rollout, read_history, read_settings
+from ..codex.settings import ApprovalPolicy, LaunchOptions, Sandbox
+from ..config import Settings
+from ..errors import CodexStartFailed, InvalidInput, ThreadOpenElsewhere, UnknownConversation
+from ..session.session import SESSION_MARKER, Session
+from ..turn import Recovery, Turn, TurnStatus
+from .conversation import Conversation
+from .launcher import Launcher
+from .repository import Repository
+
+log = logging.getLogger(__name__)
+
+Launch = Callable[[list[str], str, CodexBinary, "float | None"], Awaitable[Session]]
+"""How a session is started (the manager's: it keeps the live-session cap first)."""
+
+_OWN_EXIT_WAIT_S = 5.0
+"""How long a Codex this server is ending may take to exit before its thread counts as open elsewhere (Codex
+exits on /quit within 0.1 s; Session.end escalates to signals after its grace period)."""
+
+_SANDBOXES: dict[str | None, Sandbox] = {s: s for s in get_args(Sandbox)}
+_APPROVALS: dict[str | None, ApprovalPolicy] = {a: a for a in get_args(ApprovalPolicy)}
+"""What an adopted rollout may say that our tools accept too (anything else: Codex's config decides)."""
+
+
+def _folder_exists(path: str) -> bool:
+    return Path(path).is_dir()
+
+
+def adopt_thread(codex_home: Path, cid: str) -> Conversation:
+    """A conversation for a thread Codex knows (its rollout exists) that codex-mcp never handed out, with the
+    settings and turns its rollout records. UnknownConversation when Codex has no rollout for it either."""
+    rollout = find_rollout(codex_home, cid)
+    if rollout is None:
+        raise UnknownConversation(cid)
+    found = read_settings(rollout)
+    if not found.cwd:
+        raise InvalidInput(
+            f"Codex's rollout of thread {cid} ({rollout.name}) could not be read: it is damaged or not a rollout. "
+            "Resume it in a terminal with `codex resume` to see what Codex says, or start a new conversation"
+        )
+    if not Path(found.cwd).is_dir():
+        raise InvalidInput(
+            f"conversation {cid} ran in {found.cwd!r}, which no longer exists: recreate the folder, "
+            "or start a new conversation with codex_start"
+        )
+    options = LaunchOptions(
+        cwd=found.cwd,
+        model=found.model,
+        sandbox=_SANDBOXES.get(found.sandbox),
+        approval_policy=_APPROVALS.get(found.approval_policy),
+    )
+    conv = Conversation(cid, options, end_reason="started outside codex-mcp", adopted=True)
+    for index, (prompt, reply) in enumerate(read_history(rollout), start=1):
+        turn = Turn(index=index, prompt=prompt, status=TurnStatus.COMPLETED, reply=reply, thread_id=cid)
+        turn.on_change = lambda _turn: conv.changed()
+        conv.turns.append(turn)
+    log.info("adopted conversation %s from its rollout (%d earlier turns)", cid, len(conv.turns))
+    return conv
+
+
+class Reviver:
+    """Resumes or replays conversations, with the manager's launcher, settings and conversations."""
+
+    def __init__(self, settings: Settings, launcher: Launcher, conversations: Repository, launch: Launch) -> None:
+        self.settings = settings
+        self.launcher = launcher
+        self.codex_home = launcher.codex_home
+        self.conversations = conversations
+        self._launch = launch
+
+    async def _writer_elsewhere(self, thread_id: str) -> writers.Writer | None:
+        """The Codex process that has this thread open, if any. A Codex this server started and is ending (its
+        /quit or the signals are on the way) gets a few seconds to exit and let go of the thread first."""
+        deadline = time.monotonic() + _OWN_EXIT_WAIT_S
+        while True:
+            writer = await asyncio.to_thread(
+                writers.thread_writer, self.codex_home, thread_id, marker_env=SESSION_MARKER
+            )
+            if writer is None or not self._own_exiting(writer) or time.monotonic() > deadline:
+                return writer
+            await asyncio.sleep(0.05)
+
+    def _own_exiting(self, writer: writers.Writer) -> bool:
+        """True if the writer is a Codex of ours that is ending but has not exited yet."""
+        return any(conv.runs_process(writer.pid, writer.marker) for conv in self.conversations)
+
+    async def revive(
+        self, conv: Conversation, prompt: str, timeout: float | None = None, upgrades: Mapping[str, str] | None = None
+    ) -> tuple[Recovery, str]:
+        """Bring back a conversation with no live session: resume its Codex thread, or, when Codex cannot,
+        replay its history into a fresh session. Returns how, and the text to send for the prompt."""
+        binary = find_codex(self.settings.codex_bin)
+        if not _folder_exists(conv.options.cwd):
+            raise InvalidInput(
+                f"conversation {conv.id} works in {conv.options.cwd}, which no longer exists: recreate the folder, "
+                "or start a new conversation with codex_start"
+            )
+        began = time.monotonic()
+        for attempt in (1, 2):
+            # Never fork a thread another Codex has open (a person's `codex resume` in a terminal): it holds the
+            # thread's writer lock, so resuming would fail, and replaying would split the conversation in two.
+            writer = await self._writer_elsewhere(conv.thread_id)
+            if writer is not None:
+                log.info("thread %s is open in another Codex process (%s)", conv.thread_id, writer.describe())
+                raise ThreadOpenElsewhere(conv.id, conv.thread_id, writer.describe(), writer.server_pid)
+            if find_rollout(self.codex_home, conv.thread_id) is None:
+                # Codex cannot resume a thread without its rollout; asking it would only cost a failed start.
+                log.info("thread %s has no rollout; replaying its history", conv.thread_id)
+                break
+            try:
+                argv = self.launcher.resume_argv(binary, conv.thread_id, conv.options, upgrades)
+                session = await self._launch(argv, conv.options.cwd, binary, timeout)
+            except CodexStartFailed as exc:
+                if not writers.conflict_shown(exc.screen):
+                    log.info("resume of %s failed (%s); replaying its history", conv.thread_id, exc.reason)
+                    break
+                # Another Codex took the thread between our look and Codex's start: look again (it names the
+                # holder, or it has gone and the resume is worth one more try).
+                log.info("resume of %s: Codex says the thread is open in another process", conv.thread_id)
+                if attempt == 2:
+                    raise ThreadOpenElsewhere(conv.id, conv.thread_id, "the system does not say which", None) from exc
+            else:
+                session.turns.follow_resumed_thread()
+                conv.attach(session)
+                log.info("resumed %s (thread %s) in %.2fs", conv.id, conv.thread_id, time.monotonic() - began)
+                return "resumed", prompt
+        history = conv.history()
+        if not history and (rollout := find_rollout(self.codex_home, conv.thread_id)) is not None:
+            history = read_history(rollout)
+        payload, omitted = replay_prompt(history, prompt, self.settings.replay_budget_chars)
+        argv = self.launcher.new_argv(binary, conv.options, upgrades)
+        session = await self._launch(argv, conv.options.cwd, binary, timeout)
+        if self.settings.thread_title == "prompt":
+            session.name_thread(history[0][0] if history else prompt)
+        conv.attach(session)
+        log.info(
+            "replayed %s into thread %s (%d turns, %d left out) in %.2fs",
+            conv.id,
+            conv.thread_id,
+            len(history),
+            omitted,
+            time.monotonic() - began,
+        )
+        return "replayed", payload

@@ -1,0 +1,188 @@
+"""Conversations as MCP resources: codex://conversations (the newest and live ones, a page at a time) and
+codex://conversations/{conversationId} (one conversation's transcript as Markdown, with .../turns/{from_turn} for
+earlier pages), and the subscriptions that tell a client when one changed: resources/subscribe on handshake-era
+connections, the SDK's subscription bus for 2026-07-28 subscriptions/listen streams."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec, TypeVar
+
+from mcp.server.context import ServerRequestContext
+from mcp.shared.exceptions import MCPError
+from mcp_types import (
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    Annotations,
+    EmptyResult,
+    ListResourcesResult,
+    ListResourceTemplatesResult,
+    PaginatedRequestParams,
+    ReadResourceRequestParams,
+    ReadResourceResult,
+    Resource,
+    ResourceTemplate,
+    SubscribeRequestParams,
+    TextResourceContents,
+    UnsubscribeRequestParams,
+)
+
+from ..conversations.listing import ListQuery
+from ..conversations.manager import Manager
+from ..errors import CodexMcpError, InvalidInput, UnknownConversation
+from .appstate import AppState
+from .results import ConversationInfo, conversation_info
+from .subscriptions import Subscriptions
+from .transcript import transcript_markdown
+from .uris import CONVERSATION_TEMPLATE, CONVERSATIONS_URI, PAGE_TEMPLATE, conversation_uri, page_uri, target_of
+
+MARKDOWN = "text/markdown"
+LISTED = 50
+"""Conversations per page of resources/list and in codex://conversations: enough to find this week's, few enough
+for a client's @-mention menu. codex_list pages and filters all of them."""
+
+Ctx = ServerRequestContext[AppState, Any]
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def protocol_errors(handler: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Our typed errors as MCP errors (for requests other than tool calls), their message saying what to do: bad
+    input or an unknown id is invalid params. functools.wraps keeps the signature the SDK reads prompt arguments
+    from."""
+
+    @functools.wraps(handler)
+    async def handle(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await handler(*args, **kwargs)
+        except (InvalidInput, UnknownConversation) as exc:
+            raise MCPError(code=INVALID_PARAMS, message=str(exc)) from exc
+        except CodexMcpError as exc:
+            raise MCPError(code=INTERNAL_ERROR, message=str(exc)) from exc
+
+    return handle
+
+
+def manager_of(ctx: Ctx) -> Manager:
+    """The manager a request works with (or the nested server's refusal)."""
+    return ctx.lifespan_context.running()[0]
+
+
+# --- listing and reading -------------------------------------------------------------------------------
+
+
+def _listed(info: ConversationInfo) -> Resource:
+    return Resource(
+        uri=conversation_uri(info.conversationId),
+        name=f"codex-conversation-{info.conversationId}",
+        title=info.first_prompt or "(no prompt yet)",
+        description=f"Codex conversation, {info.state}, {info.turns} turn(s), in {info.cwd}",
+        mime_type=MARKDOWN,
+        annotations=Annotations(last_modified=info.last_activity),
+    )
+
+
+LIST_RESOURCE = Resource(
+    uri=CONVERSATIONS_URI,
+    name="codex-conversations",
+    title="Codex conversations",
+    description=f"The {LISTED} most recent Codex conversations (live first), with their ids, folders and first prompts",
+    mime_type=MARKDOWN,
+)
+
+
+@protocol_errors
+async def list_resources(ctx: Ctx, params: PaginatedRequestParams | None) -> ListResourcesResult:
+    """resources/list: the list itself, then each conversation (live first, then newest), a page at a time."""
+    cursor = params.cursor if params is not None else None
+    page = manager_of(ctx).listing(ListQuery(limit=LISTED, cursor=cursor))
+    listed = [_listed(conversation_info(e)) for e in page.entries]
+    return ListResourcesResult(resources=([] if cursor else [LIST_RESOURCE]) + listed, next_cursor=page.next_cursor)
+
+
+async def list_templates(ctx: Ctx, params: PaginatedRequestParams | None) -> ListResourceTemplatesResult:
+    """resources/templates/list: one conversation, and a page of it."""
+    return ListResourceTemplatesResult(
+        resource_templates=[
+            ResourceTemplate(
+                uri_template=CONVERSATION_TEMPLATE,
+                name="codex-conversation",
+                title="Codex conversation transcript",
+                description="A Codex conversation as Markdown: its state, folder and model, then each turn's prompt "
+                "and reply (the newest turns that fit, with where to read earlier ones)",
+                mime_type=MARKDOWN,
+            ),
+            ResourceTemplate(
+                uri_template=PAGE_TEMPLATE,
+                name="codex-conversation-turns",
+                title="Codex conversation transcript from a turn on",
+                description="A page of a Codex conversation's transcript, from turn from_turn (1 is the first) on",
+                mime_type=MARKDOWN,
+            ),
+        ]
+    )
+
+
+@protocol_errors
+async def read_resource(ctx: Ctx, params: ReadResourceRequestParams) -> ReadResourceResult:
+    """resources/read of the list, a conversation, or a page of one."""
+    uri = str(params.uri)
+    target = target_of(uri)
+    manager = manager_of(ctx)
+    if target.conversation_id is None:
+        text = conversations_markdown(manager)
+    else:
+        conv = manager.get(target.conversation_id)
+        budget = manager.settings.reply_budget_chars
+        text = transcript_markdown(conv, target.from_turn, budget, functools.partial(page_uri, conv.id))
+    return ReadResourceResult(contents=[TextResourceContents(uri=uri, text=text, mime_type=MARKDOWN)])
+
+
+def conversations_markdown(manager: Manager) -> str:
+    """codex://conversations: the first page of conversations, one line each."""
+    page = manager.listing(ListQuery(limit=LISTED))
+    lines = [
+        "# Codex conversations",
+        "",
+        f"{page.total} conversation(s), live ones first, then the most recently active"
+        + (f"; the first {LISTED} are shown (codex_list filters and pages them all)." if page.next_cursor else "."),
+        "",
+    ]
+    for entry in page.entries:
+        info = conversation_info(entry)
+        lines.append(
+            f"- **{info.state}** `{info.conversationId}`: {info.first_prompt or '(no prompt yet)'} "
+            f"({info.turns} turn(s), {info.cwd}, last active {info.last_activity}) "
+            f"{conversation_uri(info.conversationId)}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+# --- subscriptions -------------------------------------------------------------------------------------
+
+
+def subscriptions_of(ctx: Ctx) -> Subscriptions:
+    """The server's subscriptions (or the nested server's refusal)."""
+    manager_of(ctx)
+    subscriptions = ctx.lifespan_context.subscriptions
+    assert subscriptions is not None
+    return subscriptions
+
+
+@protocol_errors
+async def subscribe(ctx: Ctx, params: SubscribeRequestParams) -> EmptyResult:
+    """resources/subscribe (handshake-era clients): notifications/resources/updated when the resource changes."""
+    uri = str(params.uri)
+    target = target_of(uri)
+    if target.conversation_id is not None:
+        manager_of(ctx).get(target.conversation_id)  # an unknown id is an error now, not silence forever
+    subscriptions_of(ctx).subscribe(uri, ctx.session)
+    return EmptyResult()
+
+
+@protocol_errors
+async def unsubscribe(ctx: Ctx, params: UnsubscribeRequestParams) -> EmptyResult:
+    """resources/unsubscribe."""
+    subscriptions_of(ctx).unsubscribe(str(params.uri), ctx.session)
+    return EmptyResult()

@@ -1,0 +1,348 @@
+"""What the server knows, on disk: one JSON file per conversation (id, settings, the Codex threads that
+backed it, and its transcript) under ``<state dir>/conversations/``, and an index of their summaries
+(index.py) so that nothing at start-up or in a listing reads every transcript.
+
+Written as things change (not at shutdown: clients SIGKILL their servers soon after asking them to stop),
+atomically (temp file, fsync, rename) and owner-only. A file that cannot be read is reported and set aside;
+it never costs the other conversations.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import sqlite3
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, get_args
+
+from pydantic import BaseModel, BeforeValidator, JsonValue, ValidationError
+
+from ..codex.settings import ApprovalPolicy, Effort, LaunchOptions, Sandbox
+from ..turn import Recovery, TurnStatus
+from .index import Entry, Index, Summary, preview, search_text
+
+log = logging.getLogger(__name__)
+
+
+def _known_or(literal: object, fallback: object) -> BeforeValidator:
+    """Read a value outside the domain (written by a newer codex-mcp, or edited by hand) as fallback, so the
+    record stays readable and its conversation reachable, instead of setting the whole record aside."""
+    allowed = set(get_args(literal))
+    return BeforeValidator(lambda value: value if value in allowed or value is None else fallback)
+
+
+StoredSandbox = Annotated[Sandbox | None, _known_or(Sandbox, None)]
+StoredApproval = Annotated[ApprovalPolicy | None, _known_or(ApprovalPolicy, None)]
+StoredEffort = Annotated[Effort | None, _known_or(Effort, None)]
+StoredRecovery = Annotated[Recovery, _known_or(Recovery, "live")]
+_STATUSES = frozenset(TurnStatus)
+StoredStatus = Annotated[TurnStatus, BeforeValidator(lambda v: v if v in _STATUSES else TurnStatus.FAILED)]
+
+
+class OptionsRecord(BaseModel):
+    """The settings a conversation was started with; re-applied on every resume or replay."""
+
+    cwd: str
+    model: str | None = None
+    profile: str | None = None
+    sandbox: StoredSandbox = None
+    approval_policy: StoredApproval = None
+    config: dict[str, JsonValue] = {}
+    effort: StoredEffort = None
+
+    @classmethod
+    def of(cls, options: LaunchOptions) -> OptionsRecord:
+        """The settings as they are stored."""
+        o = options
+        return cls(
+            cwd=o.cwd,
+            model=o.model,
+            profile=o.profile,
+            sandbox=o.sandbox,
+            approval_policy=o.approval_policy,
+            config=dict(o.config),
+            effort=o.effort,
+        )
+
+    def launch_options(self) -> LaunchOptions:
+        """The stored settings, to launch Codex with again."""
+        return LaunchOptions(**self.model_dump())
+
+
+class TurnRecord(BaseModel):
+    """One turn of the transcript."""
+
+    index: int
+    prompt: str
+    status: StoredStatus
+    reply: str | None = None
+    error: str | None = None
+    turn_id: str | None = None
+    thread_id: str | None = None
+    recovery: StoredRecovery = "live"
+    submitted_at: float
+    finished_at: float | None = None
+
+
+class ConversationRecord(BaseModel):
+    """Everything needed to bring a conversation back."""
+
+    version: int = 1
+    id: str
+    thread_id: str
+    threads: list[str]
+    options: OptionsRecord
+    created_at: float
+    last_activity: float
+    end_reason: str | None = None
+    adopted: bool = False
+    turns: list[TurnRecord] = []
+
+
+class Ownership:
+    """This process's claim on a conversation while it runs a live Codex session for it (an flock, which the
+    kernel drops if the process dies, so a crashed server never leaves a conversation claimed)."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        """Give the claim up (idempotent)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+_STALE_TMP_S = 60.0
+"""A temp file older than this is a write a crash interrupted (a live write takes milliseconds); younger ones
+may belong to another server sharing the state dir."""
+
+
+def summary_of(record: ConversationRecord) -> Summary:
+    """The index row of a record."""
+    o = record.options
+    return Summary(
+        id=record.id,
+        thread_id=record.thread_id,
+        cwd=o.cwd,
+        model=o.model,
+        profile=o.profile,
+        sandbox=o.sandbox,
+        approval_policy=o.approval_policy,
+        effort=o.effort,
+        created_at=record.created_at,
+        last_activity=record.last_activity,
+        end_reason=record.end_reason,
+        saved_live=record.end_reason is None,
+        adopted=record.adopted,
+        turns=len(record.turns),
+        first_prompt=preview(record.turns[0].prompt) if record.turns else "",
+    )
+
+
+def _entry(record: ConversationRecord, stat: os.stat_result) -> Entry:
+    first = record.turns[0].prompt if record.turns else ""
+    return Entry(summary_of(record), search_text(first), stat.st_mtime_ns, stat.st_size)
+
+
+@dataclass
+class SyncReport:
+    """What checking the index against the records found."""
+
+    indexed: int = 0
+    """Records (re-)read because the index did not know them as they are now."""
+    removed: int = 0
+    """Rows dropped because their record is gone."""
+    problems: list[str] = field(default_factory=list)
+    """One message per record that could not be read (set aside as *.corrupt)."""
+
+
+@dataclass
+class PruneReport:
+    """What a prune removed, or would remove (dry run)."""
+
+    removed: list[Summary] = field(default_factory=list)
+    skipped_live: list[str] = field(default_factory=list)
+    """Old enough, but a live session backs them now (here or in another server)."""
+    skipped_recent: list[str] = field(default_factory=list)
+    """Old enough in the index, but active since: their record says otherwise."""
+    freed_bytes: int = 0
+
+
+class Store:
+    """Conversation records in an owner-only directory, and their index."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.dir = state_dir / "conversations"
+        self._ensure_dir()
+        self.index = Index(state_dir / "index.sqlite3")
+
+    def _ensure_dir(self) -> None:
+        """The owner-only directories, made again if someone removed them while the server runs."""
+        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.dir.mkdir(exist_ok=True, mode=0o700)
+        for d in (self.state_dir, self.dir):
+            os.chmod(d, 0o700)
+
+    def path(self, conversation_id: str) -> Path:
+        """Where a conversation's record lives (ids are validated UUIDs before they get here)."""
+        return self.dir / f"{conversation_id}.json"
+
+    def claim(self, conversation_id: str) -> Ownership | None:
+        """Claim a conversation for this process; None if another codex-mcp process holds it live."""
+        if not self.dir.is_dir():
+            self._ensure_dir()
+        fd = os.open(self.dir / f"{conversation_id}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        return Ownership(fd)
+
+    def claimed_elsewhere(self, conversation_id: str) -> bool:
+        """True while another process holds the conversation live."""
+        if not (self.dir / f"{conversation_id}.lock").exists():
+            return False
+        claim = self.claim(conversation_id)
+        if claim is None:
+            return True
+        claim.release()
+        return False
+
+    def load(self, conversation_id: str) -> tuple[ConversationRecord, float] | None:
+        """One record and its file's mtime, if there is a readable one."""
+        path = self.path(conversation_id)
+        try:
+            mtime = path.stat().st_mtime
+            record = ConversationRecord.model_validate(json.loads(path.read_bytes()))
+        except (OSError, ValueError, ValidationError):
+            return None
+        return (record, mtime) if record.id == conversation_id else None
+
+    def save(self, record: ConversationRecord) -> None:
+        """Write a record atomically; a crash mid-write leaves the previous version intact."""
+        data = record.model_dump_json(indent=1).encode()
+        if not self.dir.is_dir():
+            self._ensure_dir()
+        fd, tmp = tempfile.mkstemp(prefix=f".{record.id}.", suffix=".tmp", dir=self.dir)
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path(record.id))
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        self._index(record)
+
+    def _index(self, record: ConversationRecord) -> None:
+        try:
+            stat = self.path(record.id).stat()
+            self.index.put([_entry(record, stat)])
+        except (OSError, sqlite3.Error) as exc:
+            # The record is safe on disk; the next start finds it by its mtime and indexes it then.
+            log.warning("could not index conversation %s: %s", record.id, exc)
+
+    def sync(self) -> SyncReport:
+        """Bring the index up to date with the records: re-read only files whose name, mtime or size the index
+        does not know (a directory scan otherwise), drop rows whose file is gone, set unreadable files aside."""
+        report = SyncReport()
+        if not self.dir.is_dir():
+            self._ensure_dir()
+        try:
+            known = self.index.files()
+        except sqlite3.DatabaseError as exc:
+            log.warning("index unreadable (%s); rebuilding it", exc)
+            known = {}
+        seen: set[str] = set()
+        fresh: list[Entry] = []
+        now = time.time()
+        with os.scandir(self.dir) as entries:
+            for item in entries:
+                name = item.name
+                if name.startswith(".") and name.endswith(".tmp"):
+                    with contextlib.suppress(OSError):
+                        if now - item.stat(follow_symlinks=False).st_mtime > _STALE_TMP_S:
+                            os.unlink(item.path)  # a write interrupted by a crash
+                    continue
+                if not name.endswith(".json") or name.startswith("."):
+                    continue
+                cid = name[: -len(".json")]
+                try:
+                    stat = item.stat()
+                except OSError:
+                    stat = None
+                if stat is not None and known.get(cid) == (stat.st_mtime_ns, stat.st_size):
+                    seen.add(cid)
+                    continue
+                path = Path(item.path)
+                try:
+                    record = ConversationRecord.model_validate(json.loads(path.read_bytes()))
+                    if record.id != cid:
+                        raise ValueError(f"it holds conversation {record.id}")
+                    stat = path.stat()
+                except (OSError, ValueError, ValidationError) as exc:
+                    report.problems.append(self._set_aside(path, exc))
+                    continue
+                seen.add(cid)
+                fresh.append(_entry(record, stat))
+        gone = set(known) - seen
+        try:
+            self.index.put(fresh)
+            self.index.remove(gone)
+        except sqlite3.Error as exc:
+            log.warning("could not update the index: %s", exc)
+        report.indexed, report.removed = len(fresh), len(gone)
+        return report
+
+    def _set_aside(self, path: Path, exc: Exception) -> str:
+        corrupt = path.with_suffix(".corrupt")
+        with contextlib.suppress(OSError):
+            os.replace(path, corrupt)
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return f"{path.name} could not be read ({first_line}); kept as {corrupt.name}"
+
+    def prune(self, older_than_s: float, *, dry_run: bool = False, now: float | None = None) -> PruneReport:
+        """Remove the records of conversations with no activity for older_than_s seconds. A conversation a live
+        session backs (here or in another server) is never touched: its claim is taken before its files go,
+        so it cannot become live while they do. Codex's own rollouts are not ours and stay. Reads the index:
+        sync() it first (the server does at start)."""
+        if older_than_s <= 0:
+            raise ValueError("older_than_s must be positive")
+        cutoff = (time.time() if now is None else now) - older_than_s
+        report = PruneReport()
+        for summary in self.index.older_than(cutoff):
+            claim = self.claim(summary.id)
+            if claim is None:
+                report.skipped_live.append(summary.id)
+                continue
+            try:
+                loaded = self.load(summary.id)
+                if loaded is not None and loaded[0].last_activity >= cutoff:
+                    report.skipped_recent.append(summary.id)
+                    continue
+                path = self.path(summary.id)
+                with contextlib.suppress(OSError):
+                    report.freed_bytes += path.stat().st_size
+                report.removed.append(summary)
+                if dry_run:
+                    continue
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                self.index.remove([summary.id])
+                with contextlib.suppress(FileNotFoundError):
+                    (self.dir / f"{summary.id}.lock").unlink()
+            finally:
+                claim.release()
+        return report
