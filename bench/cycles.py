@@ -1,6 +1,6 @@
 """Many start/reply/end cycles through the real MCP client, our server and the real Codex CLI on the instant
 fake model: whether the server's open files, threads, memory and child processes stay flat, and what one
-cycle costs. tests/test_load.py runs the same loop (200 cycles) with assertions; this is the long version.
+cycle costs. tests/test_load.py runs the same loop (40 cycles in CI) with assertions; this is the long version.
 
     .venv/bin/python bench/cycles.py [--cycles 1000] [--every 100] [--codex-bin PATH]
 

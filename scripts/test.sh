@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Everything CI checks: set up from scratch if needed, then lint, type-check and run the whole test suite
 # (unit tests and the real-Codex integration tests; the latter never skip) on the primary Codex in .codex-cli/,
-# then the real-Codex tests again on every other supported Codex (.codex-cli-<version>/, see scripts/setup.sh),
+# and the real-Codex tests again on every other supported Codex (.codex-cli-<version>/, see scripts/setup.sh),
 # leaving out what does not depend on the Codex version: the unit tests (the golden fixtures of every version are
 # unit tests), the tests marked version_independent (codex-mcp's own machinery: fuzzed input, state files, the
-# control socket, cancellation, the Inspector, fds and memory), and the long load run. That keeps a CI run on
-# 2 cores within ~20 minutes (docs/compatibility.md has the numbers).
+# control socket, cancellation, the Inspector, fds and memory), and the load run.
+#
+# The passes run side by side, each its own pytest process with its own temp folder (they share nothing but the
+# CPU): most of a real-Codex test is waiting on Codex and the fake model, so two passes at once take little more
+# than the longer one, and a CI run on 2 cores stays within 20 minutes (docs/compatibility.md has the numbers).
+# mypy runs beside them too. A pass's output is printed as it runs for the first pass, and after it for the others.
 #
 # With arguments, pytest runs once with them, on the primary Codex. With CODEX_MCP_CODEX_VERSION set (one CI job
 # per Codex version), .codex-cli/ holds that version and there is no second pass.
@@ -18,9 +22,9 @@ if [ -d .venv/Scripts ] && [ ! -d .venv/bin ]; then VENV_BIN=".venv/Scripts"; fi
 echo "test: ruff" >&2
 "$VENV_BIN/ruff" check src tests bench scripts
 "$VENV_BIN/ruff" format --check src tests bench scripts
-echo "test: mypy --strict" >&2
-"$VENV_BIN/mypy"
 if [ $# -gt 0 ] || [ -n "${CODEX_MCP_CODEX_VERSION:-}" ]; then
+  echo "test: mypy --strict" >&2
+  "$VENV_BIN/mypy"
   echo "test: pytest" >&2
   exec "$VENV_BIN/python" -m pytest "$@"
 fi
@@ -37,19 +41,41 @@ window=$("$VENV_BIN/python" -c \
   'from codex_mcp.codex.versions import RECOMMENDED_VERSION as r, SUPPORTED_VERSIONS as s; print(r, " ".join(s))')
 read -r RECOMMENDED SUPPORTED <<< "$window"
 SECOND_PASS="codex and not load and not version_independent"
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-failed=""
-echo "test: pytest, Codex $RECOMMENDED" >&2
-"$VENV_BIN/python" -m pytest | tee "$log" || failed="$log"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+echo "test: mypy --strict (beside the passes)" >&2
+"$VENV_BIN/mypy" > "$work/mypy.log" 2>&1 &
+mypy_pid=$!
+others=()
 for version in $SUPPORTED; do
   if [ "$version" = "$RECOMMENDED" ]; then continue; fi
-  echo "test: pytest -m '$SECOND_PASS', Codex $version" >&2
+  echo "test: pytest -m '$SECOND_PASS', Codex $version (beside the first pass)" >&2
   CODEX_MCP_TEST_CODEX_BIN="$(native_codex ".codex-cli-$version")" \
-    "$VENV_BIN/python" -m pytest -m "$SECOND_PASS" || failed="${failed:-second pass}"
+    "$VENV_BIN/python" -m pytest -m "$SECOND_PASS" --basetemp "$work/t$version" > "$work/pass-$version.log" 2>&1 &
+  others+=("$version:$!")
 done
+failed=""
+echo "test: pytest, Codex $RECOMMENDED" >&2
+"$VENV_BIN/python" -m pytest --basetemp "$work/t$RECOMMENDED" | tee "$work/pass-$RECOMMENDED.log" \
+  || failed="$work/pass-$RECOMMENDED.log"
+for other in "${others[@]}"; do
+  version=${other%%:*}
+  echo "test: pytest -m '$SECOND_PASS', Codex $version:" >&2
+  if wait "${other##*:}"; then cat "$work/pass-$version.log"; else
+    cat "$work/pass-$version.log"
+    failed="${failed:-$work/pass-$version.log}"
+  fi
+done
+echo "test: mypy --strict:" >&2
+if ! wait "$mypy_pid"; then
+  cat "$work/mypy.log"
+  echo "mypy failed" >&2
+  failed="${failed:-mypy}"
+else
+  cat "$work/mypy.log" >&2
+fi
 if [ -n "$failed" ]; then
-  # A later pass that passed must not have the last word: repeat the failing first pass's summary line.
-  if [ "$failed" = "$log" ]; then tail -n 1 "$log"; fi
+  # A later pass that passed must not have the last word: repeat the failing pass's summary line.
+  if [ -f "$failed" ]; then tail -n 1 "$failed"; fi
   exit 1
 fi
