@@ -43,8 +43,21 @@ def crashes_in(log: Path) -> list[str]:
 
 
 def server_pids(sandbox: Sandbox) -> list[int]:
-    """Every codex-mcp server process of this test (normally one)."""
-    return [int(p.split()[0]) for p in processes_with_env("CODEX_HOME", str(sandbox.codex_home)) if "codex_mcp" in p]
+    """Every codex-mcp server process of this test (normally one).
+
+    A server's child between fork and exec (ptyprocess forks, then execs Codex) is a copy of the server, its
+    command line and environment included; on a busy machine that instant is long enough to be seen, so a
+    process whose parent is one of these servers is that child, not a second server."""
+    found = {int(p.split()[0]) for p in processes_with_env("CODEX_HOME", str(sandbox.codex_home)) if "codex_mcp" in p}
+    servers = []
+    for pid in sorted(found):
+        try:
+            if psutil.Process(pid).ppid() in found:
+                continue
+        except psutil.Error:  # gone meanwhile: the child has exec'ed and exited, or the server has
+            continue
+        servers.append(pid)
+    return servers
 
 
 def codex_children(server: int) -> list[int]:

@@ -12,7 +12,8 @@ from ..codex.review import git
 from ..conversations.listing import ListQuery
 from ..conversations.manager import Manager
 from ..errors import InvalidInput
-from .resources import Ctx, manager_of, protocol_errors
+from .context import RequestCtx as Ctx
+from .context import manager_of, protocol_errors
 from .uris import CONVERSATION_TEMPLATE, PAGE_TEMPLATE
 
 MAX_VALUES = 100

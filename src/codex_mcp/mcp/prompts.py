@@ -10,9 +10,9 @@ from mcp.server.mcpserver.prompts.base import Prompt
 from pydantic import Field
 
 from ..errors import InvalidInput
-from .resources import protocol_errors
+from .context import ToolCtx as Ctx
+from .context import manager_of, protocol_errors
 from .results import iso
-from .tools import Ctx, manager_of
 
 REPLY_EXCERPT_CHARS = 600
 """How much of a conversation's last reply the continue prompt quotes, so the client's model knows where it stands."""

@@ -6,14 +6,8 @@ connections, the SDK's subscription bus for 2026-07-28 subscriptions/listen stre
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
-from typing import Any, ParamSpec, TypeVar
 
-from mcp.server.context import ServerRequestContext
-from mcp.shared.exceptions import MCPError
 from mcp_types import (
-    INTERNAL_ERROR,
-    INVALID_PARAMS,
     Annotations,
     EmptyResult,
     ListResourcesResult,
@@ -30,8 +24,8 @@ from mcp_types import (
 
 from ..conversations.listing import ListQuery
 from ..conversations.manager import Manager
-from ..errors import CodexMcpError, InvalidInput, UnknownConversation
-from .appstate import AppState
+from .context import RequestCtx as Ctx
+from .context import manager_of, protocol_errors
 from .results import ConversationInfo, conversation_info
 from .subscriptions import Subscriptions
 from .transcript import transcript_markdown
@@ -41,33 +35,6 @@ MARKDOWN = "text/markdown"
 LISTED = 50
 """Conversations per page of resources/list and in codex://conversations: enough to find this week's, few enough
 for a client's @-mention menu. codex_list pages and filters all of them."""
-
-Ctx = ServerRequestContext[AppState, Any]
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def protocol_errors(handler: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """Our typed errors as MCP errors (for requests other than tool calls), their message saying what to do: bad
-    input or an unknown id is invalid params. functools.wraps keeps the signature the SDK reads prompt arguments
-    from."""
-
-    @functools.wraps(handler)
-    async def handle(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return await handler(*args, **kwargs)
-        except (InvalidInput, UnknownConversation) as exc:
-            raise MCPError(code=INVALID_PARAMS, message=str(exc)) from exc
-        except CodexMcpError as exc:
-            raise MCPError(code=INTERNAL_ERROR, message=str(exc)) from exc
-
-    return handle
-
-
-def manager_of(ctx: Ctx) -> Manager:
-    """The manager a request works with (or the nested server's refusal)."""
-    return ctx.lifespan_context.running()[0]
-
 
 # --- listing and reading -------------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """The MCP server: the lifespan that owns all state (the Manager, the control channel, resource subscriptions and
 the client log) and what is registered on it: the tools (tools.py), prompts (prompts.py), conversations as resources
-(resources.py), argument completion (completions.py) and logging (clientlog.py). With those modules, the only place
-that knows MCP."""
+(resources.py), argument completion (completions.py) and logging (clientlog.py). The SDK's private parts are reached
+through _sdk.py alone."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from ..control.server import ControlServer
 from ..conversations.manager import Manager
 from ..errors import NestedServer
 from . import clientlog, completions, resources
+from ._sdk import lowlevel_of
 from .appstate import AppState
 from .clientlog import ClientLog
 from .prompts import prompts
@@ -136,9 +137,8 @@ def _serve_resources(server: MCPServer[AppState]) -> None:
     resource registry has no request context for a fixed resource, its list is static and it serves neither
     resources/subscribe nor logging/setLevel, so these go on its low-level server (the SDK's own completion()
     registers there the same way)."""
-    lowlevel = getattr(server, "_lowlevel_server", None)
+    lowlevel = lowlevel_of(server, what="resources, completion and logging not served")
     if lowlevel is None:
-        log.warning("this MCP SDK has no MCPServer._lowlevel_server: resources, completion and logging not served")
         return
     lowlevel.add_request_handler("resources/list", PaginatedRequestParams, resources.list_resources)
     lowlevel.add_request_handler("resources/templates/list", PaginatedRequestParams, resources.list_templates)
@@ -152,7 +152,7 @@ def _serve_resources(server: MCPServer[AppState]) -> None:
 async def serve_stdio(server: MCPServer) -> None:
     """Serve MCP on stdin/stdout until stdin closes: on the event loop where both are pipes (stdio.loop_stdio), with
     the SDK's own transport otherwise (or if the SDK no longer has the low-level server this needs)."""
-    lowlevel = getattr(server, "_lowlevel_server", None)
+    lowlevel = lowlevel_of(server, what="served on the SDK's own stdio transport")
     if lowlevel is None:
         await server.run_stdio_async()
         return

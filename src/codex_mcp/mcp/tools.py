@@ -6,7 +6,6 @@ waits for it (progress notifications, approval questions to the client, interrup
 from __future__ import annotations
 
 import asyncio
-import functools
 import inspect
 import logging
 import time
@@ -15,8 +14,6 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, ParamSpec
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
-from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult, ClientCapabilities, ElicitationCapability, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, JsonValue, WithJsonSchema
@@ -35,7 +32,8 @@ from ..conversations.waiting import Waiter
 from ..errors import CodexMcpError
 from ..session.approvals import Decision
 from ..turn import Turn, TurnStatus
-from .appstate import AppState
+from .context import ToolCtx as Ctx
+from .context import manager_of, tool_errors
 from .results import (
     STALL_HINT_S,
     ApproveResult,
@@ -82,13 +80,6 @@ EFFORT_DOC = (
     "levels a model accepts is the model's business: Codex reports a level it refuses as the turn's error"
 )
 
-Ctx = Context[AppState]
-
-
-def manager_of(ctx: Ctx) -> Manager:
-    """The manager this call works with (or the nested server's refusal)."""
-    return ctx.request_context.lifespan_context.running()[0]
-
 
 def result(model: Result) -> CallToolResult:
     """A tool result whose structured content and text say the same thing."""
@@ -96,20 +87,6 @@ def result(model: Result) -> CallToolResult:
         content=[TextContent(type="text", text=model.text())],
         structured_content=model.model_dump(mode="json"),
     )
-
-
-def tool_errors(tool: Callable[P, Awaitable[CallToolResult]]) -> Callable[P, Awaitable[CallToolResult]]:
-    """Turn our typed errors into MCP tool errors (isError results whose text says what to do). functools.wraps
-    keeps the tool's signature, docstring and annotations, from which the SDK builds its input schema."""
-
-    @functools.wraps(tool)
-    async def call(*args: P.args, **kwargs: P.kwargs) -> CallToolResult:
-        try:
-            return await tool(*args, **kwargs)
-        except CodexMcpError as exc:
-            raise ToolError(str(exc)) from exc
-
-    return call
 
 
 # --- how a call waits for its turn ---------------------------------------------------------------
