@@ -172,7 +172,7 @@ async def test_an_ended_conversation_keeps_little_memory(sandbox: Sandbox, codex
             async def one(n: int) -> None:
                 conv, turn = await manager.start(f"memory {n}", LaunchOptions(cwd=str(sandbox.work)), 60)
                 assert turn.reply == f"ECHO: memory {n}"
-                _, again = await manager.reply(conv.id, f"memory {n} again", 60)
+                _, again, _ = await manager.reply(conv.id, f"memory {n} again", 60)
                 assert again.reply == f"ECHO: memory {n} again"
                 await manager.end(conv.id)
 

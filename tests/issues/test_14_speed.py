@@ -125,7 +125,7 @@ async def test_a_screen_whose_unread_output_was_dropped_is_whole_when_read(
         everything.feed(session.screen.render())  # start from what the session shows now
         dropped = False
         for n in range(8):
-            _, turn = await manager.reply(conv.id, f"screen turn {n} " + "word " * 40, 60)
+            _, turn, _ = await manager.reply(conv.id, f"screen turn {n} " + "word " * 40, 60)
             assert (turn.reply or "").startswith(f"ECHO: screen turn {n}")
             dropped = dropped or session.screen.stale
         assert dropped, "no output was ever dropped: the test did not test the repaint"

@@ -192,7 +192,7 @@ async def test_codex_lock_screen_at_resume_is_refused_not_replayed(
             assert codex_pids(sandbox) == [person.terminal.pid]
             monkeypatch.undo()
             await person.quit()
-        _, turn = await manager.reply(conv.id, "now [[history]]", 60)
+        _, turn, _ = await manager.reply(conv.id, "now [[history]]", 60)
         assert turn.recovery == "resumed"
         assert turn.reply == "remember GANNET | now [[history]]"
 
@@ -217,7 +217,7 @@ async def test_our_own_exiting_codex_is_waited_for(
             holder = writers.thread_writer(sandbox.codex_home, conv.id)
             assert holder is not None
             assert holder.pid == old.terminal.pid
-            _, turn = await manager.reply(conv.id, "again [[history]]", 60)
+            _, turn, _ = await manager.reply(conv.id, "again [[history]]", 60)
             return turn.recovery, turn.reply
 
         began = time.monotonic()

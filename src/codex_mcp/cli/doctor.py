@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..codex import mcpentries, nesting
-from ..codex.argv import new_session_argv
-from ..codex.binary import codex_env, codex_version, find_codex
+from ..codex.binary import codex_version, find_codex
 from ..codex.rollout import codex_home, count_rollouts, rollout_problem, zstd_problem
 from ..codex.settings import LaunchOptions
 from ..codex.versions import RECOMMENDED_VERSION, SUPPORTED_VERSIONS, version_support
@@ -318,32 +317,20 @@ async def run_checks(settings: Settings) -> list[Check]:
 async def check_start_screens(settings: Settings) -> list[Check]:
     """Open a real Codex session with the user's own configuration, as codex_start would (no prompt is sent, so no
     model call), and report a screen that keeps it from its composer: a login, a dialog, a prompt new to us."""
-    from ..conversations.launcher import start_screens
+    from ..conversations.deadline import Deadline
+    from ..conversations.launcher import Launcher
     from ..errors import CodexStartFailed
-    from ..session.session import start_session
 
-    try:
-        binary = find_codex(settings.codex_bin)
-    except CodexNotFound as exc:
-        return [Check("start-up", "fail", str(exc))]
-    home = codex_home()
+    # The launcher a server would use, in a folder of its own (a first start there, like a new project's).
+    launcher = Launcher(settings, os.environ)
     with tempfile.TemporaryDirectory(prefix="codex-mcp-doctor-") as cwd:
-        options = LaunchOptions(cwd=cwd)
-        upgrades, notices = start_screens(home, options)
-        config = mcpentries.effective_config(home, cwd=cwd)
-        own = mcpentries.self_entries(config, os.environ)
-        argv = new_session_argv(binary.path, options, own, upgrades)
         try:
-            session = await start_session(
-                argv,
-                cwd,
-                env=codex_env({**os.environ, **binary.env}),
-                codex_home=home,
-                rows=settings.rows,
-                cols=settings.cols,
-                timeout=settings.start_timeout_s,
-                grace_s=settings.end_grace_s,
-            )
+            plan = launcher.plan_new(LaunchOptions(cwd=cwd))
+        except CodexNotFound as exc:
+            return [Check("start-up", "fail", str(exc))]
+        notices = plan.notices
+        try:
+            session = await launcher.launch(plan, Deadline.after(settings.start_timeout_s))
         except CodexStartFailed as exc:
             return [Check("start-up", "fail", str(exc).replace("\n", "\n      "))]
         await session.end("doctor")

@@ -25,6 +25,17 @@ def sanitize_prompt(text: str) -> str:
     return text
 
 
+def is_clean(text: str) -> bool:
+    """True if sanitize_prompt would return text unchanged."""
+    return (
+        bool(text)
+        and text == text.strip()
+        and "\r" not in text
+        and _CONTROL_RE.search(text) is None
+        and _SURROGATE_RE.search(text) is None
+    )
+
+
 def encode_prompt(text: str) -> bytes:
     """Bytes that submit text as one bracketed paste, so it is data and never keystrokes.
 
@@ -33,8 +44,10 @@ def encode_prompt(text: str) -> bytes:
     - a trailing newline keeps the cursor out of a trailing ``$skill`` / ``@file`` mention, whose popup
       would otherwise take the Enter;
     Codex trims the added whitespace before sending, so the model gets exactly sanitize_prompt(text).
+    A prompt comes here sanitised already (the manager does it once, on its way in); a payload built from
+    elsewhere (a replay of a rollout's history) is sanitised here only if it needs it.
     """
-    clean = sanitize_prompt(text)
+    clean = text if is_clean(text) else sanitize_prompt(text)
     if clean[0] in "/!":
         clean = " " + clean
     return PASTE_START + (clean + "\n").encode("utf-8") + PASTE_END + b"\r"

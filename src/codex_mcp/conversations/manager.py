@@ -12,7 +12,6 @@ from dataclasses import replace
 
 from .._internal.tasks import Tasks
 from ..codex.argv import check_name
-from ..codex.binary import CodexBinary, find_codex
 from ..codex.images import check_images
 from ..codex.keys import sanitize_prompt
 from ..codex.review import ReviewRequest, ReviewRun
@@ -27,17 +26,17 @@ from ..errors import (
     UnknownConversation,
 )
 from ..session.approvals import Decision
-from ..session.session import Session
 from ..storage.store import Store
 from ..turn import Turn, TurnStatus
 from .conversation import Conversation
+from .deadline import Deadline
 from .inputs import check_conversation_id, check_cwd, check_timeout
-from .launcher import Launcher
+from .launcher import Launcher, LaunchPlan
 from .listing import Listing, ListQuery, list_page
 from .repository import Repository
 from .reviewer import Reviewer
 from .reviver import Reviver, adopt_thread
-from .spares import SpareKey, Spares
+from .spares import Spares
 from .waiting import Waiter, plain_wait
 
 log = logging.getLogger(__name__)
@@ -53,14 +52,14 @@ class Manager:
 
     def __init__(self, settings: Settings, env: Mapping[str, str] | None = None, *, depth: int = 0) -> None:
         self.settings = settings
-        self.launcher = Launcher(settings, env, depth=depth)
+        self.launcher = Launcher(settings, env, depth=depth, make_room=self.make_room)
         self.codex_home = self.launcher.codex_home
         self.store = Store(settings.state_dir)
         self.conversations = Repository(self.store)
         self.load_problems: list[str] = []
         self._closed = False
         self._tasks = Tasks()
-        self.reviver = Reviver(settings, self.launcher, self.conversations, self._launch)
+        self.reviver = Reviver(settings, self.launcher, self.conversations)
         self.reviewer = Reviewer(settings, self.launcher, self.conversations, self._tasks)
         self.spares = Spares(settings.spare_keep_s)
 
@@ -90,20 +89,17 @@ class Manager:
         """Start the warm spare for the server's own folder with default settings: where a client's first
         codex_start most often goes (Claude Code starts its servers in the project folder)."""
         try:
-            binary = find_codex(self.settings.codex_bin)
-            options = LaunchOptions(cwd=check_cwd(None))
-            upgrades, _ = self.launcher.screens(options)
-            argv = self.launcher.new_argv(binary, options, upgrades)
+            plan = self.launcher.plan_new(LaunchOptions(cwd=check_cwd(None)))
         except CodexMcpError as exc:  # the first codex_start reports it
             log.info("no warm spare at start: %s", exc)
             return
-        self._want_spare(argv, options.cwd, binary)
+        self._want_spare(plan)
 
-    def _want_spare(self, argv: list[str], cwd: str, binary: CodexBinary) -> None:
-        """Have a spare ready for the next start with this argv in cwd (Spares.want), if the cap has room."""
+    def _want_spare(self, plan: LaunchPlan) -> None:
+        """Have a spare ready for the next start with this plan (Spares.want), if the cap has room."""
         self.spares.want(
-            SpareKey(tuple(argv), cwd),
-            lambda: self.launcher.launch(argv, cwd, binary),
+            plan.spare_key,
+            lambda: self.launcher.launch_spare(plan),
             room=self._places_taken() < self.settings.max_sessions,
         )
 
@@ -142,9 +138,9 @@ class Manager:
         """Live sessions, sessions starting (a starting spare among them) and a ready spare."""
         return len(self.conversations.live()) + self.launcher.starting + self.spares.ready
 
-    async def _make_room(self) -> None:
-        """Keep under the cap: the warm spare goes first, then the least recently used idle session, which stays
-        resumable."""
+    async def make_room(self) -> None:
+        """Before a conversation's session starts (the launcher's hook), keep under the cap: the warm spare goes
+        first, then the least recently used idle session, which stays resumable."""
         if self._places_taken() < self.settings.max_sessions:
             return
         if await self.spares.give_up() and self._places_taken() < self.settings.max_sessions:
@@ -164,15 +160,11 @@ class Manager:
             conv.keep_unsettled(turn)
             await conv.fresh_screen()
 
-    def _tell_once(self, conv: Conversation, turn: Turn, notices: list[str]) -> None:
+    def _tell_once(self, conv: Conversation, turn: Turn, notices: Sequence[str]) -> None:
         """Put on this turn's result the notices this conversation has not shown the client yet."""
         new = [n for n in notices if n not in conv.notices_told]
         conv.notices_told.update(new)
         turn.notices = new
-
-    async def _launch(self, argv: list[str], cwd: str, binary: CodexBinary, timeout: float | None) -> Session:
-        await self._make_room()
-        return await self.launcher.launch(argv, cwd, binary, timeout)
 
     # --- operations ------------------------------------------------------------------------------
 
@@ -188,17 +180,11 @@ class Manager:
         """Start a Codex session, send the first prompt (with its images), and wait (bounded) for its reply."""
         if self._closed:
             raise InvalidInput("the server is shutting down")
-        timeout = check_timeout(timeout_s, self.settings.default_timeout_s)
+        deadline = Deadline.after(check_timeout(timeout_s, self.settings.default_timeout_s))
         text = sanitize_prompt(prompt)
         attached = check_images(images)
-        binary = find_codex(self.settings.codex_bin)
-        # Validates the config overrides before we spawn.
-        upgrades, notices = self.launcher.screens(options)
-        argv = self.launcher.new_argv(binary, options, upgrades)
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        spare = SpareKey(tuple(argv), options.cwd)
-        session = await self.spares.take(spare) or await self._launch(argv, options.cwd, binary, timeout)
+        plan = self.launcher.plan_new(options)  # validates the config overrides before we spawn
+        session = await self.spares.take(plan.spare_key) or await self.launcher.launch(plan, deadline)
         assert session.thread_id is not None
         try:
             conv = Conversation(session.thread_id, options)
@@ -208,16 +194,16 @@ class Manager:
         except BaseException:
             await session.end("could not be recorded")  # never a Codex running that nobody knows about
             raise
-        log.info("started conversation %s in %s (%.2fs)", conv.id, options.cwd, loop.time() - started)
+        log.info("started conversation %s in %s (%.2fs)", conv.id, options.cwd, deadline.elapsed())
         if self.settings.thread_title == "prompt":
             session.name_thread(text)
         turn = conv.submit(text, images=attached)
-        self._tell_once(conv, turn, notices)
-        await wait(conv, turn, max(0.0, timeout - (loop.time() - started)))
+        self._tell_once(conv, turn, plan.notices)
+        await wait(conv, turn, deadline.left())
         await self._show(conv, turn)
         # The next start with these settings finds Codex ready; started now, not during the first turn, which
         # it would slow down on a small machine.
-        self._want_spare(argv, options.cwd, binary)
+        self._want_spare(plan)
         return conv, turn
 
     async def reply(
@@ -231,13 +217,14 @@ class Manager:
         effort: Effort | None = None,
         images: Sequence[str] | None = None,
         steer: bool = False,
-    ) -> tuple[Conversation, Turn]:
+    ) -> tuple[Conversation, Turn, bool]:
         """Queue the next prompt (with its images) and wait (bounded) for its reply, bringing the conversation back
         first if no live session backs it. A model or effort applies from this turn on and sticks for the
-        conversation. steer: add the prompt to the turn Codex is running instead, when one runs."""
+        conversation. steer: add the prompt to the turn Codex is running instead, when one runs. Returns the
+        conversation, the turn, and whether the prompt was added to a running turn (steered)."""
         if self._closed:
             raise InvalidInput("the server is shutting down")
-        timeout = check_timeout(timeout_s, self.settings.default_timeout_s)
+        deadline = Deadline.after(check_timeout(timeout_s, self.settings.default_timeout_s))
         text = sanitize_prompt(prompt)
         attached = check_images(images)
         if model:
@@ -247,8 +234,6 @@ class Manager:
                 "steer adds to the running turn, whose model and effort are set: send them without steer"
             )
         conv = self.get_or_adopt(conversation_id)
-        loop = asyncio.get_running_loop()
-        started = loop.time()
         async with conv.lock:
             steered = conv.steer(text, attached) if steer else None
             before = conv.options
@@ -265,16 +250,15 @@ class Manager:
                 turn = conv.submit(text, images=attached)
             else:
                 self.conversations.claim(conv)
-                upgrades, notices = self.launcher.screens(conv.options)
                 try:
-                    recovery, payload = await self.reviver.revive(conv, text, timeout, upgrades)
+                    recovery, payload, notices = await self.reviver.revive(conv, text, deadline)
                 except BaseException:
                     if not conv.live:
                         self.conversations.release(conv)
                     raise
                 turn = conv.submit(text, payload=payload, recovery=recovery, images=attached)
                 self._tell_once(conv, turn, notices)
-        await wait(conv, turn, max(0.0, timeout - (loop.time() - started)))
+        await wait(conv, turn, deadline.left())
         if conv.options != before and turn.status == TurnStatus.FAILED and "model" in (turn.error or "").lower():
             # Codex could not use what was asked for (an unknown model, an effort the model refuses): go back to
             # the settings that worked, so the next reply runs as before.
@@ -283,7 +267,7 @@ class Manager:
             conv.changed()
             raise SettingsRefused(conv.id, asked, _settings(before), turn.error or "")
         await self._show(conv, turn)
-        return conv, turn
+        return conv, turn, steered is not None
 
     async def status(
         self, conversation_id: str, wait_s: float, turn: int | None = None, wait: Waiter = plain_wait
@@ -325,10 +309,10 @@ class Manager:
         """Answer the approval Codex is waiting for, then wait (bounded) for the turn to go on."""
         if self._closed:
             raise InvalidInput("the server is shutting down")
-        timeout = check_timeout(timeout_s, self.settings.default_timeout_s)
+        deadline = Deadline.after(check_timeout(timeout_s, self.settings.default_timeout_s))
         conv = self.get(conversation_id)
         turn = await self.answer_approval(conv, decision)
-        await wait(conv, turn, timeout)
+        await wait(conv, turn, deadline.left())
         await self._show(conv, turn)
         return conv, turn
 
@@ -378,7 +362,8 @@ class Manager:
         """Run Codex's own reviewer and record it as a conversation (Reviewer.review)."""
         if self._closed:
             raise InvalidInput("the server is shutting down")
-        return await self.reviewer.review(request, timeout_s, wait)
+        deadline = Deadline.after(check_timeout(timeout_s, self.settings.default_timeout_s))
+        return await self.reviewer.review(request, deadline, wait)
 
     async def shutdown(self) -> None:
         """End every live session in parallel (server exit); their conversations stay resumable."""

@@ -9,21 +9,15 @@ import logging
 import time
 
 from .._internal.tasks import Tasks
-from ..codex import mcpentries
-from ..codex.argv import disable_entries
-from ..codex.binary import CodexBinary, find_codex
 from ..codex.keys import sanitize_prompt
 from ..codex.review import (
     RecordedReview,
     ReviewProcess,
     ReviewRequest,
     ReviewRun,
-    ReviewTarget,
     describe,
-    focus_instructions,
     read_review,
     resolve_target,
-    review_argv,
 )
 from ..codex.rollout import find_rollout, read_records
 from ..codex.settings import LaunchOptions
@@ -31,8 +25,8 @@ from ..config import Settings
 from ..errors import CodexStartFailed
 from ..turn import Turn, TurnStatus
 from .conversation import Conversation
-from .inputs import check_timeout
-from .launcher import MIN_START_S, Launcher
+from .deadline import Deadline
+from .launcher import Launcher
 from .repository import Repository
 from .waiting import Waiter, plain_wait
 
@@ -50,16 +44,14 @@ class Reviewer:
         self._tasks = tasks
 
     async def review(
-        self, request: ReviewRequest, timeout_s: float | None, wait: Waiter = plain_wait
+        self, request: ReviewRequest, deadline: Deadline, wait: Waiter = plain_wait
     ) -> tuple[Conversation, Turn, ReviewRun]:
         """Run Codex's own reviewer on a git target (`codex review`: review.py says why not the TUI's /review),
         record it as a conversation whose first turn is the review, and wait (bounded) for it. Nothing runs
         unless git shows something to review. codex_reply on the conversation resumes the review's thread."""
-        timeout = check_timeout(timeout_s, self.settings.default_timeout_s)
         focus = request.instructions
         focus = sanitize_prompt(focus) if focus and focus.strip() else None
         target = await resolve_target(request.cwd, request.base, request.commit, self.launcher.env)
-        binary = find_codex(self.settings.codex_bin)
         # What `codex review` runs with anyway (read-only, approval never): a resume for a follow-up keeps it.
         options = LaunchOptions(
             cwd=request.cwd,
@@ -68,19 +60,11 @@ class Reviewer:
             approval_policy="never",
             effort=request.effort,
         )
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        proc = await ReviewProcess.start(
-            self._review_argv(binary, target, options, focus),
-            request.cwd,
-            {
-                **self.launcher.env,
-                **binary.env,
-            },
-        )
+        plan = self.launcher.plan_review(target, options, focus)
+        proc = await ReviewProcess.start(list(plan.argv), plan.cwd, dict(plan.env))
         try:
             # Codex prints the thread id in its header before it asks the model: the conversationId from then on.
-            cid = await proc.thread_id(min(self.settings.start_timeout_s, max(timeout, MIN_START_S)))
+            cid = await proc.thread_id(deadline.startup_s(self.settings.start_timeout_s))
             if cid is None:
                 await proc.kill()
                 raise CodexStartFailed("`codex review` started no thread", proc.problem().splitlines())
@@ -93,30 +77,12 @@ class Reviewer:
         await conv.lock.acquire()
         self._tasks.spawn(self._finish_review(conv, turn, proc, run), name=f"codex-review-{cid}")
         try:
-            await wait(conv, turn, max(0.0, timeout - (loop.time() - started)))
+            await wait(conv, turn, deadline.left())
         except asyncio.CancelledError:
             run.stopped = True  # the client gave up on the call: stop Codex's review with it
             proc.stop()
             raise
         return conv, turn, run
-
-    def _review_argv(
-        self, binary: CodexBinary, target: ReviewTarget, options: LaunchOptions, focus: str | None
-    ) -> list[str]:
-        developer = None
-        if focus:
-            # A -c developer_instructions replaces the config's own: keep the user's in front of the focus.
-            config = mcpentries.effective_config(self.codex_home, cwd=options.cwd)
-            existing = config.get("developer_instructions")
-            developer = focus_instructions(focus, existing if isinstance(existing, str) else None)
-        return review_argv(
-            binary.path,
-            target,
-            model=options.model,
-            effort=options.effort,
-            developer_instructions=developer,
-            extra=disable_entries(self.launcher.own_entries(options), {}),
-        )
 
     def _review_conversation(self, cid: str, options: LaunchOptions, prompt: str) -> tuple[Conversation, Turn]:
         """The conversation a review becomes: no live session (Codex's review process is not a TUI), one running

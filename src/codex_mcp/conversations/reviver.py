@@ -7,27 +7,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import get_args
 
 from ..codex import writers
-from ..codex.binary import CodexBinary, find_codex
 from ..codex.replay import replay_prompt
 from ..codex.rollout import find_rollout, read_history, read_settings
 from ..codex.settings import ApprovalPolicy, LaunchOptions, Sandbox
 from ..config import Settings
 from ..errors import CodexStartFailed, InvalidInput, ThreadOpenElsewhere, UnknownConversation
-from ..session.session import SESSION_MARKER, Session
+from ..session.session import SESSION_MARKER
 from ..turn import Recovery, Turn, TurnStatus
 from .conversation import Conversation
+from .deadline import Deadline
 from .launcher import Launcher
 from .repository import Repository
 
 log = logging.getLogger(__name__)
-
-Launch = Callable[[list[str], str, CodexBinary, "float | None"], Awaitable[Session]]
-"""How a session is started (the manager's: it keeps the live-session cap first)."""
 
 _OWN_EXIT_WAIT_S = 5.0
 """How long a Codex this server is ending may take to exit before its thread counts as open elsewhere (Codex
@@ -75,14 +71,14 @@ def adopt_thread(codex_home: Path, cid: str) -> Conversation:
 
 
 class Reviver:
-    """Resumes or replays conversations, with the manager's launcher, settings and conversations."""
+    """Resumes or replays conversations, with the manager's launcher, settings and conversations: it chooses a
+    plan (resume, else new for a replay) and the launcher starts it."""
 
-    def __init__(self, settings: Settings, launcher: Launcher, conversations: Repository, launch: Launch) -> None:
+    def __init__(self, settings: Settings, launcher: Launcher, conversations: Repository) -> None:
         self.settings = settings
         self.launcher = launcher
         self.codex_home = launcher.codex_home
         self.conversations = conversations
-        self._launch = launch
 
     async def _writer_elsewhere(self, thread_id: str) -> writers.Writer | None:
         """The Codex process that has this thread open, if any. A Codex this server started and is ending (its
@@ -100,18 +96,16 @@ class Reviver:
         """True if the writer is a Codex of ours that is ending but has not exited yet."""
         return any(conv.runs_process(writer.pid, writer.marker) for conv in self.conversations)
 
-    async def revive(
-        self, conv: Conversation, prompt: str, timeout: float | None = None, upgrades: Mapping[str, str] | None = None
-    ) -> tuple[Recovery, str]:
+    async def revive(self, conv: Conversation, prompt: str, deadline: Deadline) -> tuple[Recovery, str, list[str]]:
         """Bring back a conversation with no live session: resume its Codex thread, or, when Codex cannot,
-        replay its history into a fresh session. Returns how, and the text to send for the prompt."""
-        binary = find_codex(self.settings.codex_bin)
+        replay its history into a fresh session. Returns how, the text to send for the prompt, and what to tell
+        the client about the start (LaunchPlan.notices)."""
         if not _folder_exists(conv.options.cwd):
             raise InvalidInput(
                 f"conversation {conv.id} works in {conv.options.cwd}, which no longer exists: recreate the folder, "
                 "or start a new conversation with codex_start"
             )
-        began = time.monotonic()
+        resume = self.launcher.plan_resume(conv.thread_id, conv.options)
         for attempt in (1, 2):
             # Never fork a thread another Codex has open (a person's `codex resume` in a terminal): it holds the
             # thread's writer lock, so resuming would fail, and replaying would split the conversation in two.
@@ -124,8 +118,7 @@ class Reviver:
                 log.info("thread %s has no rollout; replaying its history", conv.thread_id)
                 break
             try:
-                argv = self.launcher.resume_argv(binary, conv.thread_id, conv.options, upgrades)
-                session = await self._launch(argv, conv.options.cwd, binary, timeout)
+                session = await self.launcher.launch(resume, deadline)
             except CodexStartFailed as exc:
                 if not writers.conflict_shown(exc.screen):
                     log.info("resume of %s failed (%s); replaying its history", conv.thread_id, exc.reason)
@@ -138,14 +131,14 @@ class Reviver:
             else:
                 session.turns.follow_resumed_thread()
                 conv.attach(session)
-                log.info("resumed %s (thread %s) in %.2fs", conv.id, conv.thread_id, time.monotonic() - began)
-                return "resumed", prompt
+                log.info("resumed %s (thread %s) in %.2fs", conv.id, conv.thread_id, deadline.elapsed())
+                return "resumed", prompt, list(resume.notices)
         history = conv.history()
         if not history and (rollout := find_rollout(self.codex_home, conv.thread_id)) is not None:
             history = read_history(rollout)
         payload, omitted = replay_prompt(history, prompt, self.settings.replay_budget_chars)
-        argv = self.launcher.new_argv(binary, conv.options, upgrades)
-        session = await self._launch(argv, conv.options.cwd, binary, timeout)
+        fresh = self.launcher.plan_new(conv.options)
+        session = await self.launcher.launch(fresh, deadline)
         if self.settings.thread_title == "prompt":
             session.name_thread(history[0][0] if history else prompt)
         conv.attach(session)
@@ -155,6 +148,6 @@ class Reviver:
             conv.thread_id,
             len(history),
             omitted,
-            time.monotonic() - began,
+            deadline.elapsed(),
         )
-        return "replayed", payload
+        return "replayed", payload, list(fresh.notices)

@@ -18,7 +18,6 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult, ClientCapabilities, ElicitationCapability, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, JsonValue, WithJsonSchema
 
-from ..codex.keys import sanitize_prompt
 from ..codex.review import ReviewRequest
 from ..codex.settings import ApprovalPolicy, Effort, LaunchOptions, Sandbox
 from ..codex.tui import is_activity_line
@@ -260,10 +259,9 @@ async def codex_reply(
     began = time.monotonic()
     manager = manager_of(ctx)
     waiter = make_waiter(ctx, manager)
-    conv, turn = await manager.reply(
+    conv, turn, steered = await manager.reply(
         conversationId, prompt, timeout_s, waiter, model=model or None, effort=effort, images=images, steer=steer
     )
-    steered = steer and bool(turn.steered) and turn.steered[-1] == sanitize_prompt(prompt)
     budget = manager.settings.reply_budget_chars
     return result(ReplyResult.of(conv, turn, time.monotonic() - began, budget, recovery=turn.recovery, steered=steered))
 
