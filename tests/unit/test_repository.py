@@ -343,3 +343,40 @@ def test_a_full_disk_is_logged_not_raised(
 def test_every_stored_turn_field_is_a_turn_field() -> None:
     """record_of and conversation_of copy TurnRecord's fields by name to and from Turn."""
     assert set(TurnRecord.model_fields) <= {f.name for f in fields(Turn)}
+
+
+def test_every_turn_a_conversation_makes_is_saved_when_it_settles_even_after_a_take_over(store: Store) -> None:
+    """The conversation is the only maker of its turns and the repository its one subscriber: a turn made any
+    way (queued, a person's, adopted, read back) is saved when it settles; after another process's newer record
+    is taken over, its turns report to the conversation this repository holds."""
+    repo = Repository(store)
+    conv = repo.add(conversation())
+    made = conv.new_turn("made here")
+    assert made.index == len(conv.turns)
+    made.reply = "three"
+    made.set_status(TurnStatus.COMPLETED)
+    assert stored(store).turns[-1].prompt == "made here"
+
+    newer = conversation_of(stored(store))
+    newer.new_turn("from another process", status=TurnStatus.COMPLETED, reply="four")
+    store.save(record_of(newer))
+    os.utime(store.path(CID), (2e9, 2e9))  # newer than what this repository last read or wrote
+    assert repo.find(CID) is conv
+    taken = conv.turns[-1]
+    assert taken.prompt == "from another process"
+    taken.error = "clearer error"
+    taken.changed_externally()
+    assert stored(store).turns[-1].error == "clearer error", "a taken-over turn reported to a stale copy"
+
+
+def test_a_detached_conversation_is_saved_then_let_go_in_one_change(store: Store) -> None:
+    repo = Repository(store)
+    conv = repo.add(conversation())
+    repo.claim(conv)
+    assert repo.owns(CID)
+    conv.detached("crashed: Codex exited")
+    assert stored(store).end_reason == "crashed: Codex exited"
+    assert not repo.owns(CID), "the claim outlived the session"
+    other = Store(store.state_dir).claim(CID)  # another server on the state dir may take it on now
+    assert other is not None
+    other.release()

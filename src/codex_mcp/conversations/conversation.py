@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from ..codex.settings import LaunchOptions
 from ..session.approvals import ApprovalRequest, Decision
@@ -18,8 +20,18 @@ SAVE_RUNNING_AFTER_S = 1.0
 """A turn still unsettled this long after it was queued is saved as it is (Conversation.keep_unsettled)."""
 
 
+@dataclass(frozen=True)
+class Change:
+    """What a conversation tells its one subscriber (the repository) each time it changes: save me; and, when
+    detached, the backing session has gone, so the claim on the conversation can go too."""
+
+    conversation: Conversation
+    detached: bool = False
+
+
 class Conversation:
-    """A conversationId and everything known about it."""
+    """A conversationId and everything known about it. It is the only maker of its turns (new_turn), so that
+    every turn reports its changes to it, and it reports each change as one Change to its subscriber."""
 
     def __init__(
         self,
@@ -47,8 +59,8 @@ class Conversation:
         self.last_screen: list[str] = []
         self.notices_told: set[str] = set()  # start-up notices the client has been given (codex.notice_override)
         self.last_exit: ExitInfo | None = None
-        self.on_change: Callable[[Conversation], None] | None = None  # the repository saves it
-        self.on_detached: Callable[[Conversation], None] | None = None  # the repository lets go of its claim
+        self.on_change: Callable[[Change], None] | None = None
+        """The one subscriber (Repository.add): it saves the conversation, and lets go of its claim once detached."""
         # Held while a session is brought back and while a turn is queued, so recoveries and turns keep
         # their arrival order.
         self.lock = asyncio.Lock()
@@ -229,8 +241,7 @@ class Conversation:
 
     def _person_turn(self) -> Turn:
         """Record a turn a person started in an attached terminal (its prompt arrives from the rollout)."""
-        turn = Turn(index=len(self.turns) + 1, prompt="", on_change=lambda _turn: self.changed())
-        self.turns.append(turn)
+        turn = self.new_turn("")
         self.changed()
         return turn
 
@@ -238,24 +249,14 @@ class Conversation:
         """The backing session is gone (ended, crashed, reclaimed): remember why, and let other codex-mcp
         processes take the conversation on."""
         self.end_reason = reason
-        self.changed()
-        if self.on_detached is not None:
-            self.on_detached(self)
+        self._tell(detached=True)
 
     def submit(
         self, prompt: str, *, payload: str | None = None, recovery: Recovery = "live", images: list[str] | None = None
     ) -> Turn:
         """Queue a prompt (and the images attached to it) on the backing session (which must be live)."""
         assert self.session is not None
-        turn = Turn(
-            index=len(self.turns) + 1,
-            prompt=prompt,
-            payload=payload or prompt,
-            images=list(images or []),
-            recovery=recovery,
-            on_change=lambda _turn: self.changed(),
-        )
-        self.turns.append(turn)
+        turn = self.new_turn(prompt, payload=payload or prompt, images=list(images or []), recovery=recovery)
         self.session.submit(turn)
         self.last_activity = time.time()
         # Saved when it settles; before that only if it runs long (or the caller is told about it first:
@@ -269,8 +270,28 @@ class Conversation:
         if not turn.settled:
             self.changed()
 
+    def new_turn(self, prompt: str, **fields: Any) -> Turn:
+        """The next turn of this conversation (numbered after the last unless fields give its index, as a stored
+        record does), wired to report its changes here."""
+        turn = Turn(index=fields.pop("index", len(self.turns) + 1), prompt=prompt, **fields)
+        turn.on_change = self._turn_changed
+        self.turns.append(turn)
+        return turn
+
+    def take_turns(self, turns: Sequence[Turn]) -> None:
+        """Make these this conversation's turns (another copy of it, read from disk, has newer ones)."""
+        self.turns = list(turns)
+        for turn in self.turns:
+            turn.on_change = self._turn_changed
+
+    def _turn_changed(self, _turn: Turn) -> None:
+        self.changed()
+
     def changed(self) -> None:
         """Note activity and persist."""
+        self._tell()
+
+    def _tell(self, *, detached: bool = False) -> None:
         self.last_activity = time.time()
         if self.on_change is not None:
-            self.on_change(self)
+            self.on_change(Change(self, detached=detached))

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from ..errors import ConversationElsewhere
 from ..storage.store import ConversationRecord, OptionsRecord, Ownership, Store, TurnRecord
 from ..turn import Turn, TurnStatus
-from .conversation import Conversation
+from .conversation import Change, Conversation
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +60,10 @@ def conversation_of(record: ConversationRecord) -> Conversation:
     )
     conv.last_activity = record.last_activity
     for r in record.turns:
-        turn = Turn(**{name: getattr(r, name) for name in _TURN_FIELDS})
+        turn = conv.new_turn(**{name: getattr(r, name) for name in _TURN_FIELDS})
         if not turn.settled:
             turn.status = TurnStatus.FAILED
             turn.error = "the server stopped during this turn; it was not re-run"
-        conv.turns.append(turn)
     return conv
 
 
@@ -76,7 +75,7 @@ def _take_over(conv: Conversation, newer: Conversation) -> None:
     conv.end_reason = newer.end_reason
     conv.adopted = newer.adopted
     conv.last_activity = newer.last_activity
-    conv.turns = newer.turns
+    conv.take_turns(newer.turns)
 
 
 class Repository:
@@ -95,14 +94,17 @@ class Repository:
 
     def add(self, conv: Conversation) -> Conversation:
         """Keep conv here and save it from now on, whenever it changes."""
-        conv.on_change = self.save
-        conv.on_detached = self.release
-        for turn in conv.turns:
-            turn.on_change = lambda _turn: conv.changed()
+        conv.on_change = self._changed
         with contextlib.suppress(OSError):
             self._mtimes[conv.id] = self.store.path(conv.id).stat().st_mtime
         self._conversations[conv.id] = conv
         return conv
+
+    def _changed(self, change: Change) -> None:
+        """What every conversation here tells us (Conversation.on_change): save it; let go of a detached one."""
+        self.save(change.conversation)
+        if change.detached:
+            self.release(change.conversation)
 
     def save(self, conv: Conversation) -> None:
         """Write the conversation's record (a full disk is logged: it must not take a live conversation down)."""
@@ -131,8 +133,6 @@ class Repository:
             return self.add(conversation_of(record))
         if mtime > self._mtimes.get(cid, 0.0):
             _take_over(conv, conversation_of(record))
-            for turn in conv.turns:
-                turn.on_change = lambda _turn: conv.changed()
             self._mtimes[cid] = mtime
         return conv
 

@@ -88,9 +88,7 @@ class Reviewer:
         """The conversation a review becomes: no live session (Codex's review process is not a TUI), one running
         turn."""
         conv = Conversation(cid, options, end_reason=REVIEW_END_REASON)
-        turn = Turn(index=1, prompt=prompt, status=TurnStatus.RUNNING, thread_id=cid, started_at=time.time())
-        turn.on_change = lambda _turn: conv.changed()
-        conv.turns.append(turn)
+        turn = conv.new_turn(prompt, status=TurnStatus.RUNNING, thread_id=cid, started_at=time.time())
         self.conversations.add(conv)
         conv.changed()
         log.info("review %s started in %s", cid, options.cwd)

@@ -17,7 +17,7 @@ from ..codex.settings import ApprovalPolicy, LaunchOptions, Sandbox
 from ..config import Settings
 from ..errors import CodexStartFailed, InvalidInput, ThreadOpenElsewhere, UnknownConversation
 from ..session.session import SESSION_MARKER
-from ..turn import Recovery, Turn, TurnStatus
+from ..turn import Recovery, TurnStatus
 from .conversation import Conversation
 from .deadline import Deadline
 from .launcher import Launcher
@@ -62,10 +62,8 @@ def adopt_thread(codex_home: Path, cid: str) -> Conversation:
         approval_policy=_APPROVALS.get(found.approval_policy),
     )
     conv = Conversation(cid, options, end_reason="started outside codex-mcp", adopted=True)
-    for index, (prompt, reply) in enumerate(read_history(rollout), start=1):
-        turn = Turn(index=index, prompt=prompt, status=TurnStatus.COMPLETED, reply=reply, thread_id=cid)
-        turn.on_change = lambda _turn: conv.changed()
-        conv.turns.append(turn)
+    for prompt, reply in read_history(rollout):
+        conv.new_turn(prompt, status=TurnStatus.COMPLETED, reply=reply, thread_id=cid)
     log.info("adopted conversation %s from its rollout (%d earlier turns)", cid, len(conv.turns))
     return conv
 
