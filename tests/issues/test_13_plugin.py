@@ -274,6 +274,12 @@ def claude_with_plugin(
             # under test.
             CODEX_MCP_COMMAND=str(wrapper(sandbox.home / "codex-mcp", server, proxy_env(codex_trap.base_url))),
             CODEX_MCP_CODEX_BIN=str(codex_bin),
+            # `claude -p` waits only briefly for its MCP servers before it starts, and then runs without a server
+            # still starting (status "pending", no prompts or tools): on a busy 2-core machine a Python server
+            # can take longer (measured: pending under 6 busy loops). Wait for the connection, as a person's
+            # interactive Claude Code in effect does before they type.
+            MCP_CONNECTION_NONBLOCKING="false",
+            MCP_CONNECT_TIMEOUT_MS="60000",
             **extra_env,
         )
         began = time.monotonic()
@@ -281,7 +287,9 @@ def claude_with_plugin(
         run = ClaudeRun(events, fake.recorded(), time.monotonic() - began)
     left = [r.path for r in run.requests if r.method == "CONNECT" or not r.path.startswith("/")]
     assert not left, f"Claude Code tried to reach {left}"
-    assert [s["name"] for s in run.init["mcp_servers"] if s["source"] == "plugin"] == [SERVER]
+    plugin_servers = [s for s in run.init["mcp_servers"] if s["source"] == "plugin"]
+    assert [s["name"] for s in plugin_servers] == [SERVER]
+    assert [s.get("status") for s in plugin_servers] == ["connected"], f"the plugin's server: {plugin_servers}"
     assert run.events[-1]["type"] == "result", run.events[-1]
     assert run.events[-1]["is_error"] is False, run.events[-1]
     # Claude Code stops its MCP servers as it exits, and codex-mcp takes its Codex with it: wait for that, so that

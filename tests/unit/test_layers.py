@@ -21,6 +21,7 @@ LAYERS: dict[str, int] = {
     "codex": 2,
     "terminal": 2,
     "turn": 1,
+    "ending": 1,
     "errors": 1,
     "config": 1,
     "_internal": 1,

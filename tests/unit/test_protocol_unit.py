@@ -12,6 +12,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from codex_mcp.control.protocol import Message, control_dir, data_frame, data_of, frame, sockets
+from codex_mcp.ending import Ending, EndKind
 from codex_mcp.session.session import State, exit_outcome
 from codex_mcp.terminal import ExitInfo
 
@@ -72,13 +73,16 @@ def test_an_exit_while_starting_or_after_the_end_changes_nothing(state: State, w
 def test_exit_0_while_a_person_is_attached_is_their_quit(state: State) -> None:
     assert exit_outcome(state, ExitInfo(0, None), watched=True) == (
         State.ENDED,
-        "ended by the user (in an attached terminal)",
+        Ending(EndKind.ENDED, "ended by the user (in an attached terminal)"),
     )
 
 
 @pytest.mark.parametrize("state", RUNNING_STATES)
 def test_exit_0_with_nobody_attached_is_codex_leaving_by_itself(state: State) -> None:
-    assert exit_outcome(state, ExitInfo(0, None), watched=False) == (State.EXITED, "Codex exited by itself")
+    assert exit_outcome(state, ExitInfo(0, None), watched=False) == (
+        State.EXITED,
+        Ending(EndKind.EXITED, "Codex exited by itself"),
+    )
 
 
 @pytest.mark.parametrize("state", RUNNING_STATES)
@@ -93,4 +97,13 @@ def test_exit_0_with_nobody_attached_is_codex_leaving_by_itself(state: State) ->
     ],
 )
 def test_any_other_exit_is_a_crash_watched_or_not(state: State, watched: bool, info: ExitInfo, reason: str) -> None:
-    assert exit_outcome(state, info, watched=watched) == (State.EXITED, reason)
+    assert exit_outcome(state, info, watched=watched) == (State.EXITED, Ending(EndKind.EXITED, reason))
+
+
+@pytest.mark.parametrize(
+    "ending",
+    [Ending.crashed("exit code 1"), Ending.codex_exited("by itself"), Ending.codex_exited(), Ending.ended("idle")],
+)
+def test_an_ending_stored_as_its_words_reads_back_as_the_same_kind(ending: Ending) -> None:
+    """Records keep only the words (as every earlier version wrote them): the kind must survive a restart."""
+    assert Ending.stored(ending.detail) == ending

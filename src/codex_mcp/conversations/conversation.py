@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..codex.settings import LaunchOptions
+from ..ending import Ending, EndKind
 from ..session.approvals import ApprovalRequest, Decision
 from ..session.session import Session, State
 from ..terminal import ExitInfo
@@ -41,7 +42,7 @@ class Conversation:
         thread_id: str | None = None,
         threads: list[str] | None = None,
         created_at: float | None = None,
-        end_reason: str | None = None,
+        ending: Ending | None = None,
         adopted: bool = False,
     ) -> None:
         self.id = conversation_id
@@ -50,7 +51,8 @@ class Conversation:
         self.threads = threads or [self.thread_id]
         self.created_at = created_at or time.time()
         self.last_activity = self.created_at
-        self.end_reason = end_reason
+        self.ending = ending
+        """How the last backing session ended (None while one backs it, or before the first)."""
         self.adopted = adopted
         self.turns: list[Turn] = []
         self.session: Session | None = None
@@ -77,8 +79,12 @@ class Conversation:
         """The backing session's state, or how the last one ended."""
         if self.session is not None:
             return self.session.state
-        reason = self.end_reason or ""
-        return State.EXITED if reason.startswith(("crashed", "Codex exited")) else State.ENDED
+        return State.EXITED if self.ending is not None and self.ending.kind == EndKind.EXITED else State.ENDED
+
+    @property
+    def end_reason(self) -> str | None:
+        """The words of how the last backing session ended (None while one backs it, or before the first)."""
+        return self.ending.detail if self.ending is not None else None
 
     @property
     def latest_turn(self) -> Turn | None:
@@ -223,12 +229,12 @@ class Conversation:
         """Make session the one that backs this conversation from now on."""
         self.session = session
         self.launched_with = self.options
-        self.end_reason = None
+        self.ending = None
         if session.thread_id and session.thread_id != self.thread_id:
             self.thread_id = session.thread_id
         if self.thread_id not in self.threads:
             self.threads.append(self.thread_id)
-        session.on_gone = lambda s: self.detached(s.end_reason or "Codex exited")
+        session.on_gone = lambda s: self.detached(s.ending or Ending.codex_exited())
         session.turns.on_person_turn = self._person_turn
         session.on_closed = self._session_closed
         self.changed()
@@ -245,10 +251,10 @@ class Conversation:
         self.changed()
         return turn
 
-    def detached(self, reason: str) -> None:
-        """The backing session is gone (ended, crashed, reclaimed): remember why, and let other codex-mcp
+    def detached(self, ending: Ending) -> None:
+        """The backing session is gone (ended, crashed, reclaimed): remember how, and let other codex-mcp
         processes take the conversation on."""
-        self.end_reason = reason
+        self.ending = ending
         self._tell(detached=True)
 
     def submit(

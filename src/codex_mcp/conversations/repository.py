@@ -8,6 +8,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterator
 
+from ..ending import Ending
 from ..errors import ConversationElsewhere
 from ..storage.store import ConversationRecord, OptionsRecord, Ownership, Store, TurnRecord
 from ..turn import Turn, TurnStatus
@@ -55,7 +56,7 @@ def conversation_of(record: ConversationRecord) -> Conversation:
         thread_id=record.thread_id,
         threads=list(record.threads),
         created_at=record.created_at,
-        end_reason=record.end_reason or "server stopped",
+        ending=Ending.stored(record.end_reason or "server stopped"),
         adopted=record.adopted,
     )
     conv.last_activity = record.last_activity
@@ -72,7 +73,7 @@ def _take_over(conv: Conversation, newer: Conversation) -> None:
     conv.options = newer.options
     conv.thread_id = newer.thread_id
     conv.threads = newer.threads
-    conv.end_reason = newer.end_reason
+    conv.ending = newer.ending
     conv.adopted = newer.adopted
     conv.last_activity = newer.last_activity
     conv.take_turns(newer.turns)

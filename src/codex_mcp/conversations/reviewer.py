@@ -22,6 +22,7 @@ from ..codex.review import (
 from ..codex.rollout import find_rollout, read_records
 from ..codex.settings import LaunchOptions
 from ..config import Settings
+from ..ending import Ending
 from ..errors import CodexStartFailed
 from ..turn import Turn, TurnStatus
 from .conversation import Conversation
@@ -87,7 +88,7 @@ class Reviewer:
     def _review_conversation(self, cid: str, options: LaunchOptions, prompt: str) -> tuple[Conversation, Turn]:
         """The conversation a review becomes: no live session (Codex's review process is not a TUI), one running
         turn."""
-        conv = Conversation(cid, options, end_reason=REVIEW_END_REASON)
+        conv = Conversation(cid, options, ending=Ending.ended(REVIEW_END_REASON))
         turn = conv.new_turn(prompt, status=TurnStatus.RUNNING, thread_id=cid, started_at=time.time())
         self.conversations.add(conv)
         conv.changed()

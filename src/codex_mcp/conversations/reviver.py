@@ -15,6 +15,7 @@ from ..codex.replay import replay_prompt
 from ..codex.rollout import find_rollout, read_history, read_settings
 from ..codex.settings import ApprovalPolicy, LaunchOptions, Sandbox
 from ..config import Settings
+from ..ending import Ending
 from ..errors import CodexStartFailed, InvalidInput, ThreadOpenElsewhere, UnknownConversation
 from ..session.session import SESSION_MARKER
 from ..turn import Recovery, TurnStatus
@@ -61,7 +62,7 @@ def adopt_thread(codex_home: Path, cid: str) -> Conversation:
         sandbox=_SANDBOXES.get(found.sandbox),
         approval_policy=_APPROVALS.get(found.approval_policy),
     )
-    conv = Conversation(cid, options, end_reason="started outside codex-mcp", adopted=True)
+    conv = Conversation(cid, options, ending=Ending.ended("started outside codex-mcp"), adopted=True)
     for prompt, reply in read_history(rollout):
         conv.new_turn(prompt, status=TurnStatus.COMPLETED, reply=reply, thread_id=cid)
     log.info("adopted conversation %s from its rollout (%d earlier turns)", cid, len(conv.turns))

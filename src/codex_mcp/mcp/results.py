@@ -15,6 +15,7 @@ from ..codex.versions import VersionSupport
 from ..config import Settings
 from ..conversations.conversation import Conversation
 from ..conversations.listing import Listed
+from ..ending import Ending
 from ..session.approvals import ApprovalRequest
 from ..turn import Turn, TurnStatus
 
@@ -498,7 +499,7 @@ def conversation_info(listed: Listed) -> ConversationInfo:
         end_reason = None
     else:
         reason = s.end_reason or "server stopped"
-        state = "exited" if reason.startswith(("crashed", "Codex exited")) else "ended"
+        state = Ending.stored(reason).kind.value  # the index keeps the words only
         end_reason = "live in another codex-mcp process" if listed.elsewhere else reason
     return ConversationInfo(
         conversationId=s.id,

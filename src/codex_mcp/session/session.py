@@ -20,6 +20,7 @@ from .._internal.tasks import Tasks, Ticker, wait_event
 from ..codex import nesting
 from ..codex.keys import INTERRUPT_KEY, encode_images, encode_prompt, quit_steps, rename_keys, thread_title
 from ..codex.tui import parse_run_state, read_screen
+from ..ending import Ending
 from ..errors import CodexStartFailed, InvalidInput, TerminalClosed
 from ..terminal import ExitInfo, PtyTerminal, kill_with_env, spawn_terminal
 from ..turn import Turn, TurnStatus
@@ -54,15 +55,15 @@ class State(StrEnum):
     EXITED = "exited"
 
 
-def exit_outcome(state: State, info: ExitInfo, *, watched: bool) -> tuple[State, str] | None:
+def exit_outcome(state: State, info: ExitInfo, *, watched: bool) -> tuple[State, Ending] | None:
     """What Codex exiting means for a session in this state: the state and end reason it moves to, or None when
     the session was starting (start-up reports it) or had already ended. Exit 0 while a person watches or types in
     an attached terminal is their /quit; otherwise an exit nobody asked for is a crash or Codex leaving by itself."""
     if state in (State.STARTING, State.ENDED, State.EXITED):
         return None
     if info.code == 0 and watched:
-        return State.ENDED, "ended by the user (in an attached terminal)"
-    return State.EXITED, f"crashed (Codex {info.describe()})" if info.code != 0 else "Codex exited by itself"
+        return State.ENDED, Ending.ended("ended by the user (in an attached terminal)")
+    return State.EXITED, Ending.crashed(info.describe()) if info.code != 0 else Ending.codex_exited("by itself")
 
 
 class Session:
@@ -75,7 +76,7 @@ class Session:
         self.grace_s = grace_s
         self.state = State.STARTING
         self.tui_state: str | None = None
-        self.end_reason: str | None = None
+        self.ending: Ending | None = None
         self.started_at = time.time()
         self.last_activity = self.started_at
         self.current: Turn | None = None
@@ -147,7 +148,7 @@ class Session:
     def _on_exit(self, info: ExitInfo) -> None:
         outcome = exit_outcome(self.state, info, watched=bool(self.viewers))
         if outcome is not None:
-            self.state, self.end_reason = outcome
+            self.state, self.ending = outcome
             if self.state == State.EXITED:
                 log.warning("Codex for thread %s exited unexpectedly (%s)", self.thread_id, info.describe())
             else:
@@ -198,6 +199,11 @@ class Session:
             turn.fail(self.ended_message())
             return
         self._queue.put_nowait(turn)
+
+    @property
+    def end_reason(self) -> str | None:
+        """The words of how the session ended (None while it has not)."""
+        return self.ending.detail if self.ending is not None else None
 
     def ended_message(self) -> str:
         """Why turns can no longer run here, in the words every failed turn uses."""
@@ -390,7 +396,7 @@ class Session:
         """Stop Codex: its own /quit first, then signals to its process group. Idempotent, never raises."""
         if self.state not in (State.ENDED, State.EXITED):
             self.state = State.ENDED
-            self.end_reason = reason
+            self.ending = Ending.ended(reason)
         self._wake.set()
         self._tell_gone()
         await self._tasks.cancel(self._worker)  # bounded: ending must never hang on the worker
