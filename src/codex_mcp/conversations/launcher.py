@@ -6,18 +6,14 @@ manager decides when; this knows how."""
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import cast
 
 from ..codex import mcpentries, nesting
-from ..codex.argv import check_name, disable_entries, model_upgrades, new_session_argv, resume_argv
 from ..codex.binary import CodexBinary, codex_env, codex_version, find_codex
-from ..codex.review import ReviewTarget, focus_instructions, review_argv
+from ..codex.launchargs import LaunchArgs, review_args, session_args
+from ..codex.review import ReviewTarget
 from ..codex.rollout import codex_home
 from ..codex.settings import LaunchOptions
 from ..codex.versions import RECOMMENDED_VERSION, SUPPORTED_VERSIONS, version_support
@@ -42,54 +38,12 @@ class LaunchPlan:
     cwd: str
     env: Mapping[str, str]
     notices: tuple[str, ...] = ()
-    """What to tell the client about this start (a model migration Codex offers: start_upgrades)."""
+    """What to tell the client about this start (a model migration Codex offers: launchargs.start_upgrades)."""
 
     @property
     def spare_key(self) -> SpareKey:
         """The warm spare this plan may take, or would leave behind (the argv says every setting)."""
         return SpareKey(self.argv, self.cwd)
-
-
-def check_names(options: LaunchOptions) -> None:
-    """The model and profile names are usable (before a profile name becomes a file name: a NUL byte would raise)."""
-    for what, name in (("model", options.model), ("profile", options.profile)):
-        if name:
-            check_name(what, name)
-
-
-def start_upgrades(
-    home: Path, options: LaunchOptions, config: Mapping[str, object]
-) -> tuple[dict[str, str], list[str]]:
-    """The model migrations Codex's catalog offers (answered "keep the configured model" by a ``-c`` override,
-    so the prompt never shows: notice_override), and what to tell the client about the one that concerns a
-    session with these options.
-
-    The catalog is the config's `model_catalog_json` file, else Codex's cache of the provider's /models
-    (`$CODEX_HOME/models_cache.json`); either missing or unreadable means no migration is known, and should Codex
-    show the prompt anyway, start-up fails at once saying so (read_screen)."""
-    named = config.get("model_catalog_json")
-    path = Path(os.path.expanduser(named)) if isinstance(named, str) and named else home / "models_cache.json"
-    if not path.is_absolute():
-        path = home / path
-    try:
-        upgrades = model_upgrades(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError):
-        upgrades = {}
-    model = options.model
-    profiles = config.get("profiles")
-    if model is None and options.profile and isinstance(profiles, dict):
-        chosen = profiles.get(options.profile)
-        if isinstance(chosen, dict) and isinstance(chosen.get("model"), str):
-            model = chosen["model"]
-    if model is None and isinstance(config.get("model"), str):
-        model = cast(str, config["model"])
-    notices = []
-    if model is not None and model in upgrades:
-        notices.append(
-            f"Codex offers a newer model, {upgrades[model]}, in place of {model}. This conversation keeps "
-            f"{model}; to use the newer one, start a conversation with model={upgrades[model]!r}."
-        )
-    return upgrades, notices
 
 
 class Launcher:
@@ -141,64 +95,43 @@ class Launcher:
     def own_entries(self, options: LaunchOptions) -> list[mcpentries.Entry]:
         """The entries of Codex's config for a session with these options that would start codex-mcp again
         inside it (what a plan turns off)."""
-        return self._own_entries(self._config(options))
+        return self._plan_new(options)[1].own
 
-    def _own_entries(self, config: Mapping[str, object]) -> list[mcpentries.Entry]:
-        """own_entries in a config read already; none when nesting one level deeper is allowed on purpose
-        (Settings.max_nesting)."""
-        if self.depth + 1 <= self.settings.max_nesting:
-            return []
-        found = mcpentries.self_entries(config, self.env)
-        new = sorted({e.name for e in found} - self._turned_off)
+    def _keep_own(self) -> bool:
+        """True when nesting one level deeper is allowed on purpose (Settings.max_nesting): codex-mcp's own
+        entries stay on in the sessions we start."""
+        return self.depth + 1 <= self.settings.max_nesting
+
+    def _plan(self, binary: CodexBinary, args: LaunchArgs, cwd: str) -> LaunchPlan:
+        new = sorted({e.name for e in args.own} - self._turned_off)
         if new:
             log.info("Codex's config registers codex-mcp (%s): turned off in the sessions we start", ", ".join(new))
             self._turned_off.update(new)
-        return found
+        return LaunchPlan(binary, tuple(args.argv), cwd, {**self.env, **binary.env}, tuple(args.notices))
 
-    def _config(self, options: LaunchOptions) -> mcpentries.Table:
-        """The config a session with these options ends up with: read once per plan."""
-        check_names(options)
-        return mcpentries.effective_config(
-            self.codex_home, cwd=options.cwd, profile=options.profile, config=options.config
-        )
-
-    def _plan(self, binary: CodexBinary, argv: list[str], cwd: str, notices: list[str] | None = None) -> LaunchPlan:
-        return LaunchPlan(binary, tuple(argv), cwd, {**self.env, **binary.env}, tuple(notices or ()))
+    def _plan_new(self, options: LaunchOptions) -> tuple[CodexBinary, LaunchArgs]:
+        binary = find_codex(self.settings.codex_bin)
+        args = session_args(binary.path, self.codex_home, options, self.env, keep_own=self._keep_own())
+        return binary, args
 
     def plan_new(self, options: LaunchOptions) -> LaunchPlan:
         """A new session with these settings (a new conversation, a replay, a spare)."""
-        binary = find_codex(self.settings.codex_bin)
-        config = self._config(options)
-        upgrades, notices = start_upgrades(self.codex_home, options, config)
-        argv = new_session_argv(binary.path, options, self._own_entries(config), upgrades)
-        return self._plan(binary, argv, options.cwd, notices)
+        binary, args = self._plan_new(options)
+        return self._plan(binary, args, options.cwd)
 
     def plan_resume(self, thread_id: str, options: LaunchOptions) -> LaunchPlan:
         """A session that resumes a thread with the conversation's settings re-applied."""
         binary = find_codex(self.settings.codex_bin)
-        config = self._config(options)
-        upgrades, notices = start_upgrades(self.codex_home, options, config)
-        argv = resume_argv(binary.path, thread_id, options, self._own_entries(config), upgrades)
-        return self._plan(binary, argv, options.cwd, notices)
+        args = session_args(
+            binary.path, self.codex_home, options, self.env, thread_id=thread_id, keep_own=self._keep_own()
+        )
+        return self._plan(binary, args, options.cwd)
 
     def plan_review(self, target: ReviewTarget, options: LaunchOptions, focus: str | None) -> LaunchPlan:
         """`codex review` of the target (review.py says why not the TUI's /review); focus: what to look at."""
         binary = find_codex(self.settings.codex_bin)
-        config = self._config(options)
-        developer = None
-        if focus:
-            # A -c developer_instructions replaces the config's own: keep the user's in front of the focus.
-            existing = config.get("developer_instructions")
-            developer = focus_instructions(focus, existing if isinstance(existing, str) else None)
-        argv = review_argv(
-            binary.path,
-            target,
-            model=options.model,
-            effort=options.effort,
-            developer_instructions=developer,
-            extra=disable_entries(self._own_entries(config), {}),
-        )
-        return self._plan(binary, argv, options.cwd)
+        args = review_args(binary.path, self.codex_home, target, options, self.env, focus, keep_own=self._keep_own())
+        return self._plan(binary, args, options.cwd)
 
     async def launch(self, plan: LaunchPlan, deadline: Deadline) -> Session:
         """Start a conversation's session: room under the cap first (the manager's hook), then launch_spare."""
