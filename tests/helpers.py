@@ -17,7 +17,8 @@ import psutil
 from mcp import Client
 from mcp_types import CallToolResult, TextContent
 
-from codex_mcp.storage.store import ConversationRecord, OptionsRecord, TurnRecord
+from codex_mcp.codex.settings import LaunchOptions
+from codex_mcp.storage.store import ConversationRecord, TurnRecord
 from codex_mcp.terminal.processes import processes_with_env as processes_marked
 from codex_mcp.turn import TurnStatus
 
@@ -136,7 +137,7 @@ def write_old_records(
             id=cid,
             thread_id=cid,
             threads=[cid],
-            options=OptionsRecord(cwd=str(projects / f"app{n % 10}")),
+            options=LaunchOptions(cwd=str(projects / f"app{n % 10}")),
             created_at=created,
             last_activity=created + turns * 60,
             end_reason="idle",

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
-from codex_mcp.storage.index import BadCursor, Entry, Filters, decode_cursor, encode_cursor, preview
-from codex_mcp.storage.store import ConversationRecord, OptionsRecord, Store, TurnRecord, summary_of
+from codex_mcp.codex.settings import LaunchOptions
+from codex_mcp.storage.index import SETTING_COLUMNS, BadCursor, Entry, Filters, decode_cursor, encode_cursor, preview
+from codex_mcp.storage.store import ConversationRecord, Store, TurnRecord, summary_of
 from codex_mcp.turn import TurnStatus
 
 
@@ -23,7 +25,7 @@ def make(
         id=cid,
         thread_id=cid,
         threads=[cid],
-        options=OptionsRecord(cwd=cwd),
+        options=LaunchOptions(cwd=cwd),
         created_at=1000.0 + n,
         last_activity=1000.0 + n if last is None else last,
         end_reason=None if live else "ended by client",
@@ -225,3 +227,29 @@ def test_two_servers_share_the_index(tmp_path: Path) -> None:
         assert store.index.count(Filters(), set()) == 2
     first.index.close()
     second.index.close()
+
+
+def test_the_index_keeps_every_setting_but_the_config_overrides() -> None:
+    listed = tuple(f.name for f in fields(LaunchOptions) if f.name != "config")
+    assert listed == SETTING_COLUMNS, (
+        "LaunchOptions and the index's setting columns differ: a new setting needs its column (and a new "
+        "_SCHEMA_VERSION) in storage/index.py"
+    )
+
+
+def test_a_listing_shows_the_settings_the_record_was_saved_with(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    chosen = LaunchOptions(
+        cwd="/work/a",
+        model="m1",
+        profile="p",
+        sandbox="read-only",
+        approval_policy="never",
+        effort="high",
+        config={"big": "x" * 1000},
+    )
+    store.save(make(1).model_copy(update={"options": chosen}))
+    page, _ = store.index.page(Filters(), set(), 10, None)
+    assert [s.options for s in page] == [chosen.listed()]
+    reopened = Store(tmp_path)
+    assert reopened.index.get(str(uuid.UUID(int=1))) == page[0], "the row reads back as it was written"

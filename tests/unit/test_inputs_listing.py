@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from codex_mcp.codex.settings import LaunchOptions
 from codex_mcp.config import MAX_TIMEOUT_S
 from codex_mcp.conversations.inputs import (
     MAX_FILTER_TEXT,
@@ -21,7 +22,7 @@ from codex_mcp.conversations.inputs import (
 )
 from codex_mcp.conversations.listing import MAX_LIST_LIMIT, Listing, ListQuery, ListState, list_page
 from codex_mcp.errors import InvalidInput
-from codex_mcp.storage.store import ConversationRecord, OptionsRecord, Ownership, Store, TurnRecord
+from codex_mcp.storage.store import ConversationRecord, Ownership, Store, TurnRecord
 from codex_mcp.turn import TurnStatus
 
 CID = "01a1fbea-b6ba-73a1-8251-f4e5e362b223"
@@ -137,7 +138,7 @@ def record(cid: str, activity: float, *, live: bool, cwd: str = "/work/a", promp
         id=cid,
         thread_id=cid,
         threads=[cid],
-        options=OptionsRecord(cwd=cwd),
+        options=LaunchOptions(cwd=cwd),
         created_at=activity - 10,
         last_activity=activity,
         end_reason=None if live else "ended by the client",

@@ -21,6 +21,7 @@ from codex_mcp.mcp.results import (
     StatusResult,
     TurnResult,
     attach_info,
+    listed_settings,
 )
 from codex_mcp.mcp.transcript import transcript_result
 from codex_mcp.session.approvals import ApprovalRequest
@@ -341,3 +342,16 @@ def test_transcript_pages_say_where_they_stand() -> None:
 
     beyond = transcript_result(conv, from_turn=9, limit=2, budget=10_000)
     assert beyond.text() == f"Conversation {CID} has no turns there (it has 5)."
+
+
+def test_a_listing_row_has_a_field_for_every_listed_setting() -> None:
+    settings = listed_settings(LaunchOptions(cwd="/w", model="m", sandbox="read-only", effort="low"))
+    assert set(settings) <= set(ConversationInfo.model_fields), "codex_list would drop a setting"
+    assert settings == {
+        "cwd": "/w",
+        "model": "m",
+        "profile": None,
+        "sandbox": "read-only",
+        "approval_policy": None,
+        "effort": "low",
+    }

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
@@ -161,6 +161,8 @@ def test_store_records_tolerate_values_a_newer_codex_mcp_may_write(store: Store)
     record = json.loads(record_of(conversation()).model_dump_json())
     record["options"]["sandbox"] = "container-sandbox"
     record["options"]["approval_policy"] = "ask-the-moon"
+    record["options"]["effort"] = "ultra"
+    record["options"]["sandbox_rules"] = {"net": "off"}  # a setting a newer codex-mcp added
     record["turns"][0]["recovery"] = "teleported"
     record["turns"][1]["status"] = "paused"
     store.path(CID).write_text(json.dumps(record))
@@ -171,12 +173,41 @@ def test_store_records_tolerate_values_a_newer_codex_mcp_may_write(store: Store)
     loaded = store.load(CID)
     assert loaded is not None
     rec = loaded[0]
-    assert (rec.options.sandbox, rec.options.approval_policy) == (None, None)
+    assert (rec.options.sandbox, rec.options.approval_policy, rec.options.effort) == (None, None, None)
+    assert (rec.options.model, rec.options.config) == ("gpt-test", conversation().options.config), "the rest is kept"
+    listed = store.index.get(CID)
+    assert listed is not None
+    assert (listed.options.sandbox, listed.options.profile) == (None, "fast"), "the index row reads it the same way"
     assert rec.turns[0].recovery == "live"
     assert rec.turns[1].status == TurnStatus.FAILED
     found = Repository(store).find(CID)
     assert found is not None, "the conversation is reachable"
     assert [t.prompt for t in found.turns] == ["first", "second", "third"]
+
+
+# What the last release (0.x before the one settings model: an OptionsRecord of its own) wrote, byte for byte.
+LAST_RELEASE_RECORD = (
+    '{"version":1,"id":"01a1fbea-b6ba-73a1-8251-f4e5e362b223","thread_id":"01a1fbea-b6ba-73a1-8251-f4e5e362b299",'
+    '"threads":["01a1fbea-b6ba-73a1-8251-f4e5e362b223","01a1fbea-b6ba-73a1-8251-f4e5e362b299"],'
+    '"options":{"cwd":"/work/project","model":"gpt-test","profile":"fast","sandbox":"workspace-write",'
+    '"approval_policy":"on-request","config":{"model_reasoning_effort":"high","tools":{"web_search":true,'
+    '"list":[1,"x"]}},"effort":"low"},"created_at":1700000000.0,"last_activity":1700000100.0,'
+    '"end_reason":"ended by the client","adopted":true,"turns":[{"index":1,"prompt":"first","status":"completed",'
+    '"reply":"one","error":null,"turn_id":"t-1","thread_id":"01a1fbea-b6ba-73a1-8251-f4e5e362b223",'
+    '"recovery":"live","submitted_at":1700000001.0,"finished_at":1700000002.0}]}'
+)
+
+
+def test_a_record_the_last_release_wrote_loads_and_is_written_back_the_same(store: Store) -> None:
+    store.path(CID).write_text(LAST_RELEASE_RECORD)
+    assert store.sync().problems == []
+    found = Repository(store).find(CID)
+    assert found is not None
+    assert found.options == replace(conversation().options, effort="low"), "every setting as it was written"
+    assert record_of(found).model_dump_json() == LAST_RELEASE_RECORD, "a server of the last release reads it as before"
+    listed = store.index.get(CID)
+    assert listed is not None
+    assert listed.options == replace(found.options, config={}), "the index keeps every setting but the overrides"
 
 
 # --- Repository -----------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from codex_mcp.storage.store import ConversationRecord, OptionsRecord, Store, TurnRecord
+from codex_mcp.codex.settings import LaunchOptions
+from codex_mcp.storage.store import ConversationRecord, Store, TurnRecord
 from codex_mcp.turn import TurnStatus
 
 CID = "01a1fbea-b6ba-73a1-8251-f4e5e362b223"
@@ -20,7 +21,7 @@ def record(cid: str = CID, turns: int = 1) -> ConversationRecord:
         id=cid,
         thread_id=cid,
         threads=[cid],
-        options=OptionsRecord(cwd="/tmp", sandbox="read-only", config={"a": {"b": [1, "x"]}}),
+        options=LaunchOptions(cwd="/tmp", sandbox="read-only", config={"a": {"b": [1, "x"]}}),
         created_at=1.0,
         last_activity=2.0,
         turns=[

@@ -31,7 +31,7 @@ def prune(settings: Settings, older_than_days: float, *, dry_run: bool = False) 
     report = store.prune(older_than_days * 86400, dry_run=dry_run)
     verb = "Would remove" if dry_run else "Removed"
     for s in report.removed:
-        print(f"{verb} {s.id}  last active {_when(s.last_activity)}  turns={s.turns}  cwd={s.cwd}")
+        print(f"{verb} {s.id}  last active {_when(s.last_activity)}  turns={s.turns}  cwd={s.options.cwd}")
         if s.first_prompt:
             print(f"    {s.first_prompt}")
     print(

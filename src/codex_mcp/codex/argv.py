@@ -9,10 +9,12 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import cast
 
+from pydantic import JsonValue
+
 from ..errors import InvalidInput
 from . import mcpentries
 from .mcpentries import Entry
-from .settings import JsonValue, LaunchOptions
+from .settings import LaunchOptions
 
 _CONFIG_KEY_RE = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")
 

@@ -29,7 +29,7 @@ from typing import Literal, cast
 
 from ..errors import InvalidInput
 from .argv import check_name, toml_value
-from .settings import Effort
+from .settings import Effort, LaunchOptions
 
 log = logging.getLogger(__name__)
 
@@ -100,14 +100,13 @@ class RecordedReview:
 
 @dataclass(frozen=True)
 class ReviewRequest:
-    """What a client asks codex_review for (cwd already checked)."""
+    """What a client asks codex_review for: the settings to run with (cwd already checked; model and effort as
+    chosen; the reviewer runs read-only, whatever else they say) and what to review."""
 
-    cwd: str
+    options: LaunchOptions
     base: str | None = None
     commit: str | None = None
     instructions: str | None = None
-    model: str | None = None
-    effort: Effort | None = None
 
 
 @dataclass

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 
 from ..ending import Ending
 from ..errors import ConversationElsewhere
-from ..storage.store import ConversationRecord, OptionsRecord, Ownership, Store, TurnRecord
+from ..storage.store import ConversationRecord, Ownership, Store, TurnRecord
 from ..turn import Turn, TurnStatus
 from .conversation import Change, Conversation
 
@@ -23,7 +23,7 @@ def record_of(conv: Conversation) -> ConversationRecord:
         id=conv.id,
         thread_id=conv.thread_id,
         threads=list(conv.threads),
-        options=OptionsRecord.of(conv.options),
+        options=conv.options,
         created_at=conv.created_at,
         last_activity=conv.last_activity,
         end_reason=conv.end_reason if not conv.live else None,
@@ -52,7 +52,7 @@ def conversation_of(record: ConversationRecord) -> Conversation:
     stopped is marked failed: it was not re-run."""
     conv = Conversation(
         record.id,
-        record.options.launch_options(),
+        record.options,
         thread_id=record.thread_id,
         threads=list(record.threads),
         created_at=record.created_at,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import replace
 
 from .._internal.tasks import Tasks
 from ..codex.keys import sanitize_prompt
@@ -52,15 +53,9 @@ class Reviewer:
         unless git shows something to review. codex_reply on the conversation resumes the review's thread."""
         focus = request.instructions
         focus = sanitize_prompt(focus) if focus and focus.strip() else None
-        target = await resolve_target(request.cwd, request.base, request.commit, self.launcher.env)
+        target = await resolve_target(request.options.cwd, request.base, request.commit, self.launcher.env)
         # What `codex review` runs with anyway (read-only, approval never): a resume for a follow-up keeps it.
-        options = LaunchOptions(
-            cwd=request.cwd,
-            model=request.model or None,
-            sandbox="read-only",
-            approval_policy="never",
-            effort=request.effort,
-        )
+        options = replace(request.options, sandbox="read-only", approval_policy="never")
         plan = self.launcher.plan_review(target, options, focus)
         proc = await ReviewProcess.start(list(plan.argv), plan.cwd, dict(plan.env))
         try:

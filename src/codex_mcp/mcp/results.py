@@ -4,13 +4,15 @@ matching human-readable text. Field names are a contract with clients: change th
 from __future__ import annotations
 
 import shlex
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, Field
 
 from ..codex.review import ReviewOutput
+from ..codex.settings import LaunchOptions
 from ..codex.versions import VersionSupport
 from ..config import Settings
 from ..conversations.conversation import Conversation
@@ -307,7 +309,8 @@ class EndResult(Result):
 
 
 class ConversationInfo(BaseModel):
-    """One conversation in codex_list."""
+    """One conversation in codex_list. Its settings are LaunchOptions' own names (filled by listed_settings), flat
+    as clients have always read them."""
 
     conversationId: str  # noqa: N815
     state: StateName
@@ -489,6 +492,12 @@ def attach_info(conv: Conversation, settings: Settings, socket: Path) -> AttachI
     )
 
 
+def listed_settings(options: LaunchOptions) -> dict[str, Any]:  # Any: each field has its own type
+    """A conversation's settings as a listing's fields, named as LaunchOptions names them (all but the config
+    overrides, which a listing does not show)."""
+    return {name: value for name, value in asdict(options.listed()).items() if name != "config"}
+
+
 def conversation_info(listed: Listed) -> ConversationInfo:
     """codex_list's view of a conversation: its index summary, and the live session's state when this process
     runs it."""
@@ -504,12 +513,7 @@ def conversation_info(listed: Listed) -> ConversationInfo:
     return ConversationInfo(
         conversationId=s.id,
         state=state,
-        cwd=s.cwd,
-        model=s.model,
-        effort=s.effort,
-        profile=s.profile,
-        sandbox=s.sandbox,
-        approval_policy=s.approval_policy,
+        **listed_settings(s.options),
         created_at=iso(s.created_at),
         last_activity=iso(s.last_activity),
         turns=s.turns,

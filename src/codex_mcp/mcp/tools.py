@@ -427,15 +427,14 @@ async def codex_review(
     conversationId."""
     began = time.monotonic()
     manager = manager_of(ctx)
-    request = ReviewRequest(
-        cwd=check_cwd(cwd), base=base, commit=commit, instructions=instructions, model=model or None, effort=effort
-    )
+    options = LaunchOptions(cwd=check_cwd(cwd), model=model or None, effort=effort)
+    request = ReviewRequest(options, base=base, commit=commit, instructions=instructions)
     conv, turn, run = await manager.review(request, timeout_s, make_waiter(ctx, manager))
     budget = manager.settings.reply_budget_chars
     fields = ReviewResult.fields_of(run.output)
     return result(
         ReviewResult.of(
-            conv, turn, time.monotonic() - began, budget, cwd=request.cwd, target=run.target.label, **fields
+            conv, turn, time.monotonic() - began, budget, cwd=options.cwd, target=run.target.label, **fields
         )
     )
 

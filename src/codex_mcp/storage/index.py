@@ -18,9 +18,14 @@ import json
 import logging
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Annotated, Literal, get_args, get_origin, get_type_hints
+
+from pydantic import BeforeValidator, TypeAdapter
+
+from ..codex.settings import LaunchOptions
 
 log = logging.getLogger(__name__)
 
@@ -33,15 +38,14 @@ _SEARCH_CHARS = 2000
 _SCHEMA_VERSION = 2
 """2 added `effort`. A file of another version is rebuilt from the records at start (they are the truth)."""
 
+SETTING_COLUMNS = ("cwd", "model", "profile", "sandbox", "approval_policy", "effort")
+"""The settings a row keeps, in LaunchOptions' order: every setting but the config overrides (LaunchOptions.listed).
+A new setting needs a column here, in the CREATE TABLE below and a new _SCHEMA_VERSION (a test holds them to it)."""
+
 _COLUMNS = (
     "id",
     "thread_id",
-    "cwd",
-    "model",
-    "profile",
-    "sandbox",
-    "approval_policy",
-    "effort",
+    *SETTING_COLUMNS,
     "created_at",
     "last_activity",
     "end_reason",
@@ -55,18 +59,43 @@ _COLUMNS = (
 )
 
 
+def _choices() -> dict[str, tuple[object, ...]]:
+    """The settings whose values are a fixed set of words (sandbox, approvals, effort), with their words."""
+    hints = get_type_hints(LaunchOptions)
+    found: dict[str, tuple[object, ...]] = {}
+    for setting in fields(LaunchOptions):
+        words = tuple(w for arg in get_args(hints[setting.name]) if get_origin(arg) is Literal for w in get_args(arg))
+        if words:
+            found[setting.name] = words
+    return found
+
+
+_CHOICES = _choices()
+
+
+def readable_settings(value: object) -> object:
+    """Stored settings with a choice outside its words (written by a newer codex-mcp, or edited by hand) read as
+    unset, so the record stays readable and its conversation reachable instead of the whole record set aside.
+    Anything else wrong (no cwd, a config that is not JSON) still fails validation."""
+    if not isinstance(value, Mapping):
+        return value
+    return {k: None if k in _CHOICES and v not in _CHOICES[k] else v for k, v in value.items()}
+
+
+StoredSettings = Annotated[LaunchOptions, BeforeValidator(readable_settings)]
+"""LaunchOptions as the record and the index read it back."""
+
+_SETTINGS: TypeAdapter[LaunchOptions] = TypeAdapter(StoredSettings)
+
+
 @dataclass(frozen=True)
 class Summary:
     """One stored conversation as a listing shows it (never its transcript)."""
 
     id: str
     thread_id: str
-    cwd: str
-    model: str | None
-    profile: str | None
-    sandbox: str | None
-    approval_policy: str | None
-    effort: str | None
+    options: LaunchOptions
+    """Its settings, without the config overrides (LaunchOptions.listed): the record keeps those."""
     created_at: float
     last_activity: float
     end_reason: str | None
@@ -353,12 +382,7 @@ def _row(entry: Entry) -> tuple[object, ...]:
     return (
         s.id,
         s.thread_id,
-        s.cwd,
-        s.model,
-        s.profile,
-        s.sandbox,
-        s.approval_policy,
-        s.effort,
+        *(getattr(s.options, name) for name in SETTING_COLUMNS),
         s.created_at,
         s.last_activity,
         s.end_reason,
@@ -373,32 +397,13 @@ def _row(entry: Entry) -> tuple[object, ...]:
 
 
 def _summary(row: tuple[object, ...]) -> Summary:
-    (
-        cid,
-        thread,
-        cwd,
-        model,
-        profile,
-        sandbox,
-        approval,
-        effort,
-        created,
-        activity,
-        reason,
-        live,
-        adopted,
-        turns,
-        first,
-    ) = row[:15]
+    settings_end = 2 + len(SETTING_COLUMNS)
+    (cid, thread), settings = row[:2], row[2:settings_end]
+    created, activity, reason, live, adopted, turns, first = row[settings_end : settings_end + 7]
     return Summary(
         id=str(cid),
         thread_id=str(thread),
-        cwd=str(cwd),
-        model=model if isinstance(model, str) else None,
-        profile=profile if isinstance(profile, str) else None,
-        sandbox=sandbox if isinstance(sandbox, str) else None,
-        approval_policy=approval if isinstance(approval, str) else None,
-        effort=effort if isinstance(effort, str) else None,
+        options=_SETTINGS.validate_python(dict(zip(SETTING_COLUMNS, settings, strict=True))),
         created_at=float(created),  # type: ignore[arg-type]
         last_activity=float(activity),  # type: ignore[arg-type]
         end_reason=reason if isinstance(reason, str) else None,

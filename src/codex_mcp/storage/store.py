@@ -21,11 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, get_args
 
-from pydantic import BaseModel, BeforeValidator, JsonValue, ValidationError
+from pydantic import BaseModel, BeforeValidator, ValidationError
 
-from ..codex.settings import ApprovalPolicy, Effort, LaunchOptions, Sandbox
 from ..turn import Recovery, TurnStatus
-from .index import Entry, Index, Summary, preview, search_text
+from .index import Entry, Index, StoredSettings, Summary, preview, search_text
 
 log = logging.getLogger(__name__)
 
@@ -37,42 +36,9 @@ def _known_or(literal: object, fallback: object) -> BeforeValidator:
     return BeforeValidator(lambda value: value if value in allowed or value is None else fallback)
 
 
-StoredSandbox = Annotated[Sandbox | None, _known_or(Sandbox, None)]
-StoredApproval = Annotated[ApprovalPolicy | None, _known_or(ApprovalPolicy, None)]
-StoredEffort = Annotated[Effort | None, _known_or(Effort, None)]
 StoredRecovery = Annotated[Recovery, _known_or(Recovery, "live")]
 _STATUSES = frozenset(TurnStatus)
 StoredStatus = Annotated[TurnStatus, BeforeValidator(lambda v: v if v in _STATUSES else TurnStatus.FAILED)]
-
-
-class OptionsRecord(BaseModel):
-    """The settings a conversation was started with; re-applied on every resume or replay."""
-
-    cwd: str
-    model: str | None = None
-    profile: str | None = None
-    sandbox: StoredSandbox = None
-    approval_policy: StoredApproval = None
-    config: dict[str, JsonValue] = {}
-    effort: StoredEffort = None
-
-    @classmethod
-    def of(cls, options: LaunchOptions) -> OptionsRecord:
-        """The settings as they are stored."""
-        o = options
-        return cls(
-            cwd=o.cwd,
-            model=o.model,
-            profile=o.profile,
-            sandbox=o.sandbox,
-            approval_policy=o.approval_policy,
-            config=dict(o.config),
-            effort=o.effort,
-        )
-
-    def launch_options(self) -> LaunchOptions:
-        """The stored settings, to launch Codex with again."""
-        return LaunchOptions(**self.model_dump())
 
 
 class TurnRecord(BaseModel):
@@ -97,7 +63,8 @@ class ConversationRecord(BaseModel):
     id: str
     thread_id: str
     threads: list[str]
-    options: OptionsRecord
+    options: StoredSettings
+    """The settings it was started with; re-applied on every resume or replay."""
     created_at: float
     last_activity: float
     end_reason: str | None = None
@@ -126,16 +93,10 @@ may belong to another server sharing the state dir."""
 
 def summary_of(record: ConversationRecord) -> Summary:
     """The index row of a record."""
-    o = record.options
     return Summary(
         id=record.id,
         thread_id=record.thread_id,
-        cwd=o.cwd,
-        model=o.model,
-        profile=o.profile,
-        sandbox=o.sandbox,
-        approval_policy=o.approval_policy,
-        effort=o.effort,
+        options=record.options.listed(),
         created_at=record.created_at,
         last_activity=record.last_activity,
         end_reason=record.end_reason,
