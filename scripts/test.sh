@@ -9,7 +9,8 @@
 # The passes run side by side, each its own pytest process with its own temp folder (they share nothing but the
 # CPU): most of a real-Codex test is waiting on Codex and the fake model, so two passes at once take little more
 # than the longer one, and a CI run on 2 cores stays within 20 minutes (docs/compatibility.md has the numbers).
-# mypy runs beside them too. A pass's output is printed as it runs for the first pass, and after it for the others.
+# mypy runs beside them too, then again over src as macOS sees it (Windows: not clean yet, see issue 22).
+# A pass's output is printed as it runs for the first pass, and after it for the others.
 #
 # With arguments, pytest runs once with them, on the primary Codex. With CODEX_MCP_CODEX_VERSION set (one CI job
 # per Codex version), .codex-cli/ holds that version and there is no second pass.
@@ -43,8 +44,9 @@ read -r RECOMMENDED SUPPORTED <<< "$window"
 SECOND_PASS="codex and not load and not version_independent"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-echo "test: mypy --strict (beside the passes)" >&2
-"$VENV_BIN/mypy" > "$work/mypy.log" 2>&1 &
+echo "test: mypy --strict, and src as macOS sees it (beside the passes)" >&2
+{ "$VENV_BIN/mypy" && "$VENV_BIN/mypy" --strict --platform darwin --cache-dir .mypy_cache/darwin src; } \
+  > "$work/mypy.log" 2>&1 &
 mypy_pid=$!
 others=()
 for version in $SUPPORTED; do

@@ -16,7 +16,7 @@ import psutil
 import pytest
 
 from codex_mcp.errors import TerminalClosed
-from codex_mcp.terminal import ExitInfo, Terminal
+from codex_mcp.terminal import ExitInfo, Terminal, posix
 
 from ..helpers import await_until
 
@@ -331,6 +331,17 @@ async def test_exit_reaps_the_child_and_closes_its_pidfd(tmp_path: Path) -> None
     pids = [await one() for _ in range(10)]
     assert fd_count() == before
     assert all(reaped(pid) for pid in pids), "an exited child was left a zombie"
+
+
+async def test_without_a_pidfd_the_exit_is_polled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """macOS has no pidfd_open (nor do Linux kernels before 5.3): the exit must still be seen and reaped."""
+    monkeypatch.setattr(posix, "open_pidfd", lambda _pid: None)
+    before = fd_count()
+    async with spawned(py("import sys, time\ntime.sleep(0.3)\nsys.exit(3)\n"), tmp_path) as (term, _):
+        assert await term.wait_exit(10) == ExitInfo(code=3, signal=None)
+        pid = term.pid
+    assert reaped(pid), "the polled exit left a zombie"
+    assert fd_count() == before
 
 
 # --- resize -------------------------------------------------------------------------------------------

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+
+from .._internal import filelocks
 
 LOCK_DIR = "thread-writer-locks"
 COORDINATION_LOCK = ".coordination.lock"
@@ -116,10 +119,10 @@ def thread_writer(
     """The process writing the thread now, or None when nobody does: no lock file (never opened, or its last
     writer exited cleanly) or a stale one (its writer was killed; Codex takes such a file over).
 
-    Linux: the kernel's /proc/locks names the holder, and nothing is locked to ask. Elsewhere the lock is
-    probed the way Codex itself does (under its coordination lock, so a Codex starting meanwhile waits
-    instead of failing) and the holder is looked for among the processes that have the file open. Where
-    neither works (Windows) this returns None, and Codex's own lock screen is the only sign."""
+    Linux: the kernel's /proc/locks names the holder, and nothing is locked to ask. Elsewhere (macOS, Windows)
+    the lock is probed the way Codex itself takes it (filelocks: flock, or LockFileEx from byte 0), under its
+    coordination lock so that a Codex starting meanwhile waits instead of failing, and the holder is looked for
+    among the processes that have the file open. Codex's own lock screen stays the last word (conflict_shown)."""
     path = lock_path(codex_home, thread_id)
     for _ in range(3):  # the holder may change while we look; a few looks settle it
         try:
@@ -147,6 +150,8 @@ def _holders(locks: list[HeldLock], st: os.stat_result, path: Path) -> list[int]
     """Pids holding a lock on this file. Device numbers match on most filesystems; on overlayfs stat() gives the
     overlay's device while locks are taken on the underlying one, so an inode match on another device counts
     when that process has this very file open."""
+    if sys.platform == "win32":  # no /proc/locks there: never called
+        return []
     device = (os.major(st.st_dev), os.minor(st.st_dev))
     exact = [lock.pid for lock in locks if lock.inode == st.st_ino and lock.device == device]
     if exact:
@@ -185,10 +190,6 @@ def _process(pid: int, marker_env: str) -> Writer:
 
 def _probe(path: Path, marker_env: str) -> Writer | None:
     """Without /proc/locks: try the lock ourselves, under Codex's coordination lock, and let go at once."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: Codex locks with LockFileEx; its lock screen tells us instead
-        return None
     coordination = path.parent / COORDINATION_LOCK
     try:
         coord_fd = os.open(coordination, os.O_RDONLY)
@@ -199,30 +200,28 @@ def _probe(path: Path, marker_env: str) -> Writer | None:
             deadline = time.monotonic() + 1.0
             while True:
                 try:
-                    fcntl.flock(coord_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    if filelocks.try_lock(coord_fd):
+                        break
+                except OSError:  # a filesystem without locks
                     break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        break  # a Codex stuck holding it: probe anyway
-                    time.sleep(0.01)
+                if time.monotonic() > deadline:
+                    break  # a Codex stuck holding it: probe anyway
+                time.sleep(0.01)
         try:
             fd = os.open(path, os.O_RDONLY)
         except OSError:
             return None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            held = True
+            held = not filelocks.try_lock(fd)
         except OSError:  # a filesystem without locks: Codex then writes unlocked too
             held = False
-        else:
-            held = False
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
+        if held:
             os.close(fd)
+        else:
+            filelocks.release(fd)
     finally:
         if coord_fd >= 0:
-            os.close(coord_fd)  # closing releases our coordination lock, if we took it
+            filelocks.release(coord_fd)  # our coordination lock, if we took it
     if not held:
         return None
     for proc in psutil.process_iter():

@@ -10,11 +10,11 @@ it never costs the other conversations.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
 import sqlite3
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -23,6 +23,7 @@ from typing import Annotated, get_args
 
 from pydantic import BaseModel, BeforeValidator, ValidationError
 
+from .._internal import filelocks
 from ..turn import Recovery, TurnStatus
 from .index import Entry, Index, StoredSettings, Summary, preview, search_text
 
@@ -73,8 +74,8 @@ class ConversationRecord(BaseModel):
 
 
 class Ownership:
-    """This process's claim on a conversation while it runs a live Codex session for it (an flock, which the
-    kernel drops if the process dies, so a crashed server never leaves a conversation claimed)."""
+    """This process's claim on a conversation while it runs a live Codex session for it (a file lock, which the
+    system drops if the process dies, so a crashed server never leaves a conversation claimed)."""
 
     def __init__(self, fd: int) -> None:
         self._fd: int | None = fd
@@ -82,7 +83,7 @@ class Ownership:
     def release(self) -> None:
         """Give the claim up (idempotent)."""
         if self._fd is not None:
-            os.close(self._fd)
+            filelocks.release(self._fd)
             self._fd = None
 
 
@@ -162,8 +163,11 @@ class Store:
             self._ensure_dir()
         fd = os.open(self.dir / f"{conversation_id}.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            taken = filelocks.try_lock(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        if not taken:
             os.close(fd)
             return None
         return Ownership(fd)
@@ -195,7 +199,8 @@ class Store:
             self._ensure_dir()
         fd, tmp = tempfile.mkstemp(prefix=f".{record.id}.", suffix=".tmp", dir=self.dir)
         try:
-            os.fchmod(fd, 0o600)
+            if sys.platform != "win32":  # mkstemp's 0600 already; Windows: the per-user folder's ACL
+                os.fchmod(fd, 0o600)
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
                 f.flush()

@@ -1,5 +1,6 @@
 """The POSIX terminal backend: a process on a PTY through ptyprocess, its fd served from the asyncio event loop,
-its exit watched with a pidfd, and termination that escalates through signals to the whole process group."""
+its exit watched with a pidfd (Linux; polled where there is none: macOS), and termination that escalates through
+signals to the whole process group."""
 
 from __future__ import annotations
 
@@ -10,12 +11,28 @@ import functools
 import logging
 import os
 import signal
+import sys
 from collections.abc import Sequence
 
 from ..errors import TerminalClosed
 from .base import KILL_WAIT_S, READ_CHUNK, ExitInfo, KillStep, ProcessOutput
 
 log = logging.getLogger(__name__)
+
+
+EXIT_POLL_S = 0.1
+"""How often a child's exit is checked where no pidfd tells (macOS, Linux before 5.3)."""
+
+
+def open_pidfd(pid: int) -> int | None:
+    """A descriptor that turns readable when the process exits (Linux 5.3+), or None where there is none (macOS
+    has no pidfd: the exit is then polled every EXIT_POLL_S)."""
+    if sys.platform != "linux":
+        return None
+    try:
+        return os.pidfd_open(pid)
+    except OSError:  # an old kernel, or a seccomp filter that refuses it
+        return None
 
 
 def _is_dir(path: str) -> bool:
@@ -86,18 +103,15 @@ class Terminal(ProcessOutput):
     # --- process exit -------------------------------------------------------------------------
 
     def _watch_exit(self) -> None:
-        try:
-            self._pidfd = os.pidfd_open(self.pid)
-        except (AttributeError, OSError):
-            self._pidfd = None
+        self._pidfd = open_pidfd(self.pid)
         if self._pidfd is not None:
             self._loop.add_reader(self._pidfd, self._reap)
-        else:  # pragma: no cover - kernels without pidfd
-            self._loop.call_later(0.1, self._poll_reap)
+        else:
+            self._loop.call_later(EXIT_POLL_S, self._poll_reap)
 
-    def _poll_reap(self) -> None:  # pragma: no cover - kernels without pidfd
+    def _poll_reap(self) -> None:
         if not self._reap():
-            self._loop.call_later(0.1, self._poll_reap)
+            self._loop.call_later(EXIT_POLL_S, self._poll_reap)
 
     def _reap(self) -> bool:
         if self.exit_info is not None:
