@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from codex_mcp.cli.doctor import Check, check_codex, check_codex_client
+from codex_mcp.cli.doctor import Check, check_codex, check_codex_client, check_conpty
 from codex_mcp.codex import nesting
 from codex_mcp.codex.versions import RECOMMENDED_VERSION, SUPPORTED_VERSIONS
 from codex_mcp.config import Settings
@@ -107,3 +107,16 @@ def test_doctor_inside_a_codex_mcp_session_says_so(tmp_path: Path, monkeypatch: 
     assert "refuses to start Codex" in checks[0].message
     allowed = check_codex_client(Settings(max_nesting=1), cwd=str(tmp_path))
     assert allowed[0].level == "ok"
+
+
+def test_doctor_on_windows_says_which_build_has_conpty_and_how_to_fix_pywinpty() -> None:
+    old = check_conpty(17134, None)  # Windows 10 1803: no CreatePseudoConsole yet
+    assert old[0].level == "fail"
+    assert "1809" in old[0].message
+    assert "17763" in old[0].message
+    broken = check_conpty(22631, "No module named 'winpty'")
+    assert broken[0].level == "fail"
+    assert "pip install pywinpty" in broken[0].message
+    ok = check_conpty(22631, None)
+    assert ok[0].level == "ok"
+    assert "22631" in ok[0].message

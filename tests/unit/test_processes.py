@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
 
+from codex_mcp._internal.processtree import kill_tree
 from codex_mcp.terminal import kill_with_env
 
 from ..helpers import alive, await_until
@@ -75,3 +78,30 @@ async def test_kills_a_marked_process_whose_parent_is_gone(spawn: Spawn) -> None
     assert kill_with_env(MARKER, marker) == 1
 
     assert await await_until(lambda: not alive(grandchild), 10)
+
+
+# A child in a session of its own (out of reach of its parent's process group), then the parent waits.
+TREE = """
+import subprocess, sys
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+print(child.pid, flush=True)
+child.wait()
+"""
+
+
+def test_kill_tree_ends_a_process_and_what_it_started() -> None:
+    """Windows has no process groups: stopping a review kills the tree (here even a child in another session)."""
+    with subprocess.Popen([sys.executable, "-c", TREE], stdout=subprocess.PIPE, text=True) as parent:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        try:
+            assert kill_tree(parent.pid) == 2
+            assert parent.wait(10) != 0
+            deadline = time.monotonic() + 10
+            while alive(child) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert not alive(child), "the child outlived the tree kill"
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
+    assert kill_tree(parent.pid) == 0, "a process that is gone: nothing to kill, no error"

@@ -21,7 +21,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 _IN_MODIFY = 0x00000002
-_IN_NONBLOCK = os.O_NONBLOCK
+_IN_NONBLOCK = 0o4000  # O_NONBLOCK on Linux (os has no O_NONBLOCK on Windows, where this is never used)
 _IN_CLOEXEC = 0o2000000  # O_CLOEXEC on Linux
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
+import sys
 import tempfile
 import tomllib
 from collections.abc import Mapping
@@ -127,8 +128,40 @@ def check_rollouts() -> list[Check]:
     return [Check("rollouts", "ok", f"{found} (readable)" if counted.compressed else found)]
 
 
+CONPTY_BUILD = 17763
+"""Windows 10 1809, the first build with ConPTY (CreatePseudoConsole), which pywinpty needs."""
+
+
+def check_conpty(build: int, pywinpty_problem: str | None) -> list[Check]:
+    """Windows: ConPTY exists in this build and pywinpty loads (each conversation's Codex runs in one)."""
+    if build < CONPTY_BUILD:
+        return [
+            Check(
+                "pty",
+                "fail",
+                f"Windows build {build} has no ConPTY: codex-mcp needs Windows 10 version 1809 (build "
+                f"{CONPTY_BUILD}) or later, or Windows 11",
+            )
+        ]
+    if pywinpty_problem is not None:
+        return [
+            Check("pty", "fail", f"pywinpty cannot be loaded ({pywinpty_problem}): reinstall it (pip install pywinpty)")
+        ]
+    return [Check("pty", "ok", f"ConPTY available (Windows build {build}, pywinpty)")]
+
+
+def _pywinpty_problem() -> str | None:
+    try:
+        import winpty  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
+    except ImportError as exc:
+        return str(exc)
+    return None
+
+
 def check_pty() -> list[Check]:
-    """Pseudo-terminals can be opened (each conversation needs one)."""
+    """Pseudo-terminals can be opened (each conversation needs one): a PTY on POSIX, ConPTY on Windows."""
+    if sys.platform == "win32":
+        return check_conpty(sys.getwindowsversion().build, _pywinpty_problem())
     try:
         master, slave = os.openpty()
     except OSError as exc:

@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import anyio
@@ -116,9 +117,50 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def catch_stop_signals(
+    loop: asyncio.AbstractEventLoop, on_signal: Callable[[int], None], *, windows: bool = sys.platform == "win32"
+) -> Callable[[], None]:
+    """Call on_signal(signum) on the loop when the server is asked to stop; returns what undoes it.
+
+    POSIX: SIGTERM, SIGINT and SIGHUP (the terminal or the client went away), through the loop's own handlers.
+    Windows: the Proactor loop has no add_signal_handler, so plain handlers hand over to the loop: Ctrl+C is
+    SIGINT and Ctrl+Break SIGBREAK (CPython's console control handler), SIGTERM only if raised in-process.
+    A server killed outright (Task Manager, TerminateProcess) runs no handler at all; what ends its Codex
+    processes then is the system, not us."""
+    if not windows:
+        return _loop_signals(loop, on_signal)
+
+    def handler(signum: int, _frame: object) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop has closed
+            loop.call_soon_threadsafe(on_signal, signum)
+
+    stops = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGBREAK] if hasattr(signal, "SIGBREAK") else [])
+    before = {signum: signal.signal(signum, handler) for signum in stops}
+
+    def undo() -> None:
+        for signum, previous in before.items():
+            signal.signal(signum, previous)
+
+    return undo
+
+
+def _loop_signals(loop: asyncio.AbstractEventLoop, on_signal: Callable[[int], None]) -> Callable[[], None]:
+    if sys.platform == "win32":
+        raise NotImplementedError("the Proactor loop has no signal handlers; see catch_stop_signals")
+    hangups = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    for signum in hangups:
+        loop.add_signal_handler(signum, on_signal, signum)
+
+    def undo() -> None:
+        for signum in hangups:
+            loop.remove_signal_handler(signum)
+
+    return undo
+
+
 async def serve(settings: Settings) -> None:
-    """Serve MCP on stdio until stdin closes or SIGTERM/SIGINT/SIGHUP arrives; either way every Codex session
-    is ended by the lifespan before we return."""
+    """Serve MCP on stdio until stdin closes or a stop signal arrives (SIGTERM/SIGINT/SIGHUP; Ctrl+C/Ctrl+Break on
+    Windows); either way every Codex session is ended by the lifespan before we return."""
     signalled: list[int] = []
 
     def on_closed() -> None:
@@ -131,7 +173,6 @@ async def serve(settings: Settings) -> None:
 
     server = create_server(settings, on_closed)
     loop = asyncio.get_running_loop()
-    signals = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
     with anyio.CancelScope() as scope:
 
         def on_signal(signum: int) -> None:
@@ -142,13 +183,11 @@ async def serve(settings: Settings) -> None:
                 log.info("received %s, shutting down", signal.Signals(signum).name)
                 scope.cancel()
 
-        for signum in signals:
-            loop.add_signal_handler(signum, on_signal, signum)
+        undo = catch_stop_signals(loop, on_signal)
         try:
             await serve_stdio(server)
         finally:
-            for signum in signals:
-                loop.remove_signal_handler(signum)
+            undo()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -23,10 +23,12 @@ import logging
 import os
 import re
 import signal
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, cast
 
+from .._internal.processtree import kill_tree
 from ..errors import InvalidInput
 from .argv import check_name, toml_value
 from .settings import Effort, LaunchOptions
@@ -409,8 +411,13 @@ class ReviewProcess:
         return "\n".join((errors or lines)[-8:])[-2000:]
 
     def stop(self) -> None:
-        """Kill Codex and its children (the whole process group); whoever awaits finish() reaps it."""
-        if self.proc.returncode is None:
+        """Kill Codex and its children (the whole process group; on Windows the process tree); whoever awaits
+        finish() reaps it."""
+        if self.proc.returncode is not None:
+            return
+        if sys.platform == "win32":
+            kill_tree(self.proc.pid)
+        else:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
 

@@ -10,8 +10,10 @@ import sys
 from collections.abc import Sequence
 
 from .base import ExitCallback, ExitInfo, OutputCallback, ProcessOutput, PtyTerminal
-from .posix import Terminal
 from .processes import kill_with_env
+
+if sys.platform != "win32":  # the POSIX backend (ptyprocess, process groups) means nothing on Windows
+    from .posix import Terminal
 
 __all__ = [
     "ExitCallback",
@@ -32,4 +34,5 @@ async def spawn_terminal(argv: Sequence[str], *, cwd: str, env: dict[str, str], 
         from .conpty import ConPtyTerminal
 
         return await ConPtyTerminal.spawn(argv, cwd=cwd, env=env, rows=rows, cols=cols)
-    return await Terminal.spawn(argv, cwd=cwd, env=env, rows=rows, cols=cols)
+    else:
+        return await Terminal.spawn(argv, cwd=cwd, env=env, rows=rows, cols=cols)

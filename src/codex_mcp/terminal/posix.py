@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from ..errors import TerminalClosed
 from .base import KILL_WAIT_S, READ_CHUNK, ExitInfo, KillStep, ProcessOutput
 
+assert sys.platform != "win32", "the POSIX backend; Windows has conpty.py"  # also tells mypy where this runs
+
 log = logging.getLogger(__name__)
 
 
