@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from .. import __version__
 from ..config import Settings
 from ..mcp.server import create_server, serve_stdio
+from ..terminal.jobs import bind_children_to_this_process
 
 log = logging.getLogger("codex_mcp")
 
@@ -161,6 +162,7 @@ def _loop_signals(loop: asyncio.AbstractEventLoop, on_signal: Callable[[int], No
 async def serve(settings: Settings) -> None:
     """Serve MCP on stdio until stdin closes or a stop signal arrives (SIGTERM/SIGINT/SIGHUP; Ctrl+C/Ctrl+Break on
     Windows); either way every Codex session is ended by the lifespan before we return."""
+    bind_children_to_this_process()  # Windows: every Codex dies with us, even if we are killed outright
     signalled: list[int] = []
 
     def on_closed() -> None:
