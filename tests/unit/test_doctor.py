@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from codex_mcp.cli.doctor import Check, check_codex, check_codex_client, check_conpty
+from codex_mcp.cli.doctor import Check, check_codex, check_codex_client, check_conpty, check_control_channel
 from codex_mcp.codex import nesting
 from codex_mcp.codex.versions import RECOMMENDED_VERSION, SUPPORTED_VERSIONS
 from codex_mcp.config import Settings
@@ -120,3 +120,22 @@ def test_doctor_on_windows_says_which_build_has_conpty_and_how_to_fix_pywinpty()
     ok = check_conpty(22631, None)
     assert ok[0].level == "ok"
     assert "22631" in ok[0].message
+
+
+async def test_the_control_channel_check_listens_and_connects_in_the_state_dir(tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    missing = await check_control_channel(Settings(state_dir=state_dir))
+    assert [(c.level, c.message) for c in missing] == [
+        ("ok", "works (a Unix socket, owner-only); servers on this state dir: 0")
+    ]
+    assert not state_dir.exists()  # a state dir that is not there yet is not made by doctor
+    state_dir.mkdir()
+    assert (await check_control_channel(Settings(state_dir=state_dir)))[0].level == "ok"
+    assert list((state_dir / "control").iterdir()) == []  # its endpoint is gone again
+
+
+async def test_a_control_folder_it_cannot_make_is_a_failure_with_the_fix(tmp_path: Path) -> None:
+    (tmp_path / "control").write_text("a file where the folder should be")
+    [check] = await check_control_channel(Settings(state_dir=tmp_path))
+    assert check.level == "fail"
+    assert "permissions" in check.message

@@ -11,7 +11,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from codex_mcp.control.protocol import Message, control_dir, data_frame, data_of, frame, sockets
+from codex_mcp.control.protocol import Message, data_frame, data_of, frame
+from codex_mcp.control.transport import Endpoint, control_dir, endpoints
 from codex_mcp.ending import Ending, EndKind
 from codex_mcp.session.session import State, exit_outcome
 from codex_mcp.terminal import ExitInfo
@@ -46,14 +47,14 @@ def test_terminal_bytes_survive_a_data_frame(data: bytes) -> None:
     assert data_of(json.loads(line)) == data
 
 
-def test_sockets_are_found_in_the_control_dir(tmp_path: Path) -> None:
-    assert sockets(tmp_path) == []
+def test_endpoints_are_found_in_the_control_dir(tmp_path: Path) -> None:
+    assert endpoints(tmp_path) == []
     where = control_dir(tmp_path)
     where.mkdir()
-    (where / "b.sock").touch()
-    (where / "a.sock").touch()
-    (where / "notes.txt").touch()
-    assert sockets(tmp_path) == [where / "a.sock", where / "b.sock"]
+    for name in ("20.sock", "10.sock", "30.pipe", "notes.txt", "x.sock", ".40.secret"):
+        (where / name).touch()
+    assert endpoints(tmp_path) == [Endpoint(where / n) for n in ("10.sock", "20.sock", "30.pipe")]
+    assert [e.pid for e in endpoints(tmp_path)] == [10, 20, 30]
 
 
 # --- exit_outcome -------------------------------------------------------------------------------------

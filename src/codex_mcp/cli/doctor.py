@@ -19,6 +19,8 @@ from ..codex.rollout import codex_home, count_rollouts, rollout_problem, zstd_pr
 from ..codex.settings import LaunchOptions
 from ..codex.versions import RECOMMENDED_VERSION, SUPPORTED_VERSIONS, version_support
 from ..config import DEFAULT_TIMEOUT_S, Settings
+from ..control import transport
+from ..control.protocol import frame
 from ..errors import CodexNotFound
 
 Level = Literal["ok", "warn", "fail"]
@@ -335,6 +337,42 @@ def _server_timeout(entry: Mapping[str, object]) -> float:
         return DEFAULT_TIMEOUT_S
 
 
+async def _echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.write(await reader.readline())
+    await writer.drain()
+    writer.close()
+
+
+async def check_control_channel(settings: Settings) -> list[Check]:
+    """The channel `codex-mcp ls` and `attach` use: an endpoint of doctor's own, listened on and reached the way a
+    server's is (in the state dir when it exists, else in a temporary folder), and the servers that answer."""
+    kind = "a named pipe, secret-checked" if sys.platform == "win32" else "a Unix socket, owner-only"
+    with tempfile.TemporaryDirectory(prefix="codex-mcp-doctor-") as spare:
+        where = settings.state_dir if settings.state_dir.is_dir() else Path(spare)
+        try:
+            listener = await transport.listen(where, _echo, limit=1 << 16)
+            try:
+                reader, writer = await transport.connect(listener.endpoint, limit=1 << 16)
+                writer.write(frame({"op": "doctor"}))
+                answer = await asyncio.wait_for(reader.readline(), 5)
+                writer.close()
+            finally:
+                await listener.close()
+        except (OSError, TimeoutError) as exc:
+            return [
+                Check(
+                    "control channel",
+                    "fail",
+                    f"cannot listen and connect in {transport.control_dir(where)} ({exc or type(exc).__name__}): "
+                    "`codex-mcp ls` and `attach` will not reach sessions; check that folder's owner and permissions",
+                )
+            ]
+    if answer != frame({"op": "doctor"}):
+        return [Check("control channel", "fail", f"{kind} answered {answer!r} instead of the line sent")]
+    running = len(transport.endpoints(settings.state_dir))
+    return [Check("control channel", "ok", f"works ({kind}); servers on this state dir: {running}")]
+
+
 async def run_checks(settings: Settings) -> list[Check]:
     """Every check, in the order a person would fix things."""
     return [
@@ -343,6 +381,7 @@ async def run_checks(settings: Settings) -> list[Check]:
         *check_rollouts(),
         *check_pty(),
         *check_state_dir(settings),
+        *(await check_control_channel(settings)),
         *check_codex_client(settings),
     ]
 

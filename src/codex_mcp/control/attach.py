@@ -10,14 +10,13 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
 import sys
-import termios
-import tty
 from pathlib import Path
 from typing import Any
 
-from .protocol import data_frame, data_of, frame, sockets
+from . import transport
+from .console import Console, this_console
+from .protocol import data_frame, data_of, frame
 
 DETACH_KEY = b"\x1d"  # Ctrl-]
 _ENTER = b"\x1b[?1049h\x1b[?2004h"  # alternate screen; bracketed paste, so a paste reaches Codex as one
@@ -25,8 +24,8 @@ _ENTER = b"\x1b[?1049h\x1b[?2004h"  # alternate screen; bracketed paste, so a pa
 _LEAVE = b"\x1b[<u\x1b[?2004l\x1b[?25h\x1b[0m\x1b[?1049l"
 
 
-async def _request(path: Path, request: dict[str, Any]) -> dict[str, Any]:
-    reader, writer = await asyncio.open_unix_connection(str(path), limit=1 << 20)
+async def _request(endpoint: transport.Endpoint, request: dict[str, Any]) -> dict[str, Any]:
+    reader, writer = await transport.connect(endpoint, limit=1 << 20)
     try:
         writer.write(frame(request))
         await writer.drain()
@@ -37,15 +36,15 @@ async def _request(path: Path, request: dict[str, Any]) -> dict[str, Any]:
 
 
 async def list_live(state_dir: Path) -> list[dict[str, Any]]:
-    """Every live conversation of every running server, each with its server's socket."""
+    """Every live conversation of every running server, each with its server's endpoint (as "socket")."""
     found: list[dict[str, Any]] = []
-    for path in sockets(state_dir):
+    for endpoint in transport.endpoints(state_dir):
         try:
-            answer = await asyncio.wait_for(_request(path, {"op": "list"}), 5)
+            answer = await asyncio.wait_for(_request(endpoint, {"op": "list"}), 5)
         except (OSError, TimeoutError, ValueError):
             continue  # a server that is gone or not answering
         for conv in answer.get("conversations", []):
-            found.append({**conv, "socket": str(path)})
+            found.append({**conv, "socket": str(endpoint.path)})
     return found
 
 
@@ -63,7 +62,8 @@ def ls(state_dir: Path) -> int:
 
 
 def attach(state_dir: Path, conversation_id: str, *, watch: bool, socket_path: Path | None = None) -> int:
-    """Attach this terminal to a live session until the person detaches or the session ends."""
+    """Attach this terminal to a live session until the person detaches or the session ends.
+    socket_path: a server's endpoint (its socket, or on Windows its .pipe file); found when not given."""
     if socket_path is None:
         live = asyncio.run(list_live(state_dir))
         match = [c for c in live if c["conversationId"] == conversation_id.strip().lower()]
@@ -71,14 +71,31 @@ def attach(state_dir: Path, conversation_id: str, *, watch: bool, socket_path: P
             print(f"codex-mcp attach: no live session {conversation_id} (see `codex-mcp ls`)", file=sys.stderr)
             return 1
         socket_path = Path(match[0]["socket"])
-    return asyncio.run(_attach(socket_path, conversation_id, watch))
+    return asyncio.run(_attach(transport.Endpoint(socket_path), conversation_id, watch, this_console()))
 
 
-async def _attach(path: Path, conversation_id: str, watch: bool) -> int:
-    stdin, stdout = sys.stdin.fileno(), sys.stdout.fileno()
-    size = os.get_terminal_size(stdout) if os.isatty(stdout) else os.terminal_size((80, 24))
+class _Keys:
+    """A person's keys, as frames for the server: everything up to Ctrl-] goes to Codex (unless watching), and
+    Ctrl-] itself detaches."""
+
+    def __init__(self, watch: bool, send: Any, detached: asyncio.Future[str]) -> None:
+        self.watch, self.send, self.detached = watch, send, detached
+
+    def __call__(self, data: bytes) -> None:
+        if self.detached.done():
+            return
+        before, found, _after = data.partition(DETACH_KEY)
+        if before and not self.watch:
+            self.send(data_frame(before))
+        if found:
+            self.send({"detach": True})
+            self.detached.set_result("detached")
+
+
+async def _attach(endpoint: transport.Endpoint, conversation_id: str, watch: bool, console: Console) -> int:
+    rows, cols = console.size()
     try:
-        reader, writer = await asyncio.open_unix_connection(str(path), limit=1 << 22)
+        reader, writer = await transport.connect(endpoint, limit=1 << 22)
     except OSError as exc:
         print(f"codex-mcp attach: cannot reach the server ({exc})", file=sys.stderr)
         return 1
@@ -86,8 +103,8 @@ async def _attach(path: Path, conversation_id: str, watch: bool) -> int:
         "op": "attach",
         "id": conversation_id,
         "mode": "watch" if watch else "control",
-        "rows": size.lines,
-        "cols": size.columns,
+        "rows": rows,
+        "cols": cols,
         "pid": os.getpid(),
     }
     writer.write(frame(request))
@@ -101,7 +118,6 @@ async def _attach(path: Path, conversation_id: str, watch: bool) -> int:
         f"attached to {answer['conversationId']} ({'watching' if watch else 'keyboard is yours'}); detach with Ctrl-]",
         file=sys.stderr,
     )
-    saved = termios.tcgetattr(stdin) if os.isatty(stdin) else None
     loop = asyncio.get_running_loop()
     done: asyncio.Future[str] = loop.create_future()
 
@@ -109,48 +125,26 @@ async def _attach(path: Path, conversation_id: str, watch: bool) -> int:
         with contextlib.suppress(Exception):
             writer.write(frame(message))
 
-    def on_keys() -> None:
-        data = os.read(stdin, 65536)
-        if not data:
-            return
-        if DETACH_KEY in data:
-            before = data.split(DETACH_KEY, 1)[0]
-            if before and not watch:
-                send(data_frame(before))
-            send({"detach": True})
-            if not done.done():
-                done.set_result("detached")
-            return
-        if not watch:
-            send(data_frame(data))
-
     def on_resize() -> None:
-        if os.isatty(stdout):
-            new = os.get_terminal_size(stdout)
-            send({"resize": [new.lines, new.columns]})
+        new_rows, new_cols = console.size()
+        send({"resize": [new_rows, new_cols]})
 
-    try:
-        if saved is not None:
-            tty.setraw(stdin)
-        os.write(stdout, _ENTER)
-        loop.add_reader(stdin, on_keys)
-        loop.add_signal_handler(signal.SIGWINCH, on_resize)
-        reason = await _pump_output(reader, stdout, done)
-    finally:
-        with contextlib.suppress(Exception):
-            loop.remove_reader(stdin)
-            loop.remove_signal_handler(signal.SIGWINCH)
-        os.write(stdout, _LEAVE)
-        if saved is not None:
-            termios.tcsetattr(stdin, termios.TCSADRAIN, saved)
-        with contextlib.suppress(Exception):
-            await writer.drain()
-            writer.close()
+    with console.raw():
+        try:
+            console.write(_ENTER)
+            console.listen(loop, _Keys(watch, send, done), on_resize)
+            reason = await _pump_output(reader, console, done)
+        finally:
+            console.stop()
+            console.write(_LEAVE)
+            with contextlib.suppress(Exception):
+                await writer.drain()
+                writer.close()
     print(f"codex-mcp attach: {reason}", file=sys.stderr)
     return 0
 
 
-async def _pump_output(reader: asyncio.StreamReader, stdout: int, done: asyncio.Future[str]) -> str:
+async def _pump_output(reader: asyncio.StreamReader, console: Console, done: asyncio.Future[str]) -> str:
     """Draw what the server sends until the person detaches or the server says goodbye."""
     while True:
         line_task: asyncio.Future[bytes] = asyncio.ensure_future(reader.readline())
@@ -164,6 +158,6 @@ async def _pump_output(reader: asyncio.StreamReader, stdout: int, done: asyncio.
             return "the server went away"
         message = json.loads(line)
         if "data" in message:
-            os.write(stdout, data_of(message))
+            console.write(data_of(message))
         if "bye" in message:
             return str(message["bye"])

@@ -1,7 +1,7 @@
-"""The local control channel's server side: a Unix domain socket per server process, in an owner-only directory
-under the state dir, through which `codex-mcp ls` and `codex-mcp attach` reach live sessions (protocol.py holds
-the wire format). Only the same user may connect: the directory is 0700, the socket 0600, and the peer's uid is
-checked on every connection.
+"""The local control channel's server side: one endpoint per server process in an owner-only directory under the
+state dir, through which `codex-mcp ls` and `codex-mcp attach` reach live sessions. protocol.py holds the wire
+format; transport.py carries it (a Unix socket with the peer's uid checked, or on Windows a named pipe whose secret
+only the user can read) and lets only the same user through, so this module sees requests, never who may send them.
 """
 
 from __future__ import annotations
@@ -11,13 +11,9 @@ import contextlib
 import json
 import logging
 import os
-import socket
-import struct
 import time
 from pathlib import Path
 from typing import Literal
-
-import psutil
 
 from .._internal.tasks import Tasks
 from ..conversations.manager import Manager
@@ -25,20 +21,12 @@ from ..errors import CodexMcpError
 from ..session.session import Session
 from ..session.viewers import Viewer
 from ..terminal import ExitInfo
-from .protocol import MAX_FRAME, Message, control_dir, data_frame, data_of, frame
+from . import transport
+from .protocol import MAX_FRAME, Message, data_frame, data_of, frame
 
 log = logging.getLogger(__name__)
 
 _MAX_QUEUED = 2000  # output frames a slow viewer may fall behind before it is detached
-
-
-def peer_uid(sock: socket.socket) -> int | None:
-    """The uid of the process at the other end of a Unix socket (Linux SO_PEERCRED), if the OS tells."""
-    if not hasattr(socket, "SO_PEERCRED"):  # pragma: no cover - the 0700 directory still guards it
-        return None
-    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    _pid, uid, _gid = struct.unpack("3i", creds)
-    return int(uid)
 
 
 class ControlServer:
@@ -46,29 +34,21 @@ class ControlServer:
 
     def __init__(self, manager: Manager, state_dir: Path) -> None:
         self.manager = manager
-        self.dir = control_dir(state_dir)
-        self.path = self.dir / f"{os.getpid()}.sock"
-        self._server: asyncio.AbstractServer | None = None
+        self.state_dir = state_dir
+        self._listener: transport.Listener | None = None
         self._clients: dict[int, asyncio.Queue[Message | None]] = {}
         self._tasks = Tasks()  # one sender per attached terminal
 
-    def _prepare_dir(self) -> None:
-        """The owner-only directory, without the sockets of servers that are gone."""
-        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(self.dir, 0o700)
-        for stale in self.dir.glob("*.sock"):
-            pid = stale.stem
-            if pid.isdigit() and not psutil.pid_exists(int(pid)) and int(pid) != os.getpid():
-                with contextlib.suppress(OSError):
-                    stale.unlink()
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+    @property
+    def path(self) -> Path:
+        """This server's endpoint: its socket, or on Windows the file naming its pipe (what attach is given)."""
+        if self._listener is None:
+            raise RuntimeError("the control channel is not listening")
+        return self._listener.path
 
-    async def start(self) -> None:
-        """Listen on this server's socket."""
-        self._prepare_dir()
-        self._server = await asyncio.start_unix_server(self._serve, path=str(self.path), limit=MAX_FRAME)
-        os.chmod(self.path, 0o600)
+    async def start(self, *, secret: bool | None = None) -> None:
+        """Listen on this server's endpoint (secret: the Windows check over a Unix socket, for tests)."""
+        self._listener = await transport.listen(self.state_dir, self._serve, limit=MAX_FRAME, secret=secret)
 
     async def close(self, reason: str) -> None:
         """Tell every attached terminal why it is being let go, then stop listening."""
@@ -76,12 +56,8 @@ class ControlServer:
             queue.put_nowait({"bye": reason})
             queue.put_nowait(None)
         await self._tasks.close(grace_s=1.0)  # let the farewells go out (each sender ends after its "bye")
-        if self._server is not None:
-            self._server.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 1.0)
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+        if self._listener is not None:
+            await self._listener.close()
 
     def sessions(self) -> list[Message]:
         """This server's live conversations, as `codex-mcp ls` shows them."""
@@ -101,12 +77,6 @@ class ControlServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            sock = writer.get_extra_info("socket")
-            uid = peer_uid(sock) if sock is not None else None
-            if uid is not None and uid != os.getuid():
-                log.warning("refused a control connection from uid %d", uid)
-                writer.write(frame({"ok": False, "error": "only the user running the server may connect"}))
-                return
             line = await reader.readline()
             try:
                 request = json.loads(line)
