@@ -113,13 +113,15 @@ async def mcp_server(
     elicitation_callback: ElicitationFnT | None = None,
     mode: ConnectMode = "auto",
     errlog: TextIO | None = None,
+    module: str = "codex_mcp",
     **client_options: Any,
 ) -> AsyncIterator[Client]:
-    """Our server as a subprocess, reached through the official MCP client over stdio."""
+    """Our server as a subprocess, reached through the official MCP client over stdio. module: what runs it
+    (tests.conpty_server: the same server on the Windows terminal backend)."""
     params = StdioServerParameters(
         command=sys.executable,
-        args=["-m", "codex_mcp", "--codex-bin", str(codex_bin), "-v", *extra_args],
-        env={**sandbox.env, **(env or {})},
+        args=["-m", module, "--codex-bin", str(codex_bin), "-v", *extra_args],
+        env={**sandbox.env, **({"PYTHONPATH": str(REPO)} if module.startswith("tests.") else {}), **(env or {})},
         cwd=str(sandbox.work),
     )
     # errlog: the server's stderr (its log) to a file; otherwise it goes to the test's stderr.

@@ -4,10 +4,9 @@ conversation's Codex process, socket inspection, and the "every conversation is 
 from __future__ import annotations
 
 import os
-import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from mcp import Client
 
 from .conftest import Sandbox, mcp_server
 from .helpers import alive, await_until, call, children_of, processes_with_env, reply
+from .platforms import kill_hard
 
 
 @asynccontextmanager
@@ -84,8 +84,7 @@ def kill_leftovers(sandbox: Sandbox) -> list[str]:
     the leak is reported once, by the test, and not again as a teardown error). Returns what was killed."""
     leftovers = processes_with_env("CODEX_HOME", str(sandbox.codex_home))
     for entry in leftovers:
-        with suppress(ProcessLookupError):
-            os.kill(int(entry.split()[0]), signal.SIGKILL)
+        kill_hard(int(entry.split()[0]))
     deadline = time.monotonic() + 5
     while processes_with_env("CODEX_HOME", str(sandbox.codex_home)) and time.monotonic() < deadline:
         time.sleep(0.05)

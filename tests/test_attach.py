@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import socket
 import stat
 import subprocess
@@ -25,9 +24,14 @@ from codex_mcp.terminal import Terminal
 
 from .conftest import Sandbox, mcp_server
 from .helpers import await_until, call, reply, start, start_result
+from .platforms import kill_hard, posix_pty
 from .test_conversations import model_got
 
-pytestmark = [pytest.mark.anyio, pytest.mark.codex]
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.codex,
+    posix_pty("drives codex-mcp attach in a PTY of its own; the Windows console is tests/unit/test_console.py"),
+]
 
 
 class Person:
@@ -164,7 +168,7 @@ async def test_killing_the_attach_client_leaves_the_session_untouched(sandbox: S
         cid = await start(client, "sturdy", cwd=sandbox.work)
         async with person(sandbox, cid) as me:
             assert await me.until(lambda: "ECHO: sturdy" in me.text())
-            os.kill(me.terminal.pid, signal.SIGKILL)
+            kill_hard(me.terminal.pid)
             assert await me.terminal.wait_exit(5) is not None
         deadline = time.monotonic() + 5
         while (listed := (await call(client, "codex_list"))["conversations"][0])["viewers"]:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ from codex_mcp.cli.fakemodel import FakeModel
 
 from .conftest import Sandbox, mcp_server
 from .helpers import await_until, call, call_error, processes_with_env, reply, start, start_result, text_of
+from .platforms import KILLED, kill_hard
 
 pytestmark = [pytest.mark.anyio, pytest.mark.codex]
 
@@ -37,7 +36,7 @@ async def kill_codex_soon(sandbox: Sandbox, delay: float = 1.0) -> None:
     """SIGKILL this test's Codex processes after delay seconds (mid-turn, when a turn was just sent)."""
     await anyio.sleep(delay)
     for pid in codex_pids(sandbox):
-        os.kill(pid, signal.SIGKILL)
+        kill_hard(pid)
 
 
 def model_got(fake: FakeModel, marker: str) -> list[str]:
@@ -274,7 +273,7 @@ async def test_codex_killed_mid_turn_returns_promptly(sandbox: Sandbox, codex_bi
             r = await reply(client, cid, "long [[delay:20]]", timeout_s=30)
         assert time.monotonic() - began < 5
         assert r["status"] == "failed"
-        assert "SIGKILL" in r["error"]
+        assert KILLED in r["error"]
         assert r["state"] == "exited"
         assert await await_until(lambda: not codex_pids(sandbox), 5)
         listed = await call(client, "codex_list")

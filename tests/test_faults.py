@@ -34,6 +34,7 @@ from .faults_helpers import (
     status_of,
 )
 from .helpers import alive, await_until, call, reply, start, start_result, text_of
+from .platforms import KILLED, kill_hard
 from .test_conversations import model_got, server_pid
 
 pytestmark = [pytest.mark.anyio, pytest.mark.codex]
@@ -65,7 +66,7 @@ async def kill_first_child(server: int, killed: list[int], timeout: float = 15.0
         if time.monotonic() > deadline:
             return
         await anyio.sleep(0.01)
-    os.kill(kids[0], signal.SIGKILL)
+    kill_hard(kids[0])
     killed.append(kids[0])
 
 
@@ -101,12 +102,12 @@ async def test_codex_killed_mid_turn_fails_its_turns_and_spares_the_others(
             tg.start_soon(reply_as, "busy", ids["busy"], "busy turn [[delay:3]]")
             assert await await_true(lambda: turn_is(ids["busy"], 2, "running"))
             killed_at = time.monotonic()
-            os.kill(victim, signal.SIGKILL)
+            kill_hard(victim)
 
         for key in ("doomed", "queued"):
             assert returned[key] - killed_at < 5, f"the {key} call did not return promptly after the kill"
             assert results[key]["status"] == "failed", results[key]
-            assert "SIGKILL" in results[key]["error"], results[key]
+            assert KILLED in results[key]["error"], results[key]
             assert results[key]["state"] == "exited"
         assert "not re-run" in results["doomed"]["error"]
         assert results["busy"]["status"] == "completed"
@@ -133,7 +134,7 @@ async def test_every_codex_killed_between_turns_all_resume_in_parallel(
         pids = codex_children(server)
         assert len(pids) == 3
         for pid in pids:
-            os.kill(pid, signal.SIGKILL)
+            kill_hard(pid)
 
         async def all_exited() -> bool:
             states = [(await status_of(client, cid))["state"] for cid in ids]
@@ -169,7 +170,7 @@ async def test_codex_killed_during_start_up_leaves_nothing(sandbox: Sandbox, cod
         assert result.is_error, result.structured_content
         message = text_of(result)
         assert "Codex did not start" in message
-        assert "SIGKILL" in message
+        assert KILLED in message
         assert (await call(client, "codex_list"))["conversations"] == []
         assert await await_until(lambda: not codex_processes(sandbox), 5)
         cid = await start_in(client, sandbox, "after")
@@ -213,7 +214,7 @@ async def test_server_sigkilled_mid_turn_and_started_again(
         running = await reply(client, busy, "kill9 doomed [[delay:30]]", timeout_s=1.5)
         assert running["status"] == "running"
         server = server_pid(sandbox)
-        os.kill(server, signal.SIGKILL)
+        kill_hard(server)
         assert await await_until(lambda: not alive(server), 5)
         # Codex gets a hang-up when the PTY masters close with the server.
         assert await await_until(lambda: not codex_processes(sandbox), 5), codex_processes(sandbox)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import psutil
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from hypothesis import HealthCheck, assume, example, given, settings
@@ -929,9 +930,10 @@ async def test_no_shell_between_the_server_and_codex(
         cid = started["conversationId"]
         server = server_pid(sandbox)
         [codex] = codex_children(server)
-        assert os.readlink(f"/proc/{codex}/exe") == os.path.realpath(codex_bin)
-        assert os.readlink(f"/proc/{codex}/cwd") == real
-        argv = Path(f"/proc/{codex}/cmdline").read_bytes().decode().split("\0")[:-1]
+        process = psutil.Process(codex)
+        assert os.path.realpath(process.exe()) == os.path.realpath(codex_bin)
+        assert process.cwd() == real
+        argv = process.cmdline()
         assert argv[0] == str(codex_bin)
         assert argv[argv.index("-C") + 1] == real
         assert argv[argv.index("-m") + 1] == HOSTILE_MODEL

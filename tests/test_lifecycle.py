@@ -13,6 +13,7 @@ import pytest
 
 from .conftest import Sandbox, mcp_server
 from .helpers import alive, await_until, call, fd_count, processes_with_env, reply, start_result
+from .platforms import kill_hard
 from .test_conversations import codex_pids, server_pid
 
 pytestmark = [pytest.mark.anyio, pytest.mark.codex]
@@ -54,7 +55,7 @@ async def test_server_killed_takes_codex_with_it(sandbox: Sandbox, codex_bin: Pa
     async with mcp_server(sandbox, codex_bin) as client:
         await start_result(client, "orphan check", cwd=sandbox.work)
         pids = codex_pids(sandbox)
-        os.kill(server_pid(sandbox), signal.SIGKILL)
+        kill_hard(server_pid(sandbox))
         # The PTY masters close with the server, so each Codex gets a hang-up.
         assert await await_until(lambda: not any(alive(p) for p in pids), 5), "Codex outlived a SIGKILLed server"
         with pytest.raises(Exception):  # noqa: B017,PT011

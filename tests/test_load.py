@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
+import psutil
 import pytest
 from mcp import Client
 
@@ -44,12 +45,12 @@ class Sample:
 
     @classmethod
     def of(cls, pid: int) -> Sample:
-        status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+        process = psutil.Process(pid)
         return cls(
             fds=fd_count(pid),
-            threads=int(status["Threads"]),
+            threads=process.num_threads(),
             children=len(children_of(pid)),  # zombies included: an unreaped child counts
-            rss_mb=int(status["VmRSS"].split()[0]) / 1024,
+            rss_mb=process.memory_info().rss / (1 << 20),
         )
 
 

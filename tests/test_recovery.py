@@ -4,8 +4,6 @@ all against the real Codex CLI and the fake model."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import stat
 import time
 from pathlib import Path
@@ -18,6 +16,7 @@ from codex_mcp.cli.fakemodel import FakeModel
 
 from .conftest import Sandbox, codex_exec, mcp_server
 from .helpers import await_until, call, call_error, reply, start, start_result
+from .platforms import KILLED, kill_hard
 from .test_conversations import codex_pids, kill_codex_soon, model_got
 
 pytestmark = [pytest.mark.anyio, pytest.mark.codex]
@@ -36,13 +35,13 @@ async def test_killed_between_turns_resumes_with_context(sandbox: Sandbox, codex
     async with mcp_server(sandbox, codex_bin) as client:
         cid = await start(client, "first of crash test", cwd=sandbox.work)
         for pid in codex_pids(sandbox):
-            os.kill(pid, signal.SIGKILL)
+            kill_hard(pid)
         deadline = time.monotonic() + 5
         while (status := await call(client, "codex_status", conversationId=cid))["state"] != "exited":
             assert time.monotonic() < deadline, f"the server did not notice Codex dying: {status}"
             await anyio.sleep(0.05)
         assert "crashed" in status["end_reason"]
-        assert "SIGKILL" in status["end_reason"]
+        assert KILLED in status["end_reason"]
 
         began = time.monotonic()
         r = await reply(client, cid, "after crash [[history]]")

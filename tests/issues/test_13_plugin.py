@@ -38,6 +38,7 @@ from codex_mcp.cli.fakemodel import FakeModel
 from ..conftest import REPO, Sandbox
 from ..fake_anthropic import FakeAnthropic, JsonObject, Request, text_block, tool_use
 from ..helpers import processes_with_env
+from ..platforms import script
 
 pytestmark = [pytest.mark.codex, pytest.mark.version_independent]
 
@@ -200,9 +201,8 @@ def proxy_env(trap: str) -> dict[str, str]:
 def wrapper(path: Path, command: Path, env: dict[str, str]) -> Path:
     """An executable that runs command with env added (the plugin's server command takes no arguments)."""
     exports = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items())
-    path.write_text(f'#!/bin/sh\n{exports}exec {shlex.quote(str(command))} "$@"\n')
-    path.chmod(0o755)
-    return path
+    sets = "".join(f'set "{k}={v}"\n' for k, v in env.items())
+    return script(path, sh=f'{exports}exec {shlex.quote(str(command))} "$@"\n', cmd=f'{sets}"{command}" %*\n')
 
 
 def run_claude(claude: Path, env: dict[str, str], cwd: Path, prompt: str, *allowed: str) -> list[dict[str, Any]]:

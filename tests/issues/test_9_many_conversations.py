@@ -17,6 +17,7 @@ import pytest
 
 from ..conftest import Sandbox, mcp_server
 from ..helpers import call, call_error, reply, start, text_of, write_old_records
+from ..platforms import script
 
 pytestmark = [pytest.mark.anyio, pytest.mark.codex, pytest.mark.version_independent]
 
@@ -185,9 +186,7 @@ async def test_prune_at_start_is_a_setting(sandbox: Sandbox, codex_bin: Path) ->
 async def test_list_says_when_codex_is_newer_than_the_supported_window(sandbox: Sandbox, tmp_path: Path) -> None:
     """A Codex released after ours runs, and codex_list says it is untested (a stand-in that only answers
     --version: no session is started)."""
-    newer = tmp_path / "codex"
-    newer.write_text("#!/bin/sh\necho 'codex-cli 0.999.0'\n")
-    newer.chmod(0o755)
+    newer = script(tmp_path / "codex", sh="echo 'codex-cli 0.999.0'\n", cmd="echo codex-cli 0.999.0\n")
     async with mcp_server(sandbox, newer) as client:
         raw = await client.call_tool("codex_list", {})
         listed = dict(raw.structured_content or {})

@@ -34,6 +34,7 @@ from codex_mcp.terminal import Terminal
 
 from ..conftest import Sandbox, mcp_server
 from ..helpers import await_until, call, call_error, reply, start
+from ..platforms import posix_signals
 from ..test_conversations import codex_pids, model_got
 
 pytestmark = [pytest.mark.anyio, pytest.mark.codex]
@@ -141,6 +142,7 @@ async def test_reply_is_refused_while_a_person_has_the_thread_open(
         assert not model_got(fake_model, "PUFFIN")
 
 
+@posix_signals("a process group's SIGKILL, so that no wrapper removes the lock file")
 async def test_a_lock_left_by_a_killed_codex_does_not_block(sandbox: Sandbox, codex_bin: Path) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
         cid = await started_then_ended(client, sandbox, "remember OSPREY")
@@ -197,6 +199,7 @@ async def test_codex_lock_screen_at_resume_is_refused_not_replayed(
         assert turn.reply == "remember GANNET | now [[history]]"
 
 
+@posix_signals("SIGSTOP holds the old Codex where it is")
 async def test_our_own_exiting_codex_is_waited_for(
     sandbox: Sandbox, codex_bin: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

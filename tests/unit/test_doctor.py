@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from codex_mcp.cli.doctor import Check, check_codex, check_codex_client, check_conpty, check_control_channel
+from codex_mcp.cli.doctor import (
+    Check,
+    check_codex,
+    check_codex_client,
+    check_conpty,
+    check_control_channel,
+    check_windows_sandbox,
+)
 from codex_mcp.codex import nesting
 from codex_mcp.codex.versions import RECOMMENDED_VERSION, SUPPORTED_VERSIONS
 from codex_mcp.config import Settings
@@ -139,3 +146,13 @@ async def test_a_control_folder_it_cannot_make_is_a_failure_with_the_fix(tmp_pat
     [check] = await check_control_channel(Settings(state_dir=tmp_path))
     assert check.level == "fail"
     assert "permissions" in check.message
+
+
+def test_doctor_on_windows_says_when_codex_would_run_read_only() -> None:
+    [none] = check_windows_sandbox({"model": "gpt-5"})
+    assert none.level == "warn"
+    assert '[windows] sandbox = "unelevated"' in none.message
+    assert check_windows_sandbox({"windows": {"sandbox": "bogus"}})[0].level == "warn"
+    [chosen] = check_windows_sandbox({"windows": {"sandbox": "unelevated"}})
+    assert (chosen.level, chosen.message) == ("ok", "Codex's Windows sandbox: unelevated")
+    assert check_windows_sandbox({"features": {"experimental_windows_sandbox": True}})[0].level == "ok"

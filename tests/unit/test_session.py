@@ -21,8 +21,9 @@ from codex_mcp.terminal import ExitInfo
 from codex_mcp.turn import Turn, TurnStatus
 
 from ..helpers import await_until
+from ..platforms import posix_pty
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, posix_pty("the stand-in TUI is a POSIX terminal program (termios)")]
 
 STANDIN = str(Path(__file__).resolve().parent.parent / "standin_tui.py")
 THREAD = "0199c0de-1234-7abc-8def-0123456789ab"

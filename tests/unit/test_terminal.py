@@ -19,8 +19,12 @@ from codex_mcp.errors import TerminalClosed
 from codex_mcp.terminal import ExitInfo, Terminal, posix
 
 from ..helpers import await_until
+from ..platforms import posix_pty
 
-pytestmark = pytest.mark.anyio
+pytestmark = [
+    pytest.mark.anyio,
+    posix_pty("the POSIX backend (ptyprocess); the ConPTY one is tests/unit/test_conpty.py"),
+]
 
 ROWS, COLS = 24, 80
 

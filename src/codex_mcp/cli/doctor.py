@@ -337,6 +337,40 @@ def _server_timeout(entry: Mapping[str, object]) -> float:
         return DEFAULT_TIMEOUT_S
 
 
+_WINDOWS_SANDBOX_FEATURES = ("elevated_windows_sandbox", "experimental_windows_sandbox")
+
+
+def check_windows_sandbox(config: Mapping[str, object]) -> list[Check]:
+    """Codex on Windows has no sandbox backend unless its config chooses one (`[windows] sandbox`, read from Codex's
+    source): without it a conversation asked for workspace-write runs read-only, and its edits fail."""
+    table = config.get("windows")
+    chosen = table.get("sandbox") if isinstance(table, Mapping) else None
+    if chosen in ("elevated", "unelevated"):
+        return [Check("windows sandbox", "ok", f"Codex's Windows sandbox: {chosen}")]
+    features = config.get("features")
+    flags = [f for f in _WINDOWS_SANDBOX_FEATURES if isinstance(features, Mapping) and features.get(f) is True]
+    if flags:  # the older way to turn it on, still read by Codex (WindowsSandboxLevel::from_features)
+        return [Check("windows sandbox", "ok", f"Codex's Windows sandbox: on ([features] {flags[0]})")]
+    return [
+        Check(
+            "windows sandbox",
+            "warn",
+            "Codex's config chooses no Windows sandbox, so conversations started with sandbox workspace-write run "
+            'read-only (their edits fail): add [windows] sandbox = "unelevated" (or "elevated", which asks for '
+            "administrator rights once) to config.toml, or start them with sandbox danger-full-access",
+        )
+    ]
+
+
+def _codex_config() -> Mapping[str, object]:
+    """Codex's config.toml as a table; empty when missing or broken (check_codex_home reports that)."""
+    try:
+        with (codex_home() / "config.toml").open("rb") as f:
+            return tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+
+
 async def _echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     writer.write(await reader.readline())
     await writer.drain()
@@ -381,6 +415,7 @@ async def run_checks(settings: Settings) -> list[Check]:
         *check_rollouts(),
         *check_pty(),
         *check_state_dir(settings),
+        *(check_windows_sandbox(_codex_config()) if sys.platform == "win32" else []),
         *(await check_control_channel(settings)),
         *check_codex_client(settings),
     ]
