@@ -310,25 +310,27 @@ async def test_two_servers_sharing_a_state_dir_never_fork_a_conversation(
     sandbox: Sandbox, codex_bin: Path, fake_model: FakeModel
 ) -> None:
     """Two client windows, two codex-mcp processes, one state dir: a conversation live in one is not revived
-    (forked) by the other, and the other continues it with the whole history once it is free."""
+    (forked) by the other: the other's calls reach the live session (issue 23), and once it is free, the other
+    resumes it with the whole history."""
     async with mcp_server(sandbox, codex_bin) as a, mcp_server(sandbox, codex_bin) as b:
         cid = await start(a, "shared one", cwd=sandbox.work)
         await reply(a, cid, "shared two")
         [seen] = (await call(b, "codex_list"))["conversations"]
         assert seen["conversationId"] == cid
         assert seen["end_reason"] == "live in another codex-mcp process"
-        message = await call_error(b, "codex_reply", conversationId=cid, prompt="from b too early")
-        assert "live in another codex-mcp server process" in message
-        assert not model_got(fake_model, "from b too early")
+        live = await reply(b, cid, "from b while live [[history]]")
+        assert live["recovery"] == "live"
+        assert live["reply"] == "shared one | shared two | from b while live [[history]]"
+        assert len(model_got(fake_model, "from b while live")) == 1
 
         await call(a, "codex_end", conversationId=cid)
         r = await reply(b, cid, "from b [[history]]")
         assert r["recovery"] == "resumed"
-        assert r["turn"] == 3  # b knows a's turns
-        assert r["reply"] == "shared one | shared two | from b [[history]]"
+        assert r["turn"] == 4  # b knows a's turns
+        assert r["reply"] == "shared one | shared two | from b while live [[history]] | from b [[history]]"
         [from_a] = (await call(a, "codex_list"))["conversations"]
         assert from_a["end_reason"] == "live in another codex-mcp process"
-        assert from_a["turns"] == 3
+        assert from_a["turns"] == 4
 
 
 @pytest.mark.version_independent

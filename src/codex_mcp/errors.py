@@ -24,13 +24,18 @@ class UnknownConversation(CodexMcpError):
 
 
 class ConversationElsewhere(CodexMcpError):
-    """Another codex-mcp process holds this conversation's live Codex session."""
+    """Another codex-mcp process holds this conversation's live Codex session and does not answer on its control
+    channel (calls on it are otherwise passed on to that server: mcp/forwarding.py)."""
 
-    def __init__(self, conversation_id: str) -> None:
+    def __init__(self, conversation_id: str, server_pid: int | None = None) -> None:
         self.conversation_id = conversation_id
+        self.server_pid = server_pid
+        which = f"codex-mcp server pid {server_pid}" if server_pid else "another codex-mcp server process"
+        stop = f"`kill {server_pid}`" if server_pid else "end that server (`codex-mcp ls` lists the servers)"
         super().__init__(
-            f"conversation {conversation_id} is live in another codex-mcp server process (another client "
-            "window?); continue it there, or end it there first"
+            f"conversation {conversation_id} is live in {which}, which does not answer on its control channel "
+            f"(hung, or shutting down): try again in a moment; if it stays so, {stop}, and the next codex_reply "
+            "resumes the conversation here"
         )
 
 

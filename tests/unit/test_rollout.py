@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from codex_mcp.codex.rollout import JsonObject, RolloutTail, TurnEvent, codex_home, find_rollout, turn_event
+from codex_mcp.codex.rollout import (
+    JsonObject,
+    RolloutTail,
+    TurnEvent,
+    codex_home,
+    find_rollout,
+    thread_named,
+    turn_event,
+)
 
 from ..helpers import fd_count
 
@@ -244,3 +252,15 @@ def test_a_tail_for_some_record_types_on_real_rollouts(version: str) -> None:
     every = RolloutTail(path).read_new()
     assert RolloutTail(path, only=wanted).read_new() == [r for r in every if r.get("type") in wanted]
     assert any(r.get("type") not in wanted for r in every), "the fixture has nothing to skip"
+
+
+def test_a_thread_is_named_when_codexs_session_index_names_it(tmp_path: Path) -> None:
+    cid, other = "019a0000-0000-7000-8000-000000000001", "019a0000-0000-7000-8000-000000000002"
+    assert not thread_named(tmp_path, cid)  # no index yet
+    (tmp_path / "session_index.jsonl").write_text(
+        f'{{"id":"{other}","thread_name":"another","updated_at":"2026-12-01T00:00:00Z"}}\n'
+        "not json at all\n"
+        f'{{"id":"{cid}","thread_name":"review of the billing change","updated_at":"2026-12-01T00:00:01Z"}}\n'
+    )
+    assert thread_named(tmp_path, cid)
+    assert not thread_named(tmp_path, "019a0000-0000-7000-8000-000000000003")

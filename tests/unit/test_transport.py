@@ -223,7 +223,10 @@ async def test_ls_finds_a_server_behind_a_secret_endpoint(tmp_path: Path) -> Non
         input_holder=None,
         viewer_modes=[],
     )
-    manager = cast(Manager, SimpleNamespace(live_conversations=lambda: [conv]))
+    store = SimpleNamespace(client="claude-code 2.1.332")
+    manager = cast(
+        Manager, SimpleNamespace(live_conversations=lambda: [conv], conversations=SimpleNamespace(store=store))
+    )
     control = ControlServer(manager, tmp_path)
     await control.start(secret=True)
     try:
@@ -231,6 +234,7 @@ async def test_ls_finds_a_server_behind_a_secret_endpoint(tmp_path: Path) -> Non
         assert found["conversationId"] == conv.id
         assert found["cwd"] == "C:\\Users\\Zoë\\my project"
         assert found["socket"] == str(control.path)
+        assert (found["server_pid"], found["client"]) == (os.getpid(), "claude-code 2.1.332")
         assert control.path.suffix == ".pipe"
     finally:
         await control.close("done")

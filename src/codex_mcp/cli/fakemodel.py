@@ -27,7 +27,8 @@ answers a model that does not exist.
                       Then the turn answers with every output
 ``[[review:JSON]]``   in any message of a review request (Codex's review guidelines are its developer message;
                       codex_review's instructions travel as another): answer with exactly that review output JSON.
-                      A review request without it gets one fake finding whose body echoes Codex's request
+                      A review request without it gets one fake finding whose body echoes Codex's request;
+                      ``[[delay:SECONDS]]`` in it makes the review take that long
 
 It is deliberately small and dependency-free (stdlib ``http.server`` in a thread).
 """
@@ -160,8 +161,11 @@ def review_answer(body: JsonObject, user_texts: list[str]) -> Answer | None:
     developer = _message_texts(body, "developer")
     if not any(t.startswith(REVIEW_MARKER) for t in developer):
         return None
-    if (given := _REVIEW.search("\n".join(developer + user_texts))) is not None:
-        return Answer(text=given.group(1))
+    every = "\n".join(developer + user_texts)
+    delay = _REVIEW_DELAY.search(every)  # a long review, as a real one on a big change is
+    delay_s = float(delay.group(1)) if delay else 0.0
+    if (given := _REVIEW.search(every)) is not None:
+        return Answer(text=given.group(1), delay_s=delay_s)
     last = user_texts[-1] if user_texts else ""
     finding = {
         "title": "[P2] Fake finding",
@@ -176,7 +180,10 @@ def review_answer(body: JsonObject, user_texts: list[str]) -> Answer | None:
         "overall_explanation": "The fake reviewer always finds one thing.",
         "overall_confidence_score": 0.5,
     }
-    return Answer(text=json.dumps(output))
+    return Answer(text=json.dumps(output), delay_s=delay_s)
+
+
+_REVIEW_DELAY = re.compile(r"\[\[delay:([0-9.]+)\]\]")
 
 
 def default_answer(body: JsonObject, user_texts: list[str]) -> Answer:

@@ -60,6 +60,18 @@ def _pick(found: Iterable[Path], plain_only: bool) -> Path | None:
     return compressed
 
 
+def thread_named(home: Path, thread_id: str) -> bool:
+    """Whether Codex has a name for the thread (``$CODEX_HOME/session_index.jsonl``: one ``{"id", "thread_name",
+    "updated_at"}`` line per naming). A thread without one gets a hidden title request to the model after its next
+    turn in the TUI. A plain scan: the file holds a short line per named thread."""
+    try:
+        with (home / "session_index.jsonl").open(encoding="utf-8", errors="replace") as index:
+            needle = f'"id":"{thread_id}"'
+            return any(needle in line and '"thread_name":' in line for line in index)
+    except OSError:
+        return False
+
+
 def find_rollout(home: Path, thread_id: str, *, recent_only: bool = False, plain_only: bool = False) -> Path | None:
     """The rollout file of a thread, plain or compressed, or None if Codex has not written one (yet).
 

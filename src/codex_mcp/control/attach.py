@@ -57,7 +57,11 @@ def ls(state_dir: Path) -> int:
     for c in convs:
         viewers = ", ".join(c["viewers"]) or "-"
         keyboard = c["input"] or "the MCP client"
-        print(f"{c['conversationId']}  {c['state']:<20} input: {keyboard}  viewers: {viewers}  cwd: {c['cwd']}")
+        server = f"{c.get('server_pid', '?')}" + (f" ({c['client']})" if c.get("client") else "")
+        print(
+            f"{c['conversationId']}  {c['state']:<20} input: {keyboard}  viewers: {viewers}  server: {server}  "
+            f"cwd: {c['cwd']}"
+        )
     return 0
 
 

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Literal
 
@@ -29,12 +30,38 @@ log = logging.getLogger(__name__)
 _MAX_QUEUED = 2000  # output frames a slow viewer may fall behind before it is detached
 
 
+class Link:
+    """A connection as a call handler sees it: frames out, frames in (None once the other end hangs up)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+
+    async def send(self, message: Message) -> None:
+        self._writer.write(frame(message))
+        await self._writer.drain()
+
+    async def receive(self) -> Message | None:
+        while line := await self._reader.readline():
+            with contextlib.suppress(ValueError):
+                message: Message = json.loads(line)
+                return message
+        return None
+
+
+CallHandler = Callable[[Message, Link], Awaitable[Message]]
+"""What answers a tool call another server passes on (the MCP boundary's; this package knows no tools): the
+request, the connection for the frames in between, and the last frame to send."""
+
+
 class ControlServer:
-    """Serves ls/attach for this server process's live sessions."""
+    """Serves ls/attach for this server process's live sessions, and the calls other servers pass on to it."""
 
     def __init__(self, manager: Manager, state_dir: Path) -> None:
         self.manager = manager
         self.state_dir = state_dir
+        self.calls: CallHandler | None = None
+        """Set by the MCP boundary once it can answer calls; until then a call is refused."""
         self._listener: transport.Listener | None = None
         self._clients: dict[int, asyncio.Queue[Message | None]] = {}
         self._tasks = Tasks()  # one sender per attached terminal
@@ -71,6 +98,7 @@ class ControlServer:
                     "input": conv.input_holder,
                     "viewers": conv.viewer_modes,
                     "server_pid": os.getpid(),
+                    "client": self.manager.conversations.store.client,
                 }
             )
         return out
@@ -87,8 +115,13 @@ class ControlServer:
                 writer.write(frame({"ok": True, "conversations": self.sessions()}))
             elif request.get("op") == "attach":
                 await self._attach(request, reader, writer)
+            elif request.get("op") == "call":
+                if self.calls is None:
+                    writer.write(frame({"error": "this server is not answering calls yet"}))
+                else:
+                    writer.write(frame(await self.calls(request, Link(reader, writer))))
             else:
-                writer.write(frame({"ok": False, "error": "unknown op: use list or attach"}))
+                writer.write(frame({"ok": False, "error": "unknown op: use list, attach or call"}))
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         except Exception:

@@ -5,6 +5,7 @@ with the filters a client may give and an opaque cursor to read on."""
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from typing import Literal
 
 from ..errors import InvalidInput
 from ..storage.index import BadCursor, Filters, Position, Summary, decode_cursor, encode_cursor
-from ..storage.store import Store, summary_of
+from ..storage.store import Holder, Store, summary_of
 from .conversation import Conversation
 from .inputs import folder_filter, text_filter
 from .repository import record_of
@@ -31,7 +32,9 @@ class Listed:
 
     summary: Summary
     conversation: Conversation | None
-    elsewhere: bool
+    holder: Holder | None = None
+    """The codex-mcp server that runs it live (this one, or another sharing the state dir)."""
+    elsewhere: bool = False
     """Another codex-mcp process runs it live."""
 
 
@@ -88,11 +91,15 @@ def list_page(store: Store, here: Mapping[str, Conversation], problems: list[str
 def _page(
     store: Store, here: Mapping[str, Conversation], filters: Filters, limit: int, after: Position | None
 ) -> Listing:
-    elsewhere = {cid for cid in store.index.saved_live() if cid not in here and store.claimed_elsewhere(cid)}
-    live_ids = set(here) | elsewhere
+    holders = {cid: store.holder(cid) for cid in store.index.saved_live() if cid not in here}
+    elsewhere = {cid: holder for cid, holder in holders.items() if holder is not None}
+    live_ids = set(here) | set(elsewhere)
     summaries, position = store.index.page(filters, live_ids, limit, after)
+    me = Holder(os.getpid(), store.client)
     entries = [
-        Listed(summary_of(record_of(here[s.id])) if s.id in here else s, here.get(s.id), s.id in elsewhere)
+        Listed(summary_of(record_of(here[s.id])), here[s.id], me if here[s.id].live else None)
+        if s.id in here
+        else Listed(s, None, elsewhere.get(s.id), s.id in elsewhere)
         for s in summaries
     ]
     return Listing(

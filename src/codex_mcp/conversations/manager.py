@@ -26,7 +26,7 @@ from ..errors import (
     UnknownConversation,
 )
 from ..session.approvals import Decision
-from ..storage.store import Store
+from ..storage.store import Holder, Store
 from ..turn import Turn, TurnStatus
 from .conversation import Conversation
 from .deadline import Deadline
@@ -60,7 +60,7 @@ class Manager:
         self._closed = False
         self._tasks = Tasks()
         self.reviver = Reviver(settings, self.launcher, self.conversations)
-        self.reviewer = Reviewer(settings, self.launcher, self.conversations, self._tasks)
+        self.reviewer = Reviewer(settings, self.launcher, self.conversations, self._tasks, make_room=self.make_room)
         self.spares = Spares(settings.spare_keep_s)
 
     async def prepare(self) -> None:
@@ -113,6 +113,12 @@ class Manager:
             raise UnknownConversation(cid)
         return conv
 
+    def holder_elsewhere(self, conversation_id: str) -> Holder | None:
+        """The other codex-mcp server that runs this conversation live, if one does."""
+        if self.conversations.owns(conversation_id):
+            return None
+        return self.conversations.store.holder(conversation_id)
+
     def get_or_adopt(self, conversation_id: str) -> Conversation:
         """A known conversation, or one Codex knows (its rollout exists) that this server never handed out."""
         cid = check_conversation_id(conversation_id)
@@ -135,8 +141,8 @@ class Manager:
     # --- sessions --------------------------------------------------------------------------------
 
     def _places_taken(self) -> int:
-        """Live sessions, sessions starting (a starting spare among them) and a ready spare."""
-        return len(self.conversations.live()) + self.launcher.starting + self.spares.ready
+        """Live sessions, sessions starting (a starting spare among them), a ready spare and running reviews."""
+        return len(self.conversations.live()) + self.launcher.starting + self.spares.ready + self.reviewer.running
 
     async def make_room(self) -> None:
         """Before a conversation's session starts (the launcher's hook), keep under the cap: the warm spare goes

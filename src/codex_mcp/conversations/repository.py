@@ -154,6 +154,12 @@ class Repository:
         if ownership is not None:
             self._claims[conv.id] = ownership
 
+    def note_client(self, client: str) -> None:
+        """Name the MCP client this server serves in the notes of its claims (now and from now on)."""
+        self.store.client = client
+        for cid, ownership in self._claims.items():
+            ownership.renote(self.store, cid)
+
     def owns(self, cid: str) -> bool:
         """True while this process holds the conversation's claim."""
         return cid in self._claims

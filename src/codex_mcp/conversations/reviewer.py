@@ -28,7 +28,7 @@ from ..errors import CodexStartFailed
 from ..turn import Turn, TurnStatus
 from .conversation import Conversation
 from .deadline import Deadline
-from .launcher import Launcher
+from .launcher import Launcher, MakeRoom
 from .repository import Repository
 from .waiting import Waiter, plain_wait
 
@@ -38,12 +38,22 @@ log = logging.getLogger(__name__)
 class Reviewer:
     """Starts reviews and settles them when Codex's review process ends."""
 
-    def __init__(self, settings: Settings, launcher: Launcher, conversations: Repository, tasks: Tasks) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        launcher: Launcher,
+        conversations: Repository,
+        tasks: Tasks,
+        make_room: MakeRoom | None = None,
+    ) -> None:
         self.settings = settings
         self.launcher = launcher
         self.codex_home = launcher.codex_home
         self.conversations = conversations
         self._tasks = tasks
+        self._make_room = make_room
+        self.running = 0
+        """Reviews whose `codex review` runs now: each is a Codex process, and counts in the live-session cap."""
 
     async def review(
         self, request: ReviewRequest, deadline: Deadline, wait: Waiter = plain_wait
@@ -57,7 +67,14 @@ class Reviewer:
         # What `codex review` runs with anyway (read-only, approval never): a resume for a follow-up keeps it.
         options = replace(request.options, sandbox="read-only", approval_policy="never")
         plan = self.launcher.plan_review(target, options, focus)
-        proc = await ReviewProcess.start(list(plan.argv), plan.cwd, dict(plan.env))
+        if self._make_room is not None:
+            await self._make_room()  # a review is a Codex process too: under the cap, as a session's start is
+        self.running += 1
+        try:
+            proc = await ReviewProcess.start(list(plan.argv), plan.cwd, dict(plan.env))
+        except BaseException:
+            self.running -= 1
+            raise
         try:
             # Codex prints the thread id in its header before it asks the model: the conversationId from then on.
             cid = await proc.thread_id(deadline.startup_s(self.settings.start_timeout_s))
@@ -67,6 +84,7 @@ class Reviewer:
             conv, turn = self._review_conversation(cid, options, describe(target, focus))
         except BaseException:
             await proc.kill()
+            self.running -= 1
             raise
         run = ReviewRun(target)
         # Held until the review ends: a codex_reply on it meanwhile waits, then resumes the finished thread.
@@ -111,6 +129,7 @@ class Reviewer:
             turn.fail("the server shut down during the review")
             raise
         finally:
+            self.running -= 1
             conv.lock.release()
 
 

@@ -12,7 +12,7 @@ from typing import get_args
 
 from ..codex import writers
 from ..codex.replay import replay_prompt
-from ..codex.rollout import find_rollout, read_history, read_settings
+from ..codex.rollout import find_rollout, read_history, read_settings, thread_named
 from ..codex.settings import ApprovalPolicy, LaunchOptions, Sandbox
 from ..config import Settings
 from ..ending import Ending
@@ -129,6 +129,10 @@ class Reviver:
                     raise ThreadOpenElsewhere(conv.id, conv.thread_id, "the system does not say which", None) from exc
             else:
                 session.turns.follow_resumed_thread()
+                if self.settings.thread_title == "prompt" and not thread_named(self.codex_home, conv.thread_id):
+                    # A thread Codex never named (a review's: `codex review` names none) would get a hidden title
+                    # request after this turn: named after its first prompt, as a new thread is.
+                    session.name_thread(conv.turns[0].prompt if conv.turns else prompt)
                 conv.attach(session)
                 log.info("resumed %s (thread %s) in %.2fs", conv.id, conv.thread_id, deadline.elapsed())
                 return "resumed", prompt, list(resume.notices)

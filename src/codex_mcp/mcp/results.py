@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Self
 
+from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
 from ..codex.review import ReviewOutput
@@ -19,6 +20,7 @@ from ..conversations.conversation import Conversation
 from ..conversations.listing import Listed
 from ..ending import Ending
 from ..session.approvals import ApprovalRequest
+from ..storage.store import Holder
 from ..turn import Turn, TurnStatus
 
 TurnStatusName = Literal["queued", "running", "waiting_for_approval", "completed", "failed", "interrupted"]
@@ -265,6 +267,9 @@ class StatusResult(Result):
     input_holder: str | None = Field(default=None, description="A person at the keyboard, if any")
     approval: Approval | None = None
     screen: list[str] = Field(description="The last lines of Codex's screen")
+    server: ServerInfo | None = Field(
+        default=None, description="The codex-mcp server that runs it live (it answers this call from any window)"
+    )
 
     def text(self) -> str:
         """The reply first, then the state of the conversation and the turn."""
@@ -308,6 +313,18 @@ class EndResult(Result):
         )
 
 
+class ServerInfo(BaseModel):
+    """The codex-mcp server that runs a conversation live (each client window starts one of its own)."""
+
+    pid: int = Field(description="Its process id")
+    client: str | None = Field(default=None, description="The MCP client it serves (name and version), if known")
+
+    @classmethod
+    def of(cls, holder: Holder | None) -> ServerInfo | None:
+        """From a claim's note (None when no server is named)."""
+        return cls(pid=holder.pid, client=holder.client) if holder is not None and holder.pid is not None else None
+
+
 class ConversationInfo(BaseModel):
     """One conversation in codex_list. Its settings are LaunchOptions' own names (filled by listed_settings), flat
     as clients have always read them."""
@@ -329,12 +346,19 @@ class ConversationInfo(BaseModel):
     adopted: bool = Field(default=False, description="Started outside codex-mcp and adopted from its rollout")
     viewers: list[str] = Field(default_factory=list, description="Attached terminals: 'watch' or 'control'")
     input_holder: str | None = Field(default=None, description="A person at the keyboard, if any")
+    server: ServerInfo | None = Field(
+        default=None,
+        description="The codex-mcp server that runs it live (this one or another window's); calls on it from any "
+        "window reach that session",
+    )
 
     def line(self) -> str:
         """The conversation in one line of a listing (and its first prompt under it)."""
         return (
             f"{self.conversationId}  {self.state}  turns={self.turns}  last={self.last_activity}  cwd={self.cwd}"
             + (f"  ({self.end_reason})" if self.end_reason else "")
+            + (f"  server={self.server.pid}" if self.server else "")
+            + (f" ({self.server.client})" if self.server and self.server.client else "")
             + (f"\n    {self.first_prompt}" if self.first_prompt else "")
         )
 
@@ -447,7 +471,13 @@ def turn_fields(conv: Conversation, turn: Turn, elapsed_s: float, budget: int) -
 
 
 def status_result(
-    conv: Conversation, turn: Turn | None, *, latest: bool = True, budget: int, offset: int = 0
+    conv: Conversation,
+    turn: Turn | None,
+    *,
+    latest: bool = True,
+    budget: int,
+    offset: int = 0,
+    server: ServerInfo | None = None,
 ) -> StatusResult:
     """codex_status's view of a conversation: one turn's status, and the latest completed reply (or, when a
     turn was asked for by number, that turn's reply), from offset on and within the output budget."""
@@ -473,6 +503,7 @@ def status_result(
         input_holder=conv.input_holder,
         approval=approval_of(conv, turn),
         screen=conv.screen_tail(),
+        server=server if conv.live else None,
     )
 
 
@@ -523,4 +554,13 @@ def conversation_info(listed: Listed) -> ConversationInfo:
         adopted=s.adopted,
         viewers=live.viewer_modes if live else [],
         input_holder=live.input_holder if live else None,
+        server=ServerInfo.of(listed.holder),
+    )
+
+
+def result(model: Result) -> CallToolResult:
+    """A tool result whose structured content and text say the same thing."""
+    return CallToolResult(
+        content=[TextContent(type="text", text=model.text())],
+        structured_content=model.model_dump(mode="json"),
     )

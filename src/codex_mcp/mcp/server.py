@@ -5,12 +5,15 @@ through _sdk.py alone."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 import anyio
 from mcp.server import MCPServer
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.stdio import stdio_server
 from mcp.server.subscriptions import InMemorySubscriptionBus, SubscriptionBus
 from mcp_types import (
@@ -28,7 +31,7 @@ from ..config import Settings
 from ..control.server import ControlServer
 from ..conversations.manager import Manager
 from ..errors import NestedServer
-from . import clientlog, completions, resources
+from . import clientlog, completions, forwarding, resources
 from ._sdk import lowlevel_of
 from .appstate import AppState
 from .clientlog import ClientLog
@@ -49,7 +52,8 @@ Hold multi-turn conversations with the OpenAI Codex CLI (a real, live Codex sess
 - codex_review(cwd, base=..., commit=..., instructions=...) has Codex's own reviewer review git changes (read-only)
   and returns its findings; codex_reply on its conversationId asks follow-ups in the same Codex thread.
 - codex_list shows conversations a page at a time (live first, then newest; filter by state, cwd or text);
-  codex_transcript reads one conversation's turns, also of old or ended ones.
+  codex_transcript reads one conversation's turns, also of old or ended ones. Conversations of other client
+  windows are listed too and can be continued from here: the calls reach the live session where it runs.
 - codex_attach_info gives the command a person runs to watch a live conversation or take the keyboard; while they
   hold it, new turns wait (status "queued").
 - Each conversation is also the resource codex://conversations/{conversationId} (its transcript as Markdown).
@@ -82,8 +86,10 @@ def lifespan_for(
             manager.conversations.listeners.append(subscriptions.changed)
             client_log = ClientLog()
             client_log.install()
+            state = AppState(manager, control, subscriptions=subscriptions, client_log=client_log)
+            control.calls = functools.partial(forwarding.answer_call, state)
             try:
-                yield AppState(manager, control, subscriptions=subscriptions, client_log=client_log)
+                yield state
             finally:
                 # Shielded: cancellation (a signal, the client going away) must not cut the clean-up short.
                 with anyio.CancelScope(shield=True):
@@ -127,9 +133,23 @@ def create_server(settings: Settings, on_closed: Callable[[], None] | None = Non
     for prompt in prompts():
         server.add_prompt(prompt)
     server.middleware.append(reject_unknown_arguments)
+    server.middleware.append(note_client)
     server.middleware.append(clientlog.log_middleware)
     _serve_resources(server)
     return server
+
+
+async def note_client(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+    """Server middleware: the client's name and version (from its initialize, or a 2026-07-28 request's envelope)
+    go into the notes of this server's claims, once, so that every window's listing says whom a live
+    conversation's server serves."""
+    state = ctx.lifespan_context
+    if isinstance(state, AppState) and state.manager is not None and state.manager.conversations.store.client is None:
+        params = ctx.session.client_params
+        if params is not None:
+            info = params.client_info
+            state.manager.conversations.note_client(f"{info.name[:80]} {info.version[:40]}".strip())
+    return await call_next(ctx)
 
 
 def _serve_resources(server: MCPServer[AppState]) -> None:

@@ -8,15 +8,16 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, ParamSpec
+from typing import Annotated, Any, ParamSpec
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.shared.exceptions import MCPError
-from mcp_types import CallToolResult, ClientCapabilities, ElicitationCapability, TextContent, ToolAnnotations
-from pydantic import BaseModel, Field, JsonValue, WithJsonSchema
+from mcp_types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import Field, JsonValue, WithJsonSchema
 
 from ..codex.review import ReviewRequest
 from ..codex.settings import ApprovalPolicy, Effort, LaunchOptions, Sandbox
@@ -31,8 +32,9 @@ from ..conversations.waiting import Waiter
 from ..errors import CodexMcpError
 from ..session.approvals import Decision
 from ..turn import Turn, TurnStatus
+from .context import Caller, Forwarded, caller_of, manager_of, state_of, tool_errors
 from .context import ToolCtx as Ctx
-from .context import manager_of, tool_errors
+from .forwarding import forwardable
 from .results import (
     STALL_HINT_S,
     ApproveResult,
@@ -41,12 +43,13 @@ from .results import (
     InterruptResult,
     ListResult,
     ReplyResult,
-    Result,
     ReviewResult,
+    ServerInfo,
     StartResult,
     StatusResult,
     attach_info,
     conversation_info,
+    result,
     status_result,
 )
 from .transcript import TranscriptResult, transcript_result
@@ -80,24 +83,7 @@ EFFORT_DOC = (
 )
 
 
-def result(model: Result) -> CallToolResult:
-    """A tool result whose structured content and text say the same thing."""
-    return CallToolResult(
-        content=[TextContent(type="text", text=model.text())],
-        structured_content=model.model_dump(mode="json"),
-    )
-
-
 # --- how a call waits for its turn ---------------------------------------------------------------
-
-
-class ApprovalAnswer(BaseModel):
-    """The form a client shows when Codex asks for approval."""
-
-    decision: Literal["approve", "approve_always", "deny"] = Field(
-        description="approve: run it this once; approve_always: run it and let Codex stop asking for this kind "
-        "of action (Codex saves a lasting rule); deny: do not run it (Codex stops the turn)"
-    )
 
 
 def one_line_status(conv: Conversation, turn: Turn, elapsed: float) -> str:
@@ -114,30 +100,28 @@ def one_line_status(conv: Conversation, turn: Turn, elapsed: float) -> str:
     return f"turn {turn.index} {turn.status.value} for {elapsed:.0f}s{doing}"
 
 
-async def ask_client(ctx: Ctx, conv: Conversation) -> Decision | None:
+async def ask_client(caller: Caller, conv: Conversation) -> Decision | None:
     """Ask the person behind the client (MCP elicitation) what to answer Codex; None if they don't say."""
     request = conv.pending_approval
     message = request.message() if request is not None else "Codex asks for approval:\n" + "\n".join(conv.screen_tail())
-    answer = await ctx.elicit(f"Codex ({conv.options.cwd}) asks:\n{message}", ApprovalAnswer)
-    if answer.action != "accept":
-        return None
-    return answer.data.decision
+    return await caller.ask(f"Codex ({conv.options.cwd}) asks:\n{message}")
 
 
-def make_waiter(ctx: Ctx, manager: Manager, *, owns_turn: bool = True) -> Waiter:
+def make_waiter(ctx: Ctx | Forwarded, manager: Manager, *, owns_turn: bool = True) -> Waiter:
     """How a tool call waits: progress notifications at an interval (a client's idle watchdog resets on
     them), an approval question to the client when it can answer one, and, for the call that sent the turn
     (owns_turn), an interrupt of the turn if the client cancels the call. Cancelling a mere codex_status wait
     (a client's own request timeout, say) leaves the turn alone."""
     interval = manager.settings.progress_interval_s
-    can_elicit = ctx.request_context.session.check_client_capability(
-        ClientCapabilities(elicitation=ElicitationCapability())
-    )
+    caller = caller_of(ctx)
+    can_elicit = caller.can_elicit
 
     async def wait(conv: Conversation, turn: Turn, timeout: float) -> None:
         loop = asyncio.get_running_loop()
         began = loop.time()
         asked = False
+        if owns_turn:
+            await caller.waiting(conv, turn)
         try:
             while not turn.settled:
                 remaining = timeout - (loop.time() - began)
@@ -148,13 +132,13 @@ def make_waiter(ctx: Ctx, manager: Manager, *, owns_turn: bool = True) -> Waiter
                     if not can_elicit or asked:
                         return
                     asked = True
-                    if not await _settle_through_client(ctx, manager, conv, max(0.1, remaining)):
+                    if not await _settle_through_client(caller, manager, conv, max(0.1, remaining)):
                         return
                     continue
                 if not turn.settled:
                     elapsed = loop.time() - began
                     await conv.fresh_screen()  # the line quotes Codex's activity line from it
-                    await ctx.report_progress(elapsed, None, one_line_status(conv, turn, elapsed))
+                    await caller.progress(elapsed, one_line_status(conv, turn, elapsed))
         except asyncio.CancelledError:
             # The client gave up on the call that sent this turn: stop the turn, or take it back if it has
             # not reached Codex yet.
@@ -165,12 +149,12 @@ def make_waiter(ctx: Ctx, manager: Manager, *, owns_turn: bool = True) -> Waiter
     return wait
 
 
-async def _settle_through_client(ctx: Ctx, manager: Manager, conv: Conversation, timeout: float) -> bool:
+async def _settle_through_client(caller: Caller, manager: Manager, conv: Conversation, timeout: float) -> bool:
     """Ask the client what to answer the approval and give Codex the answer; False when the caller should get
     the approval instead (no decision, no answer in time, or a choice Codex does not offer)."""
     try:
         async with asyncio.timeout(timeout):
-            decision = await ask_client(ctx, conv)
+            decision = await ask_client(caller, conv)
         if decision is None:
             return False  # the person did not decide: Codex keeps waiting, the caller hears about it
         await manager.answer_approval(conv, decision)
@@ -229,6 +213,7 @@ async def codex_start(
 
 
 @tool_errors
+@forwardable
 async def codex_reply(
     conversationId: ConversationId,  # noqa: N803
     prompt: Annotated[str, Field(description="The next message to Codex")],
@@ -267,6 +252,7 @@ async def codex_reply(
 
 
 @tool_errors
+@forwardable
 async def codex_status(
     conversationId: Annotated[str, Field(description="The conversation to look at")],  # noqa: N803
     ctx: Ctx,
@@ -283,10 +269,12 @@ async def codex_status(
     manager = manager_of(ctx)
     conv, shown = await manager.status(conversationId, wait_s, turn, make_waiter(ctx, manager, owns_turn=False))
     budget = manager.settings.reply_budget_chars
-    return result(status_result(conv, shown, latest=turn is None, budget=budget, offset=offset))
+    here = ServerInfo(pid=os.getpid(), client=manager.conversations.store.client)
+    return result(status_result(conv, shown, latest=turn is None, budget=budget, offset=offset, server=here))
 
 
 @tool_errors
+@forwardable
 async def codex_interrupt(
     conversationId: Annotated[str, Field(description="The conversation whose running turn to stop")],  # noqa: N803
     ctx: Ctx,
@@ -305,6 +293,7 @@ async def codex_interrupt(
 
 
 @tool_errors
+@forwardable
 async def codex_approve(
     conversationId: Annotated[str, Field(description="The conversation waiting for approval")],  # noqa: N803
     decision: Annotated[
@@ -329,6 +318,7 @@ async def codex_approve(
 
 
 @tool_errors
+@forwardable
 async def codex_end(
     conversationId: Annotated[str, Field(description="The conversation to end")],  # noqa: N803
     ctx: Ctx,
@@ -349,13 +339,14 @@ async def codex_end(
 
 
 @tool_errors
+@forwardable
 async def codex_attach_info(
     conversationId: Annotated[str, Field(description="The conversation a person wants to see")],  # noqa: N803
     ctx: Ctx,
 ) -> Annotated[CallToolResult, AttachInfo]:
     """The command a person runs in their own terminal to watch this conversation's live Codex, or take the
     keyboard (hand it to the user when they want to see what Codex is doing or help it)."""
-    manager, control = ctx.request_context.lifespan_context.running()
+    manager, control = state_of(ctx).running()
     return result(attach_info(manager.get(conversationId), manager.settings, control.path))
 
 
@@ -393,6 +384,7 @@ async def codex_list(
 
 
 @tool_errors
+@forwardable
 async def codex_transcript(
     conversationId: Annotated[str, Field(description="The conversation to read")],  # noqa: N803
     ctx: Ctx,

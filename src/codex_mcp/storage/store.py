@@ -75,16 +75,46 @@ class ConversationRecord(BaseModel):
 
 class Ownership:
     """This process's claim on a conversation while it runs a live Codex session for it (a file lock, which the
-    system drops if the process dies, so a crashed server never leaves a conversation claimed)."""
+    system drops if the process dies, so a crashed server never leaves a conversation claimed), and the note
+    beside it that says which server holds it (so another server knows whom to pass a call on to)."""
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, note: Path | None = None) -> None:
         self._fd: int | None = fd
+        self._note = note
+
+    def renote(self, store: Store, conversation_id: str) -> None:
+        """Write the note again (the client's name is known now)."""
+        if self._fd is not None and self._note is not None:
+            with contextlib.suppress(OSError):
+                store.write_note(conversation_id)
 
     def release(self) -> None:
-        """Give the claim up (idempotent)."""
+        """Give the claim up (idempotent). The note goes first: once the lock is free, the next owner writes its own."""
         if self._fd is not None:
+            if self._note is not None:
+                with contextlib.suppress(OSError):
+                    self._note.unlink()
             filelocks.release(self._fd)
             self._fd = None
+
+
+@dataclass(frozen=True)
+class Holder:
+    """The codex-mcp server that runs a conversation live, as its claim note says (pid None: a server that
+    writes no note, from before notes were written)."""
+
+    pid: int | None
+    client: str | None = None
+
+
+def _read_note(path: Path) -> Holder:
+    try:
+        note = json.loads(path.read_text(encoding="utf-8"))
+        pid = note.get("pid")
+        client = note.get("client")
+        return Holder(pid if isinstance(pid, int) else None, client if isinstance(client, str) else None)
+    except (OSError, ValueError, AttributeError):
+        return Holder(None)
 
 
 _STALE_TMP_S = 60.0
@@ -145,6 +175,8 @@ class Store:
         self.dir = state_dir / "conversations"
         self._ensure_dir()
         self.index = Index(state_dir / "index.sqlite3")
+        self.client: str | None = None
+        """Who this server serves (the MCP client's name and version), written into the notes of its claims."""
 
     def _ensure_dir(self) -> None:
         """The owner-only directories, made again if someone removed them while the server runs."""
@@ -157,8 +189,8 @@ class Store:
         """Where a conversation's record lives (ids are validated UUIDs before they get here)."""
         return self.dir / f"{conversation_id}.json"
 
-    def claim(self, conversation_id: str) -> Ownership | None:
-        """Claim a conversation for this process; None if another codex-mcp process holds it live."""
+    def _lock(self, conversation_id: str) -> int | None:
+        """The conversation's lock taken (its fd), or None if another codex-mcp process holds it."""
         if not self.dir.is_dir():
             self._ensure_dir()
         fd = os.open(self.dir / f"{conversation_id}.lock", os.O_RDWR | os.O_CREAT, 0o600)
@@ -170,16 +202,45 @@ class Store:
         if not taken:
             os.close(fd)
             return None
-        return Ownership(fd)
+        return fd
+
+    def claim(self, conversation_id: str) -> Ownership | None:
+        """Claim a conversation for this process; None if another codex-mcp process holds it live."""
+        fd = self._lock(conversation_id)
+        if fd is None:
+            return None
+        try:
+            note = self.write_note(conversation_id)
+        except OSError as exc:  # the claim still holds; other servers then cannot pass calls on to us
+            log.warning("could not note the claim on %s: %s", conversation_id, exc)
+            note = None
+        return Ownership(fd, note)
+
+    def write_note(self, conversation_id: str) -> Path:
+        """The note of this process's claim: which server holds it, and for whom. Whole or not at all (a reader
+        never sees half of it; a crash leaves a .tmp that sync clears)."""
+        path = self.dir / f"{conversation_id}.owner"
+        tmp = self.dir / f".{path.name}.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump({"pid": os.getpid(), "client": self.client}, f)
+        os.replace(tmp, path)
+        return path
+
+    def holder(self, conversation_id: str) -> Holder | None:
+        """The server that holds the conversation live, if another one does."""
+        if not self.claimed_elsewhere(conversation_id):
+            return None
+        return _read_note(self.dir / f"{conversation_id}.owner")
 
     def claimed_elsewhere(self, conversation_id: str) -> bool:
         """True while another process holds the conversation live."""
         if not (self.dir / f"{conversation_id}.lock").exists():
             return False
-        claim = self.claim(conversation_id)
-        if claim is None:
+        fd = self._lock(conversation_id)
+        if fd is None:
             return True
-        claim.release()
+        filelocks.release(fd)  # a look, not a claim: no note is written
         return False
 
     def load(self, conversation_id: str) -> tuple[ConversationRecord, float] | None:
@@ -307,8 +368,9 @@ class Store:
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
                 self.index.remove([summary.id])
-                with contextlib.suppress(FileNotFoundError):
-                    (self.dir / f"{summary.id}.lock").unlink()
+                for leftover in (f"{summary.id}.lock", f"{summary.id}.owner"):
+                    with contextlib.suppress(FileNotFoundError):
+                        (self.dir / leftover).unlink()
             finally:
                 claim.release()
         return report
