@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -43,14 +44,14 @@ async def test_a_reply_from_another_window_runs_on_the_live_session(
     async with mcp_server(sandbox, codex_bin) as a, mcp_server(sandbox, codex_bin) as b:
         cid = await start(a, "remember OTTER", cwd=sandbox.work)
         [codex] = codex_pids(sandbox)
-        r = await reply(b, cid, "from b [[history]]")
-        assert r["reply"] == "remember OTTER | from b [[history]]"
+        r = await reply(b, cid, "GREBE from b [[history]]")
+        assert r["reply"] == "remember OTTER | GREBE from b [[history]]"
         assert r["recovery"] == "live"  # not resumed: the very session a started
         assert r["thread_id"] == cid
         assert r["turn"] == 2
         assert codex_pids(sandbox) == [codex]  # no second Codex
         back = await reply(a, cid, "from a again [[history]]")
-        assert back["reply"] == "remember OTTER | from b [[history]] | from a again [[history]]"
+        assert back["reply"] == "remember OTTER | GREBE from b [[history]] | from a again [[history]]"
         assert back["turn"] == 3
         status = await call(b, "codex_status", conversationId=cid)
         assert status["state"] == "idle"
@@ -59,7 +60,7 @@ async def test_a_reply_from_another_window_runs_on_the_live_session(
         transcript = await call(b, "codex_transcript", conversationId=cid)
         assert [t["prompt"] for t in transcript["turns"]] == [
             "remember OTTER",
-            "from b [[history]]",
+            "GREBE from b [[history]]",
             "from a again [[history]]",
         ]
         # Who holds it, as every window sees it: a's pid and a's client.
@@ -73,7 +74,7 @@ async def test_a_reply_from_another_window_runs_on_the_live_session(
         # The command to attach names a's channel, wherever it is asked.
         from_b = await call(b, "codex_attach_info", conversationId=cid)
         assert from_b == await call(a, "codex_attach_info", conversationId=cid)
-        assert len(model_got(fake_model, "from b")) == 1
+        assert len(model_got(fake_model, "GREBE")) == 1  # sent once, to the one Codex
 
 
 async def test_status_wait_interrupt_and_end_from_another_window(sandbox: Sandbox, codex_bin: Path) -> None:
@@ -119,13 +120,13 @@ async def test_cancelling_a_forwarded_reply_withdraws_it_on_the_live_session(
         started = await start_result(a, "busy [[delay:3]]", cwd=sandbox.work, timeout_s=1)
         cid = started["conversationId"]
         with anyio.move_on_after(0.7):
-            await b.call_tool("codex_reply", {"conversationId": cid, "prompt": "never mind this"})
+            await b.call_tool("codex_reply", {"conversationId": cid, "prompt": "never mind this, from b"})
         first = await call(a, "codex_status", conversationId=cid, turn=1, wait_s=15)
         assert first["status"] == "completed"
         withdrawn = await call(a, "codex_status", conversationId=cid, turn=2)
         assert withdrawn["status"] == "failed", withdrawn
         assert "withdrawn" in withdrawn["error"]
-        assert not model_got(fake_model, "never mind this")
+        assert not model_got(fake_model, "never mind this, from b")
 
 
 async def test_the_holder_killed_mid_turn_ends_the_forwarded_call_with_its_fate(
@@ -287,3 +288,30 @@ async def test_a_follow_up_on_a_review_makes_no_hidden_title_request(
         assert titles == [], "a hidden title request was made"
         index = (sandbox.codex_home / "session_index.jsonl").read_text()
         assert f'"id":"{cid}","thread_name":"[codex review]' in index
+
+
+async def test_a_message_queued_with_codex_queue_is_reported_as_a_turn_of_its_own(
+    sandbox: Sandbox, codex_bin: Path, fake_model: FakeModel
+) -> None:
+    """`codex queue` while no Codex has the thread open: our next resume runs it first, as a turn nobody sent
+    through codex-mcp. It is recorded as a person's turn (prompt and reply), and our reply is our own turn's."""
+    async with mcp_server(sandbox, codex_bin) as client:
+        cid = await start(client, "remember KITE", cwd=sandbox.work)
+        await call(client, "codex_end", conversationId=cid)
+        queued = subprocess.run(
+            [str(codex_bin), "queue", "--thread", cid, "--message", "QUEUED by a person [[delay:2]]"],
+            env={**os.environ, **sandbox.env},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        assert "Queued message" in queued.stdout
+        r = await reply(client, cid, "mine [[history]]")
+        assert r["recovery"] == "resumed"
+        assert r["reply"] == "remember KITE | QUEUED by a person [[delay:2]] | mine [[history]]"
+        transcript = await call(client, "codex_transcript", conversationId=cid)
+        turns = {t["prompt"]: t for t in transcript["turns"]}
+        assert turns["QUEUED by a person [[delay:2]]"]["reply"] == "ECHO: QUEUED by a person [[delay:2]]"
+        assert turns["mine [[history]]"]["turn"] == r["turn"]
+        assert len(transcript["turns"]) == 3

@@ -249,11 +249,14 @@ class Session:
 
     async def _run_turn(self, turn: Turn) -> None:
         # No deadline: sending anyway could merge two turns; the caller's own timeout bounds its wait.
-        while self.live and not self._may_send():
-            await self.sleep_until_woken(0.25)
-            self.turns.pump()
-        self.turns.follow_resumed_thread()  # a resumed thread: only what comes next
-        self.turns.pump()  # whatever earlier turns left behind is not this turn's
+        while True:
+            while self.live and not self._may_send():
+                await self.sleep_until_woken(0.25)
+                self.turns.pump()
+            self.turns.follow_resumed_thread()  # a resumed thread: only what comes next
+            self.turns.pump()  # whatever earlier turns left behind is not this turn's
+            if not self.live or self._may_send():
+                break  # else that pump found a turn someone else started (`codex queue`): it goes first
         self.state = State.RUNNING
         turn.set_status(TurnStatus.RUNNING)
         self.turns.began()

@@ -64,11 +64,13 @@ class TurnTracker:
             self._seen_screen, self._seen_at = seen, now
         return round(now - max(self._seen_at, self.last_record_at, self._began_at), 1)
 
-    def follow_resumed_thread(self) -> None:
+    def follow_resumed_thread(self, tail: RolloutTail | None = None) -> None:
         """The thread existed before this session: read its rollout only from what Codex appends from now on (in
-        the plain file, even if the thread was compressed), so earlier turns are never taken for new ones."""
+        the plain file, even if the thread was compressed), so earlier turns are never taken for new ones. tail:
+        one taken before the session started (resume_tail), so that a turn Codex runs as soon as it is up (a
+        message queued with `codex queue`) is seen, and recorded as a person's turn."""
         if self._tail is None:
-            self._tail = tail_from_end(self.codex_home, self.thread_id or "", only=_TURN_RECORDS)
+            self._tail = tail or tail_from_end(self.codex_home, self.thread_id or "", only=_TURN_RECORDS)
 
     async def follow_people(self, live: Callable[[], bool]) -> None:
         """While terminals are attached, notice turns a person starts (we are not sending one then). Runs until
@@ -145,13 +147,11 @@ class TurnTracker:
         if event.kind == "started":
             self._started(event.turn_id)
             return
-        target = next(
-            (
-                t
-                for t in (self.sent, self.person_turn)
-                if t is not None and t.turn_id in (None, event.turn_id) and not t.settled
-            ),
-            None,
+        # The turn with this id; else one whose id is not known yet (a turn we sent but whose start we did not
+        # see). Exact first: a message queued with `codex queue` runs as a person's turn just before ours.
+        open_turns = [t for t in (self.sent, self.person_turn) if t is not None and not t.settled]
+        target = next((t for t in open_turns if t.turn_id == event.turn_id), None) or next(
+            (t for t in open_turns if t.turn_id is None), None
         )
         if target is None:
             return
@@ -177,3 +177,8 @@ class TurnTracker:
             self.person_turn.turn_id = turn_id
             self.person_turn.thread_id = self.thread_id
             self.person_turn.set_status(TurnStatus.RUNNING)
+
+
+def resume_tail(codex_home: Path, thread_id: str) -> RolloutTail | None:
+    """Where a resumed session's new turns will start in the thread's rollout: taken before Codex starts."""
+    return tail_from_end(codex_home, thread_id, only=_TURN_RECORDS)
