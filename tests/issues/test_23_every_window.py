@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from ..helpers import await_until, call, call_error, reply, start, start_result
 from ..platforms import kill_hard, posix_signals
 from ..test_approvals import ASKING
 from ..test_conversations import codex_pids, model_got
+from . import test_13_plugin as plugin
 from .test_13_review import make_repo
 
 pytestmark = [pytest.mark.anyio, pytest.mark.codex]
@@ -315,3 +317,40 @@ async def test_a_message_queued_with_codex_queue_is_reported_as_a_turn_of_its_ow
         assert turns["QUEUED by a person [[delay:2]]"]["reply"] == "ECHO: QUEUED by a person [[delay:2]]"
         assert turns["mine [[history]]"]["turn"] == r["turn"]
         assert len(transcript["turns"]) == 3
+
+
+# --- through Claude Code's plugin --------------------------------------------------------------------
+
+
+@pytest.mark.version_independent
+async def test_ask_in_a_second_claude_code_window_continues_the_live_conversation(
+    sandbox: Sandbox, codex_bin: Path, fake_model: FakeModel
+) -> None:
+    """Window A (a codex-mcp server, as a first Claude Code window starts) runs the folder's conversation live;
+    `/codex-mcp:ask` in a second Claude Code window, with the plugin's own codex-mcp, continues it on A's Codex."""
+    marker = uuid.uuid4().hex[:8]
+    first, later = f"window one {marker}", f"window two {marker} [[history]]"
+    async with mcp_server(sandbox, codex_bin) as a:
+        cid = await start(a, first, cwd=sandbox.work)
+        [codex] = codex_pids(sandbox)
+        ask = plugin.Scripted(
+            [
+                (plugin.LIST, lambda done: {"cwd": str(sandbox.work), "limit": 5}),
+                (plugin.REPLY, lambda done: {"conversationId": plugin.conversation_id(done[0]), "prompt": later}),
+            ],
+            lambda done: json.loads(done[1])["reply"],
+        )
+        run = await anyio.to_thread.run_sync(
+            lambda: plugin.claude_with_plugin(plugin.CLAUDE, sandbox, codex_bin, ask, f"/codex-mcp:ask {later}")
+        )
+        shown = run.tool_results()
+        listed = json.loads(shown[-2])
+        [entry] = [c for c in listed["conversations"] if c["conversationId"] == cid]
+        assert entry["server"]["pid"] == holder_of(sandbox, cid)  # the second window sees who holds it
+        replied = json.loads(shown[-1])
+        assert (replied["conversationId"], replied["recovery"]) == (cid, "live")
+        assert run.events[-1]["result"] == f"{first} | {later}"
+        assert codex_pids(sandbox) == [codex]  # still A's one Codex
+        assert plugin.turns_with(fake_model, marker) == [[first], [first, later]]
+        status = await call(a, "codex_status", conversationId=cid)
+        assert status["turns"] == 2
