@@ -1,7 +1,8 @@
 """One conversation from two client windows (issue 23): what a call passed on to the server that runs the
 conversation live costs over the same call made to that server directly. Two codex-mcp servers on one state
 dir, the real Codex CLI on the instant fake model; window A starts the conversation, then codex_reply and
-codex_status are timed alternately through A (local) and through B (forwarded to A), paired by round.
+codex_status are timed alternately through A (local) and through B (forwarded to A), paired by round. Then three
+windows in one folder, each server wanting a warm spare: the idle Codex TUIs they keep between them.
 
     .venv/bin/python bench/windows.py [--rounds 30] [--codex-bin PATH]
 """
@@ -14,7 +15,8 @@ import time
 from typing import Any
 
 import anyio
-from common import bench_world, pinned_codex
+import psutil
+from common import bench_world, codex_pids, pinned_codex
 from mcp import Client
 
 
@@ -71,11 +73,25 @@ async def run(args: argparse.Namespace) -> None:
     print(f"| codex_status forwarded minus local, paired by round | {summary(paired)} |")
 
 
+async def spares(args: argparse.Namespace) -> None:
+    """Three windows in one folder, each server wanting a warm spare: how many idle Codex TUIs they keep."""
+    with bench_world(args.codex_bin, CODEX_MCP_SPARE_KEEP_S="300") as (home, _work, params):
+        async with Client(params) as _a, Client(params) as _b, Client(params) as _c:
+            await anyio.sleep(args.settle)
+            idle = codex_pids(home)
+            rss = sum(psutil.Process(pid).memory_info().rss for pid in idle) / (1 << 20)
+    measure = f"idle Codex TUIs kept by 3 windows in one folder (after {args.settle:g} s)"
+    print(f"| {measure} | {len(idle)} ({rss:.0f} MB RSS) |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--codex-bin", default=pinned_codex())
-    anyio.run(run, parser.parse_args())
+    parser.add_argument("--settle", type=float, default=8.0, help="seconds the 3 windows get to start their spares")
+    args = parser.parse_args()
+    anyio.run(run, args)
+    anyio.run(spares, args)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import psutil
 import pytest
 from mcp import Client
 
@@ -195,8 +196,8 @@ async def ask_channel(sandbox: Sandbox, request: dict[str, Any]) -> dict[str, An
 async def test_the_channel_holds_a_passed_on_call_to_the_tools_signature(sandbox: Sandbox, codex_bin: Path) -> None:
     async with mcp_server(sandbox, codex_bin) as a:
         cid = await start(a, "guarded", cwd=sandbox.work)
-        refused = await ask_channel(sandbox, {"op": "call", "tool": "codex_start", "arguments": {"prompt": "x"}})
-        assert refused == {"error": "not a conversation tool: 'codex_start'"}
+        refused = await ask_channel(sandbox, {"op": "call", "tool": "codex_review", "arguments": {}})
+        assert refused == {"error": "not a conversation tool: 'codex_review'"}
         for arguments in (
             "not an object",
             {"conversationId": cid},  # no prompt
@@ -354,3 +355,39 @@ async def test_ask_in_a_second_claude_code_window_continues_the_live_conversatio
         assert plugin.turns_with(fake_model, marker) == [[first], [first, later]]
         status = await call(a, "codex_status", conversationId=cid)
         assert status["turns"] == 2
+
+
+# --- one warm spare for every window -----------------------------------------------------------------
+
+SPARE = {"CODEX_MCP_SPARE_KEEP_S": "300"}
+
+
+async def test_three_windows_keep_one_warm_spare_and_any_of_them_starts_on_it(
+    sandbox: Sandbox, codex_bin: Path
+) -> None:
+    async with (
+        mcp_server(sandbox, codex_bin, env=SPARE) as a,
+        mcp_server(sandbox, codex_bin, env=SPARE) as b,
+        mcp_server(sandbox, codex_bin, env=SPARE) as c,
+    ):
+        # Each server wants a spare for its own folder at start; one keeps it.
+        assert await await_until(lambda: len(codex_pids(sandbox)) == 1, 30), codex_pids(sandbox)
+        await anyio.sleep(2)  # and no second one comes up later
+        [spare] = codex_pids(sandbox)
+        keeper = psutil.Process(spare).parent().pid
+        started: list[dict[str, Any]] = []
+        for client in (a, b, c):
+            started.append(await start_result(client, f"from each window {len(started)}", cwd=sandbox.work))
+        assert [s["status"] for s in started] == ["completed"] * 3
+        first = started[0]
+        assert holder_of(sandbox, first["conversationId"]) in server_pids(sandbox)
+        # A window whose server keeps no spare started on the keeper's: that conversation lives there.
+        assert any(holder_of(sandbox, s["conversationId"]) == keeper for s in started)
+        # Three conversations and, again, one spare among all the windows.
+        assert await await_until(lambda: len(codex_pids(sandbox)) == 4, 30), codex_pids(sandbox)
+        await anyio.sleep(2)
+        assert len(codex_pids(sandbox)) == 4
+        for s, client in zip(started, (a, b, c), strict=True):
+            r = await reply(client, s["conversationId"], "and from its own window [[history]]")
+            assert r["recovery"] == "live"
+            assert r["reply"].startswith(f"from each window {started.index(s)} | ")

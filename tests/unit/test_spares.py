@@ -4,11 +4,13 @@ nothing it started is left running (a stand-in for the session; tests/issues/tes
 from __future__ import annotations
 
 import asyncio
+import os
+from pathlib import Path
 from typing import cast
 
 import pytest
 
-from codex_mcp.conversations.spares import SpareKey, Spares
+from codex_mcp.conversations.spares import SpareBoard, SpareKey, Spares
 from codex_mcp.session.session import Session
 
 pytestmark = pytest.mark.anyio
@@ -138,3 +140,18 @@ async def test_keep_s_zero_starts_nothing() -> None:
     await settle()
     assert (spares.count, launch.made) == (0, [])
     await spares.close(0)
+
+
+def test_one_server_keeps_the_spare_for_a_key_across_the_servers_of_a_state_dir(tmp_path: Path) -> None:
+    """Two boards on one folder stand for two servers (a lock is per open file, so one process shows it)."""
+    key, other = SpareKey(("codex", "-C", "/w"), "/w"), SpareKey(("codex", "-m", "o3"), "/w")
+    first, second = SpareBoard(tmp_path), SpareBoard(tmp_path)
+    assert first.take(key)
+    assert first.take(key)  # already its own
+    assert not second.take(key)
+    assert second.holder(key) == os.getpid()
+    assert first.holder(key) is None  # not another's
+    assert second.take(other)  # other settings: a spare of its own
+    first.release(key)
+    assert second.holder(key) is None
+    assert second.take(key)

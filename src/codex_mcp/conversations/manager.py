@@ -36,7 +36,7 @@ from .listing import Listing, ListQuery, list_page
 from .repository import Repository
 from .reviewer import Reviewer
 from .reviver import Reviver, adopt_thread
-from .spares import Spares
+from .spares import SpareBoard, Spares
 from .waiting import Waiter, plain_wait
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class Manager:
         self._tasks = Tasks()
         self.reviver = Reviver(settings, self.launcher, self.conversations)
         self.reviewer = Reviewer(settings, self.launcher, self.conversations, self._tasks, make_room=self.make_room)
-        self.spares = Spares(settings.spare_keep_s)
+        self.spares = Spares(settings.spare_keep_s, SpareBoard(settings.state_dir / "spares"))
 
     async def prepare(self) -> None:
         """Check the index of what earlier servers handed out (no transcript is read unless its file changed),
@@ -112,6 +112,15 @@ class Manager:
         if conv is None:
             raise UnknownConversation(cid)
         return conv
+
+    def spare_elsewhere(self, options: LaunchOptions) -> int | None:
+        """The pid of another window's server that keeps a warm spare for a start with these settings, when this
+        one has none (a codex_start is then best passed on to it)."""
+        board = self.spares.board
+        if board is None or self._closed:
+            return None
+        key = self.launcher.plan_new(options).spare_key
+        return None if self.spares.has(key) else board.holder(key)
 
     def holder_elsewhere(self, conversation_id: str) -> Holder | None:
         """The other codex-mcp server that runs this conversation live, if one does."""

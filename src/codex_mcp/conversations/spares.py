@@ -11,10 +11,16 @@ ends after ``keep_s`` unused (Settings.spare_keep_s), and ends on shutdown.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
+import json
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+from .._internal import filelocks
 from .._internal.tasks import Tasks
 from ..session.session import Session
 
@@ -30,12 +36,75 @@ class SpareKey:
     argv: tuple[str, ...]
     cwd: str
 
+    @property
+    def digest(self) -> str:
+        """A file name for the key (the same in every server that would launch the same)."""
+        return hashlib.sha256(json.dumps([self.argv, self.cwd]).encode()).hexdigest()[:32]
+
+
+class SpareBoard:
+    """Which server keeps the spare for which settings, across the servers of one state dir: at most one spare
+    per folder and settings (each idle Codex TUI holds ~175 MB). A lock file per key, held while a server keeps
+    that spare (the system drops it if the server dies), and a note with its pid, so that another window's
+    codex_start with those settings is passed on to it (mcp/forwarding.py) instead of starting Codex cold."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._held: dict[str, int] = {}
+
+    def take(self, key: SpareKey) -> bool:
+        """Keep the spare for key here (True), unless another server does."""
+        name = key.digest
+        if name in self._held:
+            return True
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(self.folder / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            log.info("spares board unusable (%s): keeping a spare of our own", exc)
+            return True
+        if not filelocks.try_lock(fd):
+            os.close(fd)
+            return False
+        self._held[name] = fd
+        with contextlib.suppress(OSError):
+            (self.folder / f"{name}.owner").write_text(str(os.getpid()), encoding="utf-8")
+        return True
+
+    def release(self, key: SpareKey) -> None:
+        """No spare for key here any more."""
+        fd = self._held.pop(key.digest, None)
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                (self.folder / f"{key.digest}.owner").unlink()
+            filelocks.release(fd)
+
+    def holder(self, key: SpareKey) -> int | None:
+        """The pid of the other server that keeps the spare for key, if one does."""
+        name = key.digest
+        lock = self.folder / f"{name}.lock"
+        if name in self._held or not lock.exists():
+            return None
+        try:
+            fd = os.open(lock, os.O_RDWR)
+        except OSError:
+            return None
+        if filelocks.try_lock(fd):
+            filelocks.release(fd)  # nobody keeps it
+            return None
+        os.close(fd)
+        try:
+            return int((self.folder / f"{name}.owner").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
 
 class Spares:
     """At most one spare, ready or starting."""
 
-    def __init__(self, keep_s: float) -> None:
+    def __init__(self, keep_s: float, board: SpareBoard | None = None) -> None:
         self.keep_s = keep_s
+        self.board = board
         self._key: SpareKey | None = None
         self._ready: Session | None = None
         self._starting: asyncio.Task[Session | None] | None = None
@@ -84,6 +153,8 @@ class Spares:
         self._discard("settings changed")
         if not room:
             return
+        if self.board is not None and not self.board.take(key):
+            return  # another window's server keeps a spare for these settings: a start here is passed on to it
         self._key = key
         self._starting = self._tasks.spawn(self._start(launch), name="codex-spare")
         self._starting.add_done_callback(self._started)
@@ -104,7 +175,7 @@ class Spares:
             return
         self._starting = None
         if session is None:
-            self._key = None
+            self._forget()
             return
         self._ready = session
         self._arm_expiry()
@@ -114,7 +185,13 @@ class Spares:
             self._expiry.cancel()
         self._expiry = asyncio.get_running_loop().call_later(self.keep_s, self._discard, "unused")
 
+    def has(self, key: SpareKey) -> bool:
+        """Whether a spare for key is ready or starting here."""
+        return self._key == key and self.count > 0
+
     def _forget(self) -> None:
+        if self._key is not None and self.board is not None:
+            self.board.release(self._key)
         self._key = None
         self._ready = None
         if self._expiry is not None:

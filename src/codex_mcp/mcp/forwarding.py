@@ -276,6 +276,32 @@ _FATES: dict[str, Callable[[Conversation, Turn | None, dict[str, Any], float, in
 """Calls that must not run twice: their answer, when the holder dies, is their turn's fate."""
 
 
+def startable(tool: Callable[P, Awaitable[CallToolResult]]) -> Callable[P, Awaitable[CallToolResult]]:
+    """codex_start, which another window's server passes on to this one when this one keeps the warm spare for
+    its settings (Manager.spare_elsewhere)."""
+    TOOLS[tool.__name__] = (cast(Tool, tool), _arguments_model(tool))
+    return tool
+
+
+async def forward_start(manager: Manager, pid: int, arguments: dict[str, Any], caller: Caller) -> CallToolResult | None:
+    """The start, made by the server that keeps a spare for it (the conversation then lives there, and this
+    window's calls on it are passed on too); None: start it here."""
+    for endpoint in [e for e in transport.endpoints(manager.settings.state_dir) if e.pid == pid]:
+        try:
+            return await _call(endpoint, "codex_start", arguments, caller)
+        except (_NotHere, _Hung):
+            return None
+        except HolderGone:
+            raise CodexMcpError(
+                "the codex-mcp server of another window, which was starting this conversation on its warm spare, "
+                "went away during the call: codex_list shows whether the conversation started (then codex_reply "
+                "continues it here), else call codex_start again"
+            ) from None
+        except OSError:
+            continue
+    return None
+
+
 # --- the holder's side ----------------------------------------------------------------------------
 
 
@@ -323,12 +349,13 @@ async def answer_call(state: AppState, request: Message, link: Link) -> Message:
         return {"error": f"invalid arguments for {request.get('tool')}: {exc.errors(include_url=False)}"[:2000]}
     arguments = {name: getattr(checked, name) for name in type(checked).model_fields}
     manager = state.running()[0]
-    try:
-        cid = manager.get(str(arguments["conversationId"])).id
-    except CodexMcpError as exc:
-        return {"error": str(exc)}
-    if not manager.conversations.owns(cid):
-        return {"not_here": True}
+    if "conversationId" in arguments:  # a conversation's call: only where it lives
+        try:
+            cid = manager.get(str(arguments["conversationId"])).id
+        except CodexMcpError as exc:
+            return {"error": str(exc)}
+        if not manager.conversations.owns(cid):
+            return {"not_here": True}
     await link.send({"accepted": True})
     caller = LinkCaller(link, bool(request.get("can_elicit")))
     running = asyncio.ensure_future(tool(**arguments, ctx=Forwarded(state, caller)))

@@ -34,7 +34,7 @@ from ..session.approvals import Decision
 from ..turn import Turn, TurnStatus
 from .context import Caller, Forwarded, caller_of, manager_of, state_of, tool_errors
 from .context import ToolCtx as Ctx
-from .forwarding import forwardable
+from .forwarding import forward_start, forwardable, startable
 from .results import (
     STALL_HINT_S,
     ApproveResult,
@@ -172,6 +172,7 @@ ConversationId = Annotated[str, Field(description="The id codex_start returned")
 
 
 @tool_errors
+@startable
 async def codex_start(
     prompt: Annotated[str, Field(description="The first message to Codex")],
     ctx: Ctx,
@@ -207,6 +208,24 @@ async def codex_start(
         config=dict(config or {}),
         effort=effort,
     )
+    if not isinstance(ctx, Forwarded) and (keeper := manager.spare_elsewhere(options)) is not None:
+        # Another window's server keeps a warm spare for these settings: the start is quicker there, and the
+        # conversation is reachable from here all the same.
+        arguments = {
+            "prompt": prompt,
+            "cwd": options.cwd,
+            "model": model,
+            "profile": profile,
+            "sandbox": sandbox,
+            "approval_policy": approval_policy,
+            "config": config,
+            "timeout_s": timeout_s,
+            "effort": effort,
+            "images": images,
+        }
+        started = await forward_start(manager, keeper, arguments, caller_of(ctx))
+        if started is not None:
+            return started
     conv, turn = await manager.start(prompt, options, timeout_s, make_waiter(ctx, manager), images=images)
     budget = manager.settings.reply_budget_chars
     return result(StartResult.of(conv, turn, time.monotonic() - began, budget, cwd=options.cwd))
