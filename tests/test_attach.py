@@ -262,3 +262,23 @@ async def test_a_person_answers_an_approval_and_ls_shows_them(sandbox: Sandbox, 
                 assert time.monotonic() < deadline, done
                 await asyncio.sleep(0.1)
             assert (sandbox.work / "by-a-person.txt").exists()
+
+
+async def test_another_windows_turn_waits_for_the_person_at_the_keyboard(
+    sandbox: Sandbox, codex_bin: Path, fake_model: FakeModel
+) -> None:
+    """Issue 23: a person attached to window A's session holds the keyboard; window B's reply (passed on to A)
+    queues behind them as A's own would, says who holds it, and runs once they detach."""
+    async with mcp_server(sandbox, codex_bin) as a, mcp_server(sandbox, codex_bin) as b:
+        cid = await start(a, "attach and forward", cwd=sandbox.work)
+        async with person(sandbox, cid) as me:
+            assert await me.until(lambda: "ECHO: attach and forward" in me.text()), me.text()
+            queued = await reply(b, cid, "from window b PETREL", timeout_s=2)
+            assert queued["status"] == "queued", queued
+            assert "a person" in queued["input_holder"]
+            assert not model_got(fake_model, "PETREL")
+            await me.terminal.write(b"\x1d")
+            assert await me.terminal.wait_exit(5) is not None
+            done = await status(b, cid, turn=queued["turn"], wait_s=15)
+            assert done["status"] == "completed"
+            assert done["reply"] == "ECHO: from window b PETREL"
