@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -21,13 +22,14 @@ from mcp import Client
 from codex_mcp.cli.fakemodel import FakeModel
 from codex_mcp.control import transport
 
-from ..conftest import Sandbox, mcp_server
+from ..conftest import FAKE_KEY, Sandbox, mcp_server
 from ..faults_helpers import server_pids
 from ..helpers import await_until, call, call_error, reply, start, start_result
 from ..platforms import kill_hard, posix_signals
 from ..test_approvals import ASKING
 from ..test_conversations import codex_pids, model_got
 from . import test_13_plugin as plugin
+from .test_10_codex_as_client import our_server, register
 from .test_13_review import make_repo
 
 pytestmark = [pytest.mark.anyio, pytest.mark.codex]
@@ -391,3 +393,30 @@ async def test_three_windows_keep_one_warm_spare_and_any_of_them_starts_on_it(
             r = await reply(client, s["conversationId"], "and from its own window [[history]]")
             assert r["recovery"] == "live"
             assert r["reply"].startswith(f"from each window {started.index(s)} | ")
+
+
+async def test_an_entry_the_guard_did_not_recognise_is_learned_and_left_off_next_time(
+    sandbox: Sandbox, codex_bin: Path
+) -> None:
+    """codex-mcp behind a launcher nothing in the command line gives away (python -c with the module's name
+    encoded, as an npx wrapper or a renamed binary would be): the first session starts it, it refuses and notes
+    its entry, and the sessions after leave it off."""
+    code = "import base64, runpy; runpy.run_module(base64.b64decode('Y29kZXhfbWNw').decode(), run_name='__main__')"
+    entry = {
+        "command": sys.executable,
+        "args": ["-c", code],
+        "required": True,
+        "env": {"CODEX_MCP_STATE_DIR": str(sandbox.state_dir), FAKE_KEY: sandbox.env[FAKE_KEY]},
+        "env_vars": ["CODEX_HOME"],
+    }
+    register(sandbox, "hidden", entry)
+    learned = sandbox.state_dir / "nesting-learned.json"
+    async with mcp_server(sandbox, codex_bin) as client:
+        first = await start_result(client, "first session", cwd=sandbox.work)
+        assert first["status"] == "completed"
+        assert await await_until(learned.exists, 20), "the nested server noted nothing"
+        assert json.loads(learned.read_text()) == [{"name": "hidden", "command": sys.executable, "args": ["-c", code]}]
+        second = await start_result(client, "second session", cwd=sandbox.work)
+        assert second["status"] == "completed"
+        nested = [p for p in our_server().children(recursive=True) if code in " ".join(p.cmdline())]
+        assert len(nested) == 1  # the first session's; the second left the entry off

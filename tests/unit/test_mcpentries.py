@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from codex_mcp.codex import mcpentries
+from codex_mcp.codex import mcpentries, nesting
 from codex_mcp.codex.argv import disable_entries, new_session_argv
 from codex_mcp.codex.mcpentries import Entry, effective_config, runs_codex_mcp, script_is_ours, self_entries
 from codex_mcp.codex.settings import JsonValue, LaunchOptions
@@ -247,3 +247,31 @@ def test_an_entry_only_we_thought_was_there_stays_valid() -> None:
 
 def test_no_entries_no_flags() -> None:
     assert disable_entries([], {"mcp_servers.x.command": "y"}) == []
+
+
+def test_the_entry_a_nested_server_was_started_by_is_found_from_its_command_line(tmp_path: Path) -> None:
+    config: dict[str, object] = {
+        "mcp_servers": {
+            "tools": {"command": "npx", "args": ["-y", "@acme/codex-tools"]},
+            "other": {"command": "npx", "args": ["-y", "@acme/other"]},
+            "off": {"command": "npx", "args": ["-y", "@acme/codex-tools"], "enabled": False},
+            "renamed": {"command": "/opt/bin/cdx-bridge", "args": []},
+        }
+    }
+    # npx shows as its interpreter and the script, then the entry's args; a renamed binary as itself.
+    npx = ["node", "/usr/local/bin/npx", "-y", "@acme/codex-tools"]  # a #! script: the interpreter, its path
+    assert mcpentries.entry_started_as(config, npx) == "tools"
+    assert mcpentries.entry_started_as(config, ["/opt/bin/cdx-bridge"]) == "renamed"
+    assert mcpentries.entry_started_as(config, ["python3", "-m", "something_else"]) is None
+    assert mcpentries.entry_started_as(config, []) is None
+    learned = tmp_path / "learned.json"
+    mcpentries.note_learned(learned, config, "tools")
+    mcpentries.note_learned(learned, config, "tools")  # once
+    assert mcpentries.read_learned(learned) == [("tools", "npx", ["-y", "@acme/codex-tools"])]
+    env = {"PATH": "/usr/bin", nesting.LEARNED_ENV: str(learned)}
+    assert [e.name for e in mcpentries.self_entries(config, env)] == ["tools"]
+    # Edited since: not the entry that was learned any more.
+    edited = {"mcp_servers": {"tools": {"command": "npx", "args": ["-y", "@acme/codex-tools@2"]}}}
+    assert mcpentries.self_entries(edited, env) == []
+    learned.write_text("{ broken")
+    assert mcpentries.read_learned(learned) == []

@@ -12,6 +12,9 @@ Tables merge key by key; anything else is replaced. Only files are read: nothing
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import json
 import os
 import re
 import shlex
@@ -21,6 +24,10 @@ import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
+
+from . import nesting
 
 Table = dict[str, object]
 
@@ -157,8 +164,11 @@ def servers(config: Mapping[str, object]) -> dict[str, Table]:
 
 
 def self_entries(config: Mapping[str, object], env: Mapping[str, str] | None = None) -> list[Entry]:
-    """The enabled stdio entries that start codex-mcp."""
+    """The enabled stdio entries that start codex-mcp (as their command lines say, or as a nested server found:
+    nesting.learn_own_entry)."""
     found: list[Entry] = []
+    source = (env or os.environ).get(nesting.LEARNED_ENV)
+    learned = read_learned(Path(source) if source else None)
     for name, entry in servers(config).items():
         command = entry.get("command")
         raw_args = entry.get("args", [])
@@ -172,9 +182,68 @@ def self_entries(config: Mapping[str, object], env: Mapping[str, str] | None = N
         def inspect(program: str, search: str | None = search) -> bool:
             return script_is_ours(program, search)
 
-        if runs_codex_mcp(command, args, inspect=inspect):
+        if runs_codex_mcp(command, args, inspect=inspect) or (name, command, args) in learned:
             found.append(Entry(name, command))
     return found
+
+
+def _entry_line(entry: Mapping[str, object]) -> tuple[str, list[str]] | None:
+    command, raw = entry.get("command"), entry.get("args", [])
+    if not isinstance(command, str) or not command:
+        return None
+    return command, [a for a in raw if isinstance(a, str)] if isinstance(raw, list) else []
+
+
+def entry_started_as(config: Mapping[str, object], cmdline: Sequence[str]) -> str | None:
+    """The enabled stdio entry whose command line is this process's (Codex runs command with args; a launcher
+    such as npx shows as its interpreter and script, then the args), if exactly one matches."""
+    if not cmdline:
+        return None
+    names = [program(word) for word in cmdline[:2]]
+    found = []
+    for name, entry in servers(config).items():
+        line = _entry_line(entry)
+        if entry.get("enabled", True) is False or line is None:
+            continue
+        command, args = line
+        tail_matches = not args or list(cmdline[-len(args) :]) == args
+        if tail_matches and program(command) in names and len(cmdline) - len(args) <= 2:
+            found.append(name)
+    return found[0] if len(found) == 1 else None
+
+
+def note_learned(path: Path, config: Mapping[str, object], name: str) -> None:
+    """Add the entry (name, command and args as the config has them now) to the learned entries at path."""
+    line = _entry_line(servers(config).get(name, {}))
+    if line is None:
+        return
+    known = read_learned(path)
+    record = (name, line[0], line[1])
+    if record in known:
+        return
+    rows = [{"name": n, "command": c, "args": a} for n, c, a in [*known, record]]
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp.write_text(json.dumps(rows), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_learned(path: Path | None) -> list[tuple[str, str, list[str]]]:
+    """The learned entries (an entry learned once and edited since is not one any more: its line differs)."""
+    if path is None:
+        return []
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    out = []
+    for row in rows if isinstance(rows, list) else []:
+        if isinstance(row, dict) and isinstance(row.get("name"), str) and isinstance(row.get("command"), str):
+            args = row.get("args")
+            out.append(
+                (row["name"], row["command"], [a for a in args if isinstance(a, str)] if isinstance(args, list) else [])
+            )
+    return out
 
 
 def program(word: str) -> str:
@@ -286,3 +355,25 @@ def script_is_ours(command: str, search_path: str | None) -> bool:
     if not head.startswith(b"#!") and not real.lower().endswith((".py", ".cmd", ".bat", ".ps1", ".sh")):
         return False
     return re.search(rb"\bcodex[-_]mcp\b", head) is not None
+
+
+def learn_own_entry() -> str | None:
+    """In a nested server that refuses: find the entry of Codex's config that started this process and note it
+    where the outer server reads it (nesting.LEARNED_ENV on the Codex process). The entry's name, or None if it cannot
+    be told (no Codex of ours among the ancestors: a container, say; or no entry matches the command line)."""
+    try:
+        chain = [psutil.Process(), *psutil.Process().parents()]
+        for below, proc in itertools.pairwise(chain):
+            with contextlib.suppress(psutil.Error):
+                env = proc.environ()
+                if env.get(nesting.LEARNED_ENV):
+                    started = below.cmdline()  # what Codex ran for the entry (this process, or a launcher of it)
+                    home = Path(env.get("CODEX_HOME") or Path.home() / ".codex")
+                    config = effective_config(home, cwd=proc.cwd())
+                    name = entry_started_as(config, started)
+                    if name is not None:
+                        note_learned(Path(env[nesting.LEARNED_ENV]), config, name)
+                    return name
+    except psutil.Error:
+        return None
+    return None

@@ -18,6 +18,10 @@ SESSION_MARKER = "CODEX_MCP_SESSION"
 """A random id per Codex session codex-mcp launches; every process of that session inherits it."""
 DEPTH_ENV = "CODEX_MCP_DEPTH"
 """The nesting depth of a codex-mcp started inside that session: 1 under a server that is not nested itself."""
+LEARNED_ENV = "CODEX_MCP_LEARNED_ENTRIES"
+"""Where the outer server keeps the entries of Codex's config found to start codex-mcp although nothing in their
+command line says so (npx of a wrapper, a renamed binary): a nested server that refuses notes its own there, and
+the outer server turns it off in the sessions it starts from then on."""
 
 
 def depth_in(env: Mapping[str, str]) -> int | None:

@@ -62,6 +62,8 @@ class Launcher:
         self.env = codex_env(env)
         # A codex-mcp started inside a session of ours finds this on its parent Codex (nesting.py).
         self.env[nesting.DEPTH_ENV] = str(depth + 1)
+        # ... and where to note the entry that started it, when nothing in its command line said it was ours.
+        self.env[nesting.LEARNED_ENV] = str(settings.state_dir / "nesting-learned.json")
         self.codex_home = codex_home(self.env)
         self.codex_version: str | None = None
         self.starting = 0

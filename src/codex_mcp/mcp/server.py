@@ -26,7 +26,7 @@ from mcp_types import (
 )
 
 from .. import __version__
-from ..codex import nesting
+from ..codex import mcpentries, nesting
 from ..config import Settings
 from ..control.server import ControlServer
 from ..conversations.manager import Manager
@@ -113,6 +113,9 @@ def _refusing(depth: int, max_nesting: int) -> AppState:
         depth,
         max_nesting,
     )
+    # An entry the outer server did not recognise as ours: it turns it off in its next sessions.
+    if (learned := mcpentries.learn_own_entry()) is not None:
+        log.info("noted Codex's MCP entry %r as codex-mcp: the server that started Codex leaves it off", learned)
     return AppState(None, None, NestedServer(depth, max_nesting))
 
 
