@@ -18,6 +18,8 @@ import anyio
 import psutil
 import pytest
 from mcp import Client
+from mcp.client import ClientRequestContext
+from mcp_types import ElicitRequestParams, ElicitResult
 
 from codex_mcp.cli.fakemodel import FakeModel
 from codex_mcp.control import transport
@@ -420,3 +422,30 @@ async def test_an_entry_the_guard_did_not_recognise_is_learned_and_left_off_next
         assert second["status"] == "completed"
         nested = [p for p in our_server().children(recursive=True) if code in " ".join(p.cmdline())]
         assert len(nested) == 1  # the first session's; the second left the entry off
+
+
+async def test_the_window_that_sent_the_turn_is_the_one_asked_to_approve(sandbox: Sandbox, codex_bin: Path) -> None:
+    """Window B (a handshake-era client with elicitation, as Claude Code connects) sends a turn to A's session:
+    Codex's approval question reaches B's client, not A's, and B's answer goes to Codex."""
+    asked_b: list[str] = []
+    asked_a: list[str] = []
+
+    def answering(into: list[str]) -> Any:
+        async def on_elicit(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+            into.append(params.message)
+            return ElicitResult(action="accept", content={"decision": "approve"})
+
+        return on_elicit
+
+    async with (
+        mcp_server(sandbox, codex_bin, elicitation_callback=answering(asked_a), mode="legacy") as a,
+        mcp_server(sandbox, codex_bin, elicitation_callback=answering(asked_b), mode="legacy") as b,
+    ):
+        started = await start_result(a, "plain start", cwd=sandbox.work, **ASKING)
+        cid = started["conversationId"]
+        r = await call(b, "codex_reply", conversationId=cid, prompt="[[escalate:touch via-b.txt]]", timeout_s=30)
+        assert r["status"] == "completed", r
+        assert (sandbox.work / "via-b.txt").exists()
+        assert len(asked_b) == 1
+        assert "touch via-b.txt" in asked_b[0]
+        assert asked_a == []
