@@ -19,7 +19,7 @@ import psutil
 import pytest
 from mcp import Client
 from mcp.client import ClientRequestContext
-from mcp_types import ElicitRequestParams, ElicitResult
+from mcp_types import ElicitRequestParams, ElicitResult, ResourceUpdatedNotification
 
 from codex_mcp.cli.fakemodel import FakeModel
 from codex_mcp.control import transport
@@ -449,3 +449,34 @@ async def test_the_window_that_sent_the_turn_is_the_one_asked_to_approve(sandbox
         assert len(asked_b) == 1
         assert "touch via-b.txt" in asked_b[0]
         assert asked_a == []
+
+
+@pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprecationWarning")  # handshake-era subscribe
+@pytest.mark.version_independent
+async def test_a_subscription_in_one_window_hears_of_turns_another_windows_server_runs(
+    sandbox: Sandbox, codex_bin: Path
+) -> None:
+    """Window B subscribes to a conversation window A's server runs live: a turn that settles there (sent from
+    A) is told to B's client, and B reads the resource with it."""
+    messages: list[Any] = []
+
+    async def on_message(message: Any) -> None:
+        messages.append(message)
+
+    def updated() -> list[str]:
+        return [m.params.uri for m in messages if isinstance(m, ResourceUpdatedNotification)]
+
+    async with (
+        mcp_server(sandbox, codex_bin) as a,
+        mcp_server(sandbox, codex_bin, mode="legacy", message_handler=on_message) as b,
+    ):
+        cid = await start(a, "watched from b", cwd=sandbox.work)
+        uri = f"codex://conversations/{cid}"
+        await b.subscribe_resource(uri)
+        await anyio.sleep(1.5)  # B has seen the record as it is
+        assert uri not in updated()
+        await reply(a, cid, "a second turn in a")
+        assert await await_until(lambda: uri in updated(), 10), updated()
+        text = (await b.read_resource(uri)).contents[0].text  # type: ignore[union-attr]
+        assert "a second turn in a" in text
+        assert "## Turn 2 (completed" in text

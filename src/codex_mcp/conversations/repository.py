@@ -154,6 +154,25 @@ class Repository:
         if ownership is not None:
             self._claims[conv.id] = ownership
 
+    def changed_elsewhere(self, ids: set[str]) -> list[Conversation]:
+        """Conversations another codex-mcp process saved since this one last read them: of ids, and of those
+        saved live (another window's server may run them). Each is read again here. A conversation seen for the
+        first time is only noted (nothing to compare with)."""
+        changed = []
+        for cid in ids | set(self.store.index.saved_live()):
+            if cid in self._claims:
+                continue  # ours: we are the one who writes it
+            try:
+                mtime = self.store.path(cid).stat().st_mtime
+            except OSError:
+                continue
+            seen = self._mtimes.get(cid)
+            if seen is None:
+                self._mtimes[cid] = mtime
+            elif mtime > seen and (conv := self._read(cid, self._conversations.get(cid))) is not None:
+                changed.append(conv)
+        return changed
+
     def note_client(self, client: str) -> None:
         """Name the MCP client this server serves in the notes of its claims (now and from now on)."""
         self.store.client = client

@@ -84,6 +84,7 @@ def lifespan_for(
             await control.start()
             subscriptions = Subscriptions(bus)
             manager.conversations.listeners.append(subscriptions.changed)
+            subscriptions.follow(manager.conversations.changed_elsewhere)  # what other windows' servers save
             client_log = ClientLog()
             client_log.install()
             state = AppState(manager, control, subscriptions=subscriptions, client_log=client_log)

@@ -4,6 +4,7 @@ and the SDK's subscription bus, which feeds 2026-07-28 subscriptions/listen stre
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 
 from mcp.server.session import ServerSession
@@ -11,7 +12,10 @@ from mcp.server.subscriptions import ResourceUpdated, SubscriptionBus
 
 from .._internal.tasks import Tasks, call_on_loop
 from ..conversations.conversation import Conversation
-from .uris import CONVERSATIONS_URI, conversation_uri
+from ..errors import InvalidInput
+from .uris import CONVERSATIONS_URI, conversation_uri, target_of
+
+log = logging.getLogger(__name__)
 
 
 def connection_key(session: ServerSession) -> object:
@@ -40,6 +44,22 @@ class Subscriptions:
         self._tasks = Tasks()
         self._flushing = False
         self._closed = False
+        self._follower: asyncio.Task[None] | None = None
+
+    def follow(self, changed_elsewhere: Callable[[set[str]], list[Conversation]], interval_s: float = 1.0) -> None:
+        """Also tell of changes other windows' servers save (a conversation one of them runs live): what
+        changed_elsewhere finds, given the ids subscribed here, looked at every interval_s."""
+        self._follower = self._tasks.spawn(self._follow(changed_elsewhere, interval_s), name="codex-resource-follow")
+
+    async def _follow(self, changed_elsewhere: Callable[[set[str]], list[Conversation]], interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            subscribed = {cid for uri in self._sessions if (cid := _conversation_of(uri)) is not None}
+            try:
+                for conv in changed_elsewhere(subscribed):
+                    self.changed(conv)
+            except Exception:  # a damaged record or index must not stop the updates
+                log.exception("following other servers' conversations failed")
 
     def subscribe(self, uri: str, session: ServerSession) -> None:
         """Tell this connection about changes to uri, until it unsubscribes or goes away."""
@@ -86,4 +106,13 @@ class Subscriptions:
     async def close(self) -> None:
         """Send what is pending (the last turn's update), then stop: later changes tell nobody."""
         self._closed = True
+        if self._follower is not None:
+            self._follower.cancel()  # it runs forever: not one of the tasks to wait for
         await self._tasks.close(grace_s=1.0)
+
+
+def _conversation_of(uri: str) -> str | None:
+    try:
+        return target_of(uri).conversation_id
+    except InvalidInput:
+        return None
