@@ -17,6 +17,7 @@ import errno
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 _BUSY_ERRNOS = frozenset({errno.EACCES, errno.EAGAIN, getattr(errno, "EDEADLOCK", errno.EDEADLK), errno.EDEADLK})
 """How ``_locking(_LK_NBLCK)`` says another handle holds the range (EACCES; the CRT maps ERROR_LOCK_VIOLATION to
@@ -83,3 +84,29 @@ def release(fd: int) -> None:
         pass  # not locked, or the filesystem forgot: closing is what matters
     finally:
         os.close(fd)
+
+
+def take(path: Path) -> int | None:
+    """The lock of the file at path (created 0600 if missing), as the open fd that holds it; None if another
+    open file (any process) holds it. Let go with release."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        taken = try_lock(fd)
+    except BaseException:
+        os.close(fd)
+        raise
+    if not taken:
+        os.close(fd)
+        return None
+    return fd
+
+
+def held_elsewhere(path: Path) -> bool:
+    """Whether another open file holds the lock of an existing file at path (a look: taken and let go at once)."""
+    if not path.exists():
+        return False
+    fd = take(path)
+    if fd is None:
+        return True
+    release(fd)
+    return False

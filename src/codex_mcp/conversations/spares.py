@@ -59,12 +59,11 @@ class SpareBoard:
             return True
         try:
             self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(self.folder / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            fd = filelocks.take(self.folder / f"{name}.lock")
         except OSError as exc:
             log.info("spares board unusable (%s): keeping a spare of our own", exc)
             return True
-        if not filelocks.try_lock(fd):
-            os.close(fd)
+        if fd is None:
             return False
         self._held[name] = fd
         with contextlib.suppress(OSError):
@@ -82,17 +81,11 @@ class SpareBoard:
     def holder(self, key: SpareKey) -> int | None:
         """The pid of the other server that keeps the spare for key, if one does."""
         name = key.digest
-        lock = self.folder / f"{name}.lock"
-        if name in self._held or not lock.exists():
-            return None
         try:
-            fd = os.open(lock, os.O_RDWR)
+            if name in self._held or not filelocks.held_elsewhere(self.folder / f"{name}.lock"):
+                return None
         except OSError:
             return None
-        if filelocks.try_lock(fd):
-            filelocks.release(fd)  # nobody keeps it
-            return None
-        os.close(fd)
         try:
             return int((self.folder / f"{name}.owner").read_text(encoding="utf-8"))
         except (OSError, ValueError):

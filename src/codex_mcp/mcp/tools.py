@@ -197,6 +197,7 @@ async def codex_start(
     """Start a conversation with OpenAI Codex (the Codex CLI coding agent) in a project folder: ask a question, get
     a second opinion, or delegate a coding task, and get Codex's first reply. The result's conversationId continues
     it with codex_reply (also after restarts) and identifies it for codex_status and codex_end."""
+    given = {name: value for name, value in locals().items() if name != "ctx"}  # the call's arguments, as sent
     began = time.monotonic()
     manager = manager_of(ctx)
     options = LaunchOptions(
@@ -211,19 +212,8 @@ async def codex_start(
     if not isinstance(ctx, Forwarded) and (keeper := manager.spare_elsewhere(options)) is not None:
         # Another window's server keeps a warm spare for these settings: the start is quicker there, and the
         # conversation is reachable from here all the same.
-        arguments = {
-            "prompt": prompt,
-            "cwd": options.cwd,
-            "model": model,
-            "profile": profile,
-            "sandbox": sandbox,
-            "approval_policy": approval_policy,
-            "config": config,
-            "timeout_s": timeout_s,
-            "effort": effort,
-            "images": images,
-        }
-        started = await forward_start(manager, keeper, arguments, caller_of(ctx))
+        # The folder as resolved here: the keeper's own default folder may be another.
+        started = await forward_start(manager, keeper, {**given, "cwd": options.cwd}, caller_of(ctx))
         if started is not None:
             return started
     conv, turn = await manager.start(prompt, options, timeout_s, make_waiter(ctx, manager), images=images)

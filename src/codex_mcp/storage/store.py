@@ -193,16 +193,7 @@ class Store:
         """The conversation's lock taken (its fd), or None if another codex-mcp process holds it."""
         if not self.dir.is_dir():
             self._ensure_dir()
-        fd = os.open(self.dir / f"{conversation_id}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            taken = filelocks.try_lock(fd)
-        except BaseException:
-            os.close(fd)
-            raise
-        if not taken:
-            os.close(fd)
-            return None
-        return fd
+        return filelocks.take(self.dir / f"{conversation_id}.lock")
 
     def claim(self, conversation_id: str) -> Ownership | None:
         """Claim a conversation for this process; None if another codex-mcp process holds it live."""
@@ -235,13 +226,7 @@ class Store:
 
     def claimed_elsewhere(self, conversation_id: str) -> bool:
         """True while another process holds the conversation live."""
-        if not (self.dir / f"{conversation_id}.lock").exists():
-            return False
-        fd = self._lock(conversation_id)
-        if fd is None:
-            return True
-        filelocks.release(fd)  # a look, not a claim: no note is written
-        return False
+        return filelocks.held_elsewhere(self.dir / f"{conversation_id}.lock")  # a look, not a claim: no note
 
     def load(self, conversation_id: str) -> tuple[ConversationRecord, float] | None:
         """One record and its file's mtime, if there is a readable one."""
