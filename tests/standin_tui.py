@@ -17,7 +17,8 @@ Codex's captures in tests/fixtures/codex/ show them:
   a submission in the short window between ``task_complete`` and ``state=done`` is lost;
 - ``SLOW`` in the text delays the reply (``--slow-s``); ``CRASH`` exits 3 mid-turn; ``APPROVE`` shows
   an approval prompt and says ``state=blocked:app=codex:kind=permission`` until ``y``/Enter
-  (approve) or ``n``/Esc (deny: the turn is aborted); Esc during a turn aborts it (``turn_aborted``);
+  (approve) or ``n``/Esc (deny: the turn is aborted); Esc during a turn aborts it (``turn_aborted``),
+  except the first Esc of a ``DEAF`` turn, which is lost (as one reaching Codex before its task starts);
 - a composer starting with ``/`` is a slash command (``/quit`` exits 0) and one starting with ``!`` a
   local shell command: neither starts a turn.
 
@@ -77,6 +78,7 @@ class Turn:
     turn_id: str
     text: str
     due: float | None  # when the reply is ready; None while an approval waits
+    deaf: bool = False  # the next Esc is lost, as when it reaches Codex before the turn's task has started
 
 
 class StandIn:
@@ -202,7 +204,7 @@ class StandIn:
             out(b"\x1b[H\x1b[2Jstandin: crashing mid-turn\r\n")
             raise SystemExit(3)
         due = time.monotonic() + (self.slow_s if "SLOW" in text else FAST_TURN_S)
-        self.turn = Turn(turn_id, text, None if "APPROVE" in text else due)
+        self.turn = Turn(turn_id, text, None if "APPROVE" in text else due, deaf="DEAF" in text)
         if "APPROVE" in text:
             self.state = "blocked"
             out(osc_state("working") + osc_state("blocked", "permission"))
@@ -261,6 +263,9 @@ class StandIn:
     def key(self, byte: int) -> None:
         """One key that is not part of a paste or an escape sequence."""
         if byte == 0x1B:
+            if self.turn is not None and self.turn.deaf:
+                self.turn.deaf = False
+                return
             if self.state in ("working", "blocked"):
                 self.abort()
             return

@@ -313,3 +313,17 @@ async def test_end_while_an_approval_waits(world: World) -> None:
         assert info == ExitInfo(code=0, signal=None)  # Esc closes the dialog, then /quit
         assert status_of(turn) == TurnStatus.FAILED
         assert await await_until(lambda: gone(world.standin_pid()), 5)
+
+
+async def test_an_interrupt_codex_did_not_take_is_pressed_again(world: World) -> None:
+    # An Esc that reaches Codex in the moment between its "working" run state and the start of its task is lost
+    # (seen on a loaded CI machine): the stand-in ignores the first Esc of a DEAF turn. The turn must still stop.
+    async with session(world, "--slow-s", "8") as conv:
+        turn = submit(conv, "SLOW DEAF stop me")
+        assert await await_until(lambda: turn.status == TurnStatus.RUNNING and conv.tui_state == "working", 5)
+        assert conv.interrupt()
+        await conv.until_stopped(turn, 5)
+        assert turn.status == TurnStatus.INTERRUPTED
+        after = submit(conv, "still here?")
+        await after.wait(10)
+        assert after.reply == "STANDIN: still here?"  # no stray Esc left the composer in another mode

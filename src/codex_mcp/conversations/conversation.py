@@ -192,6 +192,11 @@ class Conversation:
             return None
         return turn
 
+    async def until_stopped(self, turn: Turn, within_s: float) -> None:
+        """Wait (bounded) until the turn just interrupted is over (Session.until_stopped presses Esc again)."""
+        if self.session is not None:
+            await self.session.until_stopped(turn, within_s)
+
     def withdraw_or_interrupt(self, turn: Turn) -> None:
         """The caller that sent this turn gave up: stop it if it runs, take it back if it has not reached Codex."""
         if self.session is None:

@@ -41,6 +41,10 @@ from .waiting import Waiter, plain_wait
 
 log = logging.getLogger(__name__)
 
+_INTERRUPT_WITHIN_S = 10.0
+"""How long codex_interrupt waits for the turn to be over: Codex stops it in milliseconds; what is left of the turn
+(a denied approval, a slow write of the rollout on a loaded machine) is reported as it stands after this."""
+
 
 def _settings(options: LaunchOptions) -> str:
     """A conversation's model and effort, as a message names them."""
@@ -313,9 +317,7 @@ class Manager:
         current = conv.interrupt()
         if current is None:
             return conv, conv.latest_turn, False
-        await current.wait(5.0)
-        if not current.settled:
-            await current.changed(5.0)
+        await conv.until_stopped(current, _INTERRUPT_WITHIN_S)
         return conv, current, True
 
     async def approve(

@@ -42,6 +42,8 @@ be late. Only while a turn runs: an idle session costs nothing."""
 _WATCHED_POLL_S = 0.25
 """The same where writes are reported: a safety net only. A write to the rollout or a new run state wakes the turn;
 output alone does not (~30 chunks a turn, each of which used to wake it; every wake-up costs ~0.25 ms of CPU)."""
+_REPRESS_AFTER_S = 1.0
+"""How long an Esc has to stop a turn before it is pressed again (Session.until_stopped); one that works takes ~6 ms."""
 
 
 class State(StrEnum):
@@ -392,6 +394,19 @@ class Session:
             return False
         self._write_quietly(INTERRUPT_KEY)
         return True
+
+    async def until_stopped(self, turn: Turn, within_s: float) -> None:
+        """Wait (at most within_s) until `turn`, just interrupted, is over. One Esc stops a running turn in a few
+        milliseconds, but Codex says it works (OSC 7501) as the prompt is submitted, a moment before its task
+        starts, and an Esc that lands in that moment is lost (seen on a loaded CI machine: the turn ran on). So
+        Esc is pressed again while the same turn still runs; never once it is over, where a second Esc on an
+        idle composer would open Codex's edit-previous-message mode."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + within_s
+        while not turn.settled and (left := end - loop.time()) > 0:
+            await turn.wait(min(_REPRESS_AFTER_S, left))
+            if not turn.settled and self.current is turn:
+                self.interrupt()
 
     # --- ending ----------------------------------------------------------------------------------
 
