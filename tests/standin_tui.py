@@ -19,6 +19,7 @@ Codex's captures in tests/fixtures/codex/ show them:
   an approval prompt and says ``state=blocked:app=codex:kind=permission`` until ``y``/Enter
   (approve) or ``n``/Esc (deny: the turn is aborted); Esc during a turn aborts it (``turn_aborted``),
   except the first Esc of a ``DEAF`` turn, which is lost (as one reaching Codex before its task starts);
+  ``LAGGY`` holds the start of the turn (and its ``state=working``) half a second, reading no keys meanwhile;
 - a composer starting with ``/`` is a slash command (``/quit`` exits 0) and one starting with ``!`` a
   local shell command: neither starts a turn.
 
@@ -45,6 +46,7 @@ DEFAULT_UUID = "01a1fbea-b6ba-73a1-8251-f4e5e362b223"
 PASTE_START = b"\x1b[200~"
 PASTE_END = b"\x1b[201~"
 ST = b"\x1b\\"
+LAG_S = 0.5
 ESC_KEY_WAIT_S = 0.05  # a lone ESC not followed by more bytes within this time is the Esc key
 QUERY_TIMEOUT_S = 3.0
 FAST_TURN_S = 0.02
@@ -187,7 +189,9 @@ class StandIn:
         self.start_turn(text)
 
     def start_turn(self, text: str) -> None:
-        """Begin a turn: rollout task_started, state=working; CRASH/APPROVE/SLOW behave specially."""
+        """Begin a turn: rollout task_started, state=working; CRASH/APPROVE/SLOW/LAGGY behave specially."""
+        if "LAGGY" in text:
+            time.sleep(LAG_S)  # a loaded machine: Codex says it works a while after the prompt reached it
         self.turns += 1
         if not self.rollout.exists():
             self.record({"type": "session_meta", "payload": {"id": self.uuid, "cwd": os.getcwd()}})

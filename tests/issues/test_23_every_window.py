@@ -19,6 +19,7 @@ import psutil
 import pytest
 from mcp import Client
 from mcp.client import ClientRequestContext
+from mcp.shared.exceptions import MCPError
 from mcp_types import ElicitRequestParams, ElicitResult, ResourceUpdatedNotification
 
 from codex_mcp.cli.fakemodel import FakeModel
@@ -397,6 +398,33 @@ async def test_three_windows_keep_one_warm_spare_and_any_of_them_starts_on_it(
             assert r["reply"].startswith(f"from each window {started.index(s)} | ")
 
 
+async def test_a_conversation_started_on_another_windows_spare_outlives_that_window(
+    sandbox: Sandbox, codex_bin: Path
+) -> None:
+    """B's codex_start ran on the spare A keeps, so the conversation lives in A's server; A's window is killed.
+    B, the window the conversation was started from, goes on with it (resumed), and keeps the spare from then."""
+    async with mcp_server(sandbox, codex_bin, env=SPARE):
+        assert await await_until(lambda: len(codex_pids(sandbox)) == 1, 30), codex_pids(sandbox)
+        [spare] = codex_pids(sandbox)
+        keeper = psutil.Process(spare).parent().pid  # A's server, the first window: it keeps the spare
+        async with mcp_server(sandbox, codex_bin, env=SPARE) as b:
+            started = await start_result(b, "started on the keeper's spare KESTREL", cwd=sandbox.work)
+            cid = started["conversationId"]
+            assert holder_of(sandbox, cid) == keeper  # it lives in A's server
+            # The next spare, kept by A or by B (whichever server took the board first): still one among them.
+            assert await await_until(lambda: len(codex_pids(sandbox)) == 2, 30), codex_pids(sandbox)
+            kill_hard(keeper)
+            assert await await_until(lambda: keeper not in server_pids(sandbox), 10)
+            assert await await_until(lambda: spare not in codex_pids(sandbox), 10)  # its Codex went with it
+            assert cid in [c["conversationId"] for c in (await call(b, "codex_list"))["conversations"]]
+            after = await reply(b, cid, "still there? [[history]]")
+            assert after["recovery"] == "resumed"
+            assert after["reply"] == "started on the keeper's spare KESTREL | still there? [[history]]"
+            # B's next start: on its own spare, or cold; either way B keeps the next one.
+            await start(b, "a second conversation", cwd=sandbox.work)
+            assert await await_until(lambda: len(codex_pids(sandbox)) == 3, 30), codex_pids(sandbox)
+
+
 async def test_an_entry_the_guard_did_not_recognise_is_learned_and_left_off_next_time(
     sandbox: Sandbox, codex_bin: Path
 ) -> None:
@@ -449,6 +477,25 @@ async def test_the_window_that_sent_the_turn_is_the_one_asked_to_approve(sandbox
         assert len(asked_b) == 1
         assert "touch via-b.txt" in asked_b[0]
         assert asked_a == []
+
+
+async def test_a_resource_read_in_another_window_shows_the_running_turn_as_it_stands(
+    sandbox: Sandbox, codex_bin: Path
+) -> None:
+    """The read is answered by the server that runs the conversation: a turn running there reads as running, with
+    its prompt, not as the record last saved it."""
+    async with mcp_server(sandbox, codex_bin) as a, mcp_server(sandbox, codex_bin) as b:
+        cid = await start(a, "read me from b", cwd=sandbox.work)
+        await call(a, "codex_reply", conversationId=cid, prompt="still going PLOVER [[delay:30]]", timeout_s=0)
+        await wait_for_status(a, cid, "running")
+        uri = f"codex://conversations/{cid}"
+        text = (await b.read_resource(uri)).contents[0].text  # type: ignore[union-attr]
+        assert "## Turn 2 (running" in text, text
+        assert "still going PLOVER" in text
+        assert text == (await a.read_resource(uri)).contents[0].text  # type: ignore[union-attr]
+        await call(a, "codex_interrupt", conversationId=cid)
+        with pytest.raises(MCPError, match="unknown conversationId"):
+            await b.read_resource(f"codex://conversations/{uuid.uuid4()}")
 
 
 @pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprecationWarning")  # handshake-era subscribe

@@ -327,3 +327,18 @@ async def test_an_interrupt_codex_did_not_take_is_pressed_again(world: World) ->
         after = submit(conv, "still here?")
         await after.wait(10)
         assert after.reply == "STANDIN: still here?"  # no stray Esc left the composer in another mode
+
+
+async def test_a_turn_interrupted_before_codex_said_it_works_is_stopped(world: World) -> None:
+    # The turn is running for the caller (sent) while Codex has not yet said it works on it: codex_interrupt must
+    # not answer "nothing to interrupt" and let it run on; the Esc goes in once Codex works on it.
+    async with session(world, "--slow-s", "8") as conv:
+        turn = submit(conv, "SLOW LAGGY stop me early")
+        assert await await_until(lambda: turn.status == TurnStatus.RUNNING, 5)
+        assert conv.tui_state != "working"
+        assert conv.interrupt()
+        await conv.until_stopped(turn, 5)
+        assert turn.status == TurnStatus.INTERRUPTED
+        after = submit(conv, "still here?")
+        await after.wait(10)
+        assert after.reply == "STANDIN: still here?"

@@ -202,7 +202,7 @@ class Conversation:
         if self.session is None:
             return
         if self.session.current is turn:
-            self.session.interrupt()
+            self.session.stop_soon(turn)
         else:
             self.session.withdraw(turn)
 

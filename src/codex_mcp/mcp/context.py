@@ -84,6 +84,24 @@ class ClientCaller:
         return answer.data.decision if answer.action == "accept" else None
 
 
+class QuietCaller:
+    """A request that is not a tool call (a resource read passed on to the server holding the conversation):
+    nothing to report progress to, nobody to ask."""
+
+    @property
+    def can_elicit(self) -> bool:
+        return False
+
+    async def waiting(self, conv: Conversation, turn: Turn) -> None:
+        pass
+
+    async def progress(self, elapsed: float, message: str) -> None:
+        pass
+
+    async def ask(self, message: str) -> Decision | None:
+        return None
+
+
 class Forwarded:
     """A tool call another codex-mcp server passed on to this one, the server that runs the conversation live
     (mcp/forwarding.py). It stands where the SDK's Context stands for a call of our own client, and gives the
@@ -106,9 +124,11 @@ def manager_of(ctx: ToolCtx | RequestCtx | Forwarded) -> Manager:
     return state_of(ctx).running()[0]
 
 
-def caller_of(ctx: ToolCtx | Forwarded) -> Caller:
+def caller_of(ctx: ToolCtx | RequestCtx | Forwarded) -> Caller:
     """The client this call came from."""
-    return ctx.caller if isinstance(ctx, Forwarded) else ClientCaller(ctx)
+    if isinstance(ctx, Forwarded):
+        return ctx.caller
+    return ClientCaller(ctx) if isinstance(ctx, Context) else QuietCaller()
 
 
 def tool_errors(tool: Callable[P, Awaitable[CallToolResult]]) -> Callable[P, Awaitable[CallToolResult]]:

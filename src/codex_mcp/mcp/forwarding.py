@@ -50,7 +50,7 @@ from ..session.approvals import Decision
 from ..storage.store import Holder
 from ..turn import Turn
 from .appstate import AppState
-from .context import Caller, Forwarded, ToolCtx, caller_of, manager_of
+from .context import Caller, Forwarded, RequestCtx, ToolCtx, caller_of, manager_of
 from .results import ApproveResult, ReplyResult, Result, result
 
 P = ParamSpec("P")
@@ -103,7 +103,7 @@ def forwardable(tool: Callable[P, Awaitable[CallToolResult]]) -> Callable[P, Awa
         ctx = kwargs.get("ctx")
         if isinstance(ctx, Forwarded) or ctx is None:
             return await tool(*args, **kwargs)  # passed on to us: we hold it
-        manager = manager_of(cast(ToolCtx, ctx))
+        manager = manager_of(cast(ToolCtx | RequestCtx, ctx))
         # The id checked, not the record read: the holder reads its own copy, and a long transcript costs
         # milliseconds to parse. An unknown id has no holder: the tool itself then says it is unknown.
         cid = check_conversation_id(str(kwargs["conversationId"]))
@@ -118,7 +118,8 @@ def forwardable(tool: Callable[P, Awaitable[CallToolResult]]) -> Callable[P, Awa
                     return await tool(*args, **kwargs)
                 except ConversationElsewhere:
                     continue  # another server took it on meanwhile: pass the call on to it
-            answered = await forward(manager, holder, name, cid, arguments, caller_of(cast(ToolCtx, ctx)))
+            caller = caller_of(cast(ToolCtx | RequestCtx, ctx))
+            answered = await forward(manager, holder, name, cid, arguments, caller)
             if answered is not None:
                 return answered
         raise ConversationElsewhere(cid, holder.pid if holder else None)

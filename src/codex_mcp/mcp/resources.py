@@ -9,6 +9,7 @@ import functools
 
 from mcp_types import (
     Annotations,
+    CallToolResult,
     EmptyResult,
     ListResourcesResult,
     ListResourceTemplatesResult,
@@ -18,14 +19,17 @@ from mcp_types import (
     Resource,
     ResourceTemplate,
     SubscribeRequestParams,
+    TextContent,
     TextResourceContents,
     UnsubscribeRequestParams,
 )
 
 from ..conversations.listing import ListQuery
 from ..conversations.manager import Manager
+from ..errors import CodexMcpError
+from .context import Forwarded, manager_of, protocol_errors
 from .context import RequestCtx as Ctx
-from .context import manager_of, protocol_errors
+from .forwarding import forwardable
 from .results import ConversationInfo, conversation_info
 from .subscriptions import Subscriptions
 from .transcript import transcript_markdown
@@ -100,10 +104,28 @@ async def read_resource(ctx: Ctx, params: ReadResourceRequestParams) -> ReadReso
     if target.conversation_id is None:
         text = conversations_markdown(manager)
     else:
-        conv = manager.get(target.conversation_id)
-        budget = manager.settings.reply_budget_chars
-        text = transcript_markdown(conv, target.from_turn, budget, functools.partial(page_uri, conv.id))
+        read = await codex_read_conversation(conversationId=target.conversation_id, from_turn=target.from_turn, ctx=ctx)
+        [content] = read.content
+        assert isinstance(content, TextContent)
+        if read.is_error:
+            raise CodexMcpError(content.text)
+        text = content.text
     return ReadResourceResult(contents=[TextResourceContents(uri=uri, text=text, mime_type=MARKDOWN)])
+
+
+@forwardable
+async def codex_read_conversation(
+    conversationId: str,  # noqa: N803
+    from_turn: int | None,
+    ctx: Ctx | Forwarded,
+) -> CallToolResult:
+    """A conversation's resource, read where it lives: on the server that runs it live, if another window's does,
+    so that its running turn reads as it stands there, not as last saved (not an MCP tool: passed on only)."""
+    manager = manager_of(ctx)
+    conv = manager.get(conversationId)
+    budget = manager.settings.reply_budget_chars
+    text = transcript_markdown(conv, from_turn, budget, functools.partial(page_uri, conv.id))
+    return CallToolResult(content=[TextContent(type="text", text=text)])
 
 
 def conversations_markdown(manager: Manager) -> str:

@@ -54,6 +54,8 @@ class Subscriptions:
     async def _follow(self, changed_elsewhere: Callable[[set[str]], list[Conversation]], interval_s: float) -> None:
         while True:
             await asyncio.sleep(interval_s)
+            if not self._sessions:
+                continue  # nobody here to tell: no reading of other servers' records (most servers, most of the time)
             subscribed = {cid for uri in self._sessions if (cid := _conversation_of(uri)) is not None}
             try:
                 for conv in changed_elsewhere(subscribed):

@@ -44,6 +44,10 @@ _WATCHED_POLL_S = 0.25
 output alone does not (~30 chunks a turn, each of which used to wake it; every wake-up costs ~0.25 ms of CPU)."""
 _REPRESS_AFTER_S = 1.0
 """How long an Esc has to stop a turn before it is pressed again (Session.until_stopped); one that works takes ~6 ms."""
+_ESC_LOOK_S = 0.02
+"""How often until_stopped looks whether Codex has said it works on a turn interrupted before it did."""
+_STOP_WITHIN_S = 10.0
+"""How long a turn whose caller gave up is seen to in the background (stop_soon)."""
 
 
 class State(StrEnum):
@@ -389,11 +393,23 @@ class Session:
             self._write_quietly(rename_keys(prompt))
 
     def interrupt(self) -> bool:
-        """Stop the running turn the way a person would (Esc). False if no turn was running."""
-        if self.current is None or not self.live or self.tui_state not in ("working", "blocked"):
+        """Stop the running turn the way a person would (Esc). False if no turn was running. A turn just sent,
+        which Codex has not yet said it works on (OSC 7501), runs for the caller too: its Esc is pressed by
+        until_stopped once Codex says so (an Esc before that would land in the composer, not stop the turn)."""
+        turn = self.current
+        if turn is None or not self.live or turn is not self.turns.sent:
             return False
-        self._write_quietly(INTERRUPT_KEY)
+        if self._takes_esc():
+            self._write_quietly(INTERRUPT_KEY)
         return True
+
+    def _takes_esc(self) -> bool:
+        return self.tui_state in ("working", "blocked")
+
+    def stop_soon(self, turn: Turn) -> None:
+        """Interrupt the turn and see it stopped in the background (its caller gave up and waits no more)."""
+        if self.interrupt():
+            self._tasks.spawn(self.until_stopped(turn, _STOP_WITHIN_S), name=f"codex-stop-{self.thread_id}")
 
     async def until_stopped(self, turn: Turn, within_s: float) -> None:
         """Wait (at most within_s) until `turn`, just interrupted, is over. One Esc stops a running turn in a few
@@ -403,10 +419,13 @@ class Session:
         idle composer would open Codex's edit-previous-message mode."""
         loop = asyncio.get_running_loop()
         end = loop.time() + within_s
-        while not turn.settled and (left := end - loop.time()) > 0:
-            await turn.wait(min(_REPRESS_AFTER_S, left))
-            if not turn.settled and self.current is turn:
-                self.interrupt()
+        pressed = loop.time() if self._takes_esc() else None  # interrupt() pressed it then
+        while not turn.settled and self.current is turn and (left := end - loop.time()) > 0:
+            if self._takes_esc() and (pressed is None or loop.time() - pressed >= _REPRESS_AFTER_S):
+                self._write_quietly(INTERRUPT_KEY)
+                pressed = loop.time()
+            # Not pressed yet: look again soon, Codex says it works within milliseconds of the prompt.
+            await turn.wait(min(_REPRESS_AFTER_S if pressed is not None else _ESC_LOOK_S, left))
 
     # --- ending ----------------------------------------------------------------------------------
 
