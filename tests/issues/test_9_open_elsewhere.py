@@ -152,7 +152,8 @@ async def test_a_lock_left_by_a_killed_codex_does_not_block(sandbox: Sandbox, co
             assert info is not None
             assert info.signal == signal.SIGKILL
         assert writers.lock_path(sandbox.codex_home, cid).exists(), "the killed Codex left its lock file"
-        assert writers.thread_writer(sandbox.codex_home, cid) is None
+        # The lock goes with the last of the killed group; on a loaded machine a child may still be exiting.
+        assert await await_until(lambda: writers.thread_writer(sandbox.codex_home, cid) is None, 10)
         r = await reply(client, cid, "after the kill [[history]]")
         assert r["recovery"] == "resumed"
         assert r["thread_id"] == cid
