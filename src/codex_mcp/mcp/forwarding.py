@@ -103,7 +103,8 @@ def forwardable(tool: Callable[P, Awaitable[CallToolResult]]) -> Callable[P, Awa
         ctx = kwargs.get("ctx")
         if isinstance(ctx, Forwarded) or ctx is None:
             return await tool(*args, **kwargs)  # passed on to us: we hold it
-        manager = manager_of(cast(ToolCtx | RequestCtx, ctx))
+        ours = cast(ToolCtx | RequestCtx, ctx)  # a call (or a resource read) of this server's own client
+        manager = manager_of(ours)
         # The id checked, not the record read: the holder reads its own copy, and a long transcript costs
         # milliseconds to parse. An unknown id has no holder: the tool itself then says it is unknown.
         cid = check_conversation_id(str(kwargs["conversationId"]))
@@ -118,8 +119,7 @@ def forwardable(tool: Callable[P, Awaitable[CallToolResult]]) -> Callable[P, Awa
                     return await tool(*args, **kwargs)
                 except ConversationElsewhere:
                     continue  # another server took it on meanwhile: pass the call on to it
-            caller = caller_of(cast(ToolCtx | RequestCtx, ctx))
-            answered = await forward(manager, holder, name, cid, arguments, caller)
+            answered = await forward(manager, holder, name, cid, arguments, caller_of(ours))
             if answered is not None:
                 return answered
         raise ConversationElsewhere(cid, holder.pid if holder else None)

@@ -26,7 +26,6 @@ from mcp_types import (
 
 from ..conversations.listing import ListQuery
 from ..conversations.manager import Manager
-from ..errors import CodexMcpError
 from .context import Forwarded, manager_of, protocol_errors
 from .context import RequestCtx as Ctx
 from .forwarding import forwardable
@@ -105,10 +104,8 @@ async def read_resource(ctx: Ctx, params: ReadResourceRequestParams) -> ReadReso
         text = conversations_markdown(manager)
     else:
         read = await codex_read_conversation(conversationId=target.conversation_id, from_turn=target.from_turn, ctx=ctx)
-        [content] = read.content
+        [content] = read.content  # an error on either server is raised, not returned as a result
         assert isinstance(content, TextContent)
-        if read.is_error:
-            raise CodexMcpError(content.text)
         text = content.text
     return ReadResourceResult(contents=[TextResourceContents(uri=uri, text=text, mime_type=MARKDOWN)])
 

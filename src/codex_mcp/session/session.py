@@ -374,7 +374,7 @@ class Session:
         steers it, one combined turn. Returns that turn (its prompt records the addition), or None when no turn
         of ours runs (the caller queues a new one). Refused while Codex waits for an approval or a person types."""
         turn = self.current
-        if turn is None or turn is not self.turns.sent or self.tui_state not in ("working", "blocked"):
+        if turn is None or turn is not self.turns.sent or not self._codex_working():
             return None
         if turn.status == TurnStatus.WAITING_FOR_APPROVAL or self.tui_state == "blocked":
             raise InvalidInput("the running turn waits for an approval: answer it with codex_approve, then steer")
@@ -399,11 +399,12 @@ class Session:
         turn = self.current
         if turn is None or not self.live or turn is not self.turns.sent:
             return False
-        if self._takes_esc():
+        if self._codex_working():
             self._write_quietly(INTERRUPT_KEY)
         return True
 
-    def _takes_esc(self) -> bool:
+    def _codex_working(self) -> bool:
+        # Codex says it works on a turn (OSC 7501), or waits on an approval in one: Esc and Enter reach that turn.
         return self.tui_state in ("working", "blocked")
 
     def stop_soon(self, turn: Turn) -> None:
@@ -419,9 +420,9 @@ class Session:
         idle composer would open Codex's edit-previous-message mode."""
         loop = asyncio.get_running_loop()
         end = loop.time() + within_s
-        pressed = loop.time() if self._takes_esc() else None  # interrupt() pressed it then
+        pressed = loop.time() if self._codex_working() else None  # interrupt() pressed it then
         while not turn.settled and self.current is turn and (left := end - loop.time()) > 0:
-            if self._takes_esc() and (pressed is None or loop.time() - pressed >= _REPRESS_AFTER_S):
+            if self._codex_working() and (pressed is None or loop.time() - pressed >= _REPRESS_AFTER_S):
                 self._write_quietly(INTERRUPT_KEY)
                 pressed = loop.time()
             # Not pressed yet: look again soon, Codex says it works within milliseconds of the prompt.
