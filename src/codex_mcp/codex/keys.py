@@ -76,9 +76,11 @@ def thread_title(prompt: str) -> str:
 
 def rename_keys(title: str) -> bytes:
     """Bytes that run ``/rename <title>`` in the composer (pasted, so the title is data: control characters are
-    gone, and one line). A thread named before its first prompt gets no title request from Codex: the TUI asks the
-    model for one only while the thread has no name (0.169-0.171, thread_routing.rs)."""
-    return PASTE_START + b"/rename " + thread_title(title).encode("utf-8") + PASTE_END + b"\r"
+    gone, and one line); none when the title has no words. A thread named before its first prompt gets no title
+    request from Codex: the TUI asks the model for one only while the thread has no name (0.169-0.171,
+    thread_routing.rs)."""
+    name = thread_title(title)
+    return PASTE_START + b"/rename " + name.encode("utf-8") + PASTE_END + b"\r" if name else b""
 
 
 QUIT_KEYS = PASTE_START + b"/quit" + PASTE_END + b"\r"

@@ -39,6 +39,8 @@ class LaunchPlan:
     env: Mapping[str, str]
     notices: tuple[str, ...] = ()
     """What to tell the client about this start (a model migration Codex offers: launchargs.start_upgrades)."""
+    resumes: str | None = None
+    """The thread this start resumes (the session follows its rollout from where it ends before the start)."""
 
     @property
     def spare_key(self) -> SpareKey:
@@ -104,12 +106,12 @@ class Launcher:
         entries stay on in the sessions we start."""
         return self.depth + 1 <= self.settings.max_nesting
 
-    def _plan(self, binary: CodexBinary, args: LaunchArgs, cwd: str) -> LaunchPlan:
+    def _plan(self, binary: CodexBinary, args: LaunchArgs, cwd: str, resumes: str | None = None) -> LaunchPlan:
         new = sorted({e.name for e in args.own} - self._turned_off)
         if new:
             log.info("Codex's config registers codex-mcp (%s): turned off in the sessions we start", ", ".join(new))
             self._turned_off.update(new)
-        return LaunchPlan(binary, tuple(args.argv), cwd, {**self.env, **binary.env}, tuple(args.notices))
+        return LaunchPlan(binary, tuple(args.argv), cwd, {**self.env, **binary.env}, tuple(args.notices), resumes)
 
     def _plan_new(self, options: LaunchOptions) -> tuple[CodexBinary, LaunchArgs]:
         binary = find_codex(self.settings.codex_bin)
@@ -127,7 +129,7 @@ class Launcher:
         args = session_args(
             binary.path, self.codex_home, options, self.env, thread_id=thread_id, keep_own=self._keep_own()
         )
-        return self._plan(binary, args, options.cwd)
+        return self._plan(binary, args, options.cwd, resumes=thread_id)
 
     def plan_review(self, target: ReviewTarget, options: LaunchOptions, focus: str | None) -> LaunchPlan:
         """`codex review` of the target (review.py says why not the TUI's /review); focus: what to look at."""
@@ -156,6 +158,7 @@ class Launcher:
                 cols=self.settings.cols,
                 timeout=(deadline or Deadline.after(0)).startup_s(self.settings.start_timeout_s),
                 grace_s=self.settings.end_grace_s,
+                resumes=plan.resumes,
             )
         finally:
             self.starting -= 1

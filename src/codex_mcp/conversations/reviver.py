@@ -18,7 +18,6 @@ from ..config import Settings
 from ..ending import Ending
 from ..errors import CodexStartFailed, InvalidInput, ThreadOpenElsewhere, UnknownConversation
 from ..session.session import SESSION_MARKER
-from ..session.turn_tracker import resume_tail
 from ..turn import Recovery, TurnStatus
 from .conversation import Conversation
 from .deadline import Deadline
@@ -117,12 +116,12 @@ class Reviver:
                 # Codex cannot resume a thread without its rollout; asking it would only cost a failed start.
                 log.info("thread %s has no rollout; replaying its history", conv.thread_id)
                 break
-            tail = resume_tail(self.codex_home, conv.thread_id)  # before Codex can run anything on it
+            # A thread Codex never named (a review's: `codex review` names none) would get a hidden title request
+            # after this turn: named after its first prompt, as a new thread is.
+            unnamed = self.settings.thread_title == "prompt" and not thread_named(self.codex_home, conv.thread_id)
             try:
                 session = await self.launcher.launch(resume, deadline)
             except CodexStartFailed as exc:
-                if tail is not None:
-                    tail.close()
                 if not writers.conflict_shown(exc.screen):
                     log.info("resume of %s failed (%s); replaying its history", conv.thread_id, exc.reason)
                     break
@@ -132,10 +131,7 @@ class Reviver:
                 if attempt == 2:
                     raise ThreadOpenElsewhere(conv.id, conv.thread_id, "the system does not say which", None) from exc
             else:
-                session.turns.follow_resumed_thread(tail)
-                if self.settings.thread_title == "prompt" and not thread_named(self.codex_home, conv.thread_id):
-                    # A thread Codex never named (a review's: `codex review` names none) would get a hidden title
-                    # request after this turn: named after its first prompt, as a new thread is.
+                if unnamed:
                     session.name_thread(conv.turns[0].prompt if conv.turns else prompt)
                 conv.attach(session)
                 log.info("resumed %s (thread %s) in %.2fs", conv.id, conv.thread_id, deadline.elapsed())

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .._internal.tasks import Tasks, Ticker, wait_event
 from ..codex import nesting
-from ..codex.keys import INTERRUPT_KEY, encode_images, encode_prompt, quit_steps, rename_keys, thread_title
+from ..codex.keys import INTERRUPT_KEY, encode_images, encode_prompt, quit_steps, rename_keys
 from ..codex.tui import parse_run_state, read_screen
 from ..ending import Ending
 from ..errors import CodexStartFailed, InvalidInput, TerminalClosed
@@ -28,7 +28,7 @@ from .approvals import ApprovalRequest, ApprovalWatch, Decision, approval_keys
 from .repaints import Repaints
 from .screen import Osc, Screen
 from .startup import StartupWatch
-from .turn_tracker import TurnTracker
+from .turn_tracker import TurnTracker, resume_tail
 from .viewers import Viewer, Viewers
 
 log = logging.getLogger(__name__)
@@ -389,8 +389,8 @@ class Session:
     def name_thread(self, prompt: str) -> None:
         """Name a new thread after its first prompt (rename_keys), before that prompt is sent: Codex then
         makes no title request. Codex handles the rename before the turn that follows it."""
-        if thread_title(prompt):
-            self._write_quietly(rename_keys(prompt))
+        if keys := rename_keys(prompt):
+            self._write_quietly(keys)
 
     def interrupt(self) -> bool:
         """Stop the running turn the way a person would (Esc). False if no turn was running. A turn just sent,
@@ -468,18 +468,25 @@ async def start_session(
     cols: int,
     timeout: float,
     grace_s: float,
+    resumes: str | None = None,
 ) -> Session:
-    """Start Codex and wait until its composer is ready and its thread id is known.
+    """Start Codex and wait until its composer is ready and its thread id is known. resumes: the thread this
+    start resumes, whose rollout is followed from where it ends now, before Codex can run anything on it.
 
     Raises CodexStartFailed (with the last screen lines) if Codex exits, shows a dialog we must not
     answer for the user, stays on a screen we do not know (startup.STUCK_S), or is not ready within timeout seconds;
     nothing is left running then."""
+    # Taken before Codex starts, so that a turn it runs as soon as it is up (a message queued with `codex queue`)
+    # is seen, and recorded as a person's turn.
+    tail = resume_tail(codex_home, resumes) if resumes else None
     # Every process Codex starts inherits this marker, even one that leaves Codex's process group (the login
     # shell of Codex's shell snapshot runs the user's profile, whose background jobs end up under init).
     marker = secrets.token_hex(12)
     try:
         terminal = await spawn_terminal(argv, cwd=cwd, env={**env, SESSION_MARKER: marker}, rows=rows, cols=cols)
     except OSError as exc:  # a missing folder, an argument list too long for the kernel, ...
+        if tail is not None:
+            tail.close()
         raise CodexStartFailed(f"it could not be started ({exc})", []) from exc
     screen = Screen(cols, rows, answer=terminal.write_nowait)
     session = Session(terminal, screen, cwd, codex_home, grace_s=grace_s)
@@ -489,8 +496,12 @@ async def start_session(
     try:
         session.turns.thread_id = await _wait_ready(session, timeout)
     except BaseException:
+        if tail is not None:
+            tail.close()
         await terminal.terminate(grace_s=0)
         raise
+    if resumes:
+        session.turns.follow_resumed_thread(tail)
     session.begin()
     return session
 
