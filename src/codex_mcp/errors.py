@@ -131,3 +131,14 @@ class SettingsRefused(CodexMcpError):
             f"Codex could not run the turn with {asked}: {error.strip()[:500]}. Conversation {conversation_id} keeps "
             f"{kept} and stays usable: reply again without model/effort, or with another model"
         )
+
+
+class AppServerFailed(CodexMcpError):
+    """Codex's app-server (which forks and reverts threads: codex/appserver.py) refused or could not run."""
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+        super().__init__(
+            f"{detail}. Nothing was changed: the conversation goes on as it was. Check `codex app-server --help` "
+            "runs with this Codex, or try again"
+        )

@@ -11,6 +11,8 @@ from enum import StrEnum
 from typing import Literal
 
 Recovery = Literal["live", "resumed", "replayed"]
+TurnKind = Literal["prompt", "compact"]
+"""A prompt sent to Codex, or Codex's own compaction of the thread (codex_compact: /compact)."""
 
 
 class TurnStatus(StrEnum):
@@ -37,6 +39,9 @@ class Turn:
     images: list[str] = field(default_factory=list)  # attached to the prompt (absolute paths, checked)
     steered: list[str] = field(default_factory=list)  # texts added to the turn while it ran (codex_reply steer)
     recovery: Recovery = "live"
+    kind: TurnKind = "prompt"
+    rewound_at: float | None = None
+    """When codex_rewind took this turn out of the thread: kept in the record, it no longer reaches the model."""
     notices: list[str] = field(default_factory=list)  # what Codex offered at start-up, told to the client once
     status: TurnStatus = TurnStatus.QUEUED
     reply: str | None = None

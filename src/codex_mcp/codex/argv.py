@@ -219,3 +219,16 @@ def resume_argv(
 ) -> list[str]:
     """argv that reopens an existing thread with the conversation's original settings re-applied."""
     return [binary, "resume", thread_id, *session_args(options, disabled, upgrades)]
+
+
+def app_server_argv(binary: str, options: LaunchOptions, disabled: Sequence[Entry] = ()) -> list[str]:
+    """argv of Codex's app-server for one thread operation (appserver.py): the client's config overrides and
+    codex-mcp's own entries turned off, as in a session (it starts a thread's MCP servers when it loads one)."""
+    return [
+        binary,
+        "app-server",
+        *config_overrides(options.config),
+        *disable_entries(disabled, options.config),
+        "-c",
+        "check_for_update_on_startup=false",
+    ]

@@ -59,6 +59,16 @@ def encode_images(paths: Sequence[str]) -> bytes:
     return b"".join(PASTE_START + path.encode("utf-8") + PASTE_END for path in paths)
 
 
+COMPACT_KEYS = PASTE_START + b"/compact" + PASTE_END + b"\r"
+"""Codex's /compact, sent as /quit is (a prompt never runs a slash command: encode_prompt). Typed keys would not
+do: Enter in the same burst of input is taken as part of a paste (seen on 0.171)."""
+
+
+def turn_keys(kind: str, payload: str, images: Sequence[str]) -> bytes:
+    """What a turn sends: a compaction's command, else the images and the prompt (encode_prompt)."""
+    return COMPACT_KEYS if kind == "compact" else encode_images(images) + encode_prompt(payload)
+
+
 TITLE_CHARS = 60
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import cast
 
 from . import mcpentries
-from .argv import check_name, disable_entries, model_upgrades, new_session_argv, resume_argv
+from .argv import app_server_argv, check_name, disable_entries, model_upgrades, new_session_argv, resume_argv
 from .review import ReviewTarget, focus_instructions, review_argv
 from .settings import LaunchOptions
 
@@ -118,3 +118,12 @@ def start_upgrades(
             f"{model}; to use the newer one, start a conversation with model={upgrades[model]!r}."
         )
     return upgrades, notices
+
+
+def app_server_args(
+    binary: str, home: Path, options: LaunchOptions, env: Mapping[str, str], *, keep_own: bool = False
+) -> LaunchArgs:
+    """Codex's app-server for a thread operation on a conversation with these settings (fork, revert)."""
+    config = session_config(home, options)
+    own = [] if keep_own else mcpentries.self_entries(config, env)
+    return LaunchArgs(app_server_argv(binary, options, own), [], own)

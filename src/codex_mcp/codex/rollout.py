@@ -48,16 +48,28 @@ def plain_path(path: Path) -> Path:
     return path.with_name(path.name.removesuffix(COMPRESSED_SUFFIX)) if is_compressed(path) else path
 
 
-def _pick(found: Iterable[Path], plain_only: bool) -> Path | None:
-    # Both forms exist only for a moment (Codex writes the new one before removing the old), and the plain
-    # one is complete either way: it wins, as it does in Codex (codex-rs/rollout/src/compression.rs).
-    compressed: Path | None = None
+def _pick(found: Iterable[Path], thread_id: str, plain_only: bool) -> Path | None:
+    # A thread's current rollout is its newest file: a revert (codex_rewind, Esc Esc in the TUI, the app-server's
+    # thread/revert) leaves the old file as it was and writes the thread on in a branch file,
+    # ``rollout-<time>-<thread>_<branch>.jsonl``, holding the history that stays; `codex resume` appends there
+    # (0.169-0.171, seen). Names start with their creation time, so the newest sorts last ('.' < '_' for a
+    # branch made in the same second). Both forms of one file exist only for a moment (Codex writes the new
+    # one before removing the old), and the plain one is complete either way: it wins, as it does in Codex
+    # (codex-rs/rollout/src/compression.rs).
+    best: Path | None = None
+    best_key: tuple[str, bool] | None = None
     for path in found:
-        if path.name.endswith(".jsonl"):
-            return path
-        if not plain_only and is_compressed(path):
-            compressed = path
-    return compressed
+        compressed = is_compressed(path)
+        if (compressed and plain_only) or not (compressed or path.name.endswith(".jsonl")):
+            continue
+        name = plain_path(path).name
+        rest = name[name.find(thread_id) + len(thread_id) :]
+        if rest != ".jsonl" and not rest.startswith("_"):
+            continue
+        key = (name, not compressed)
+        if best_key is None or key > best_key:
+            best, best_key = path, key
+    return best
 
 
 def thread_named(home: Path, thread_id: str) -> bool:
@@ -73,14 +85,15 @@ def thread_named(home: Path, thread_id: str) -> bool:
 
 
 def find_rollout(home: Path, thread_id: str, *, recent_only: bool = False, plain_only: bool = False) -> Path | None:
-    """The rollout file of a thread, plain or compressed, or None if Codex has not written one (yet).
+    """The rollout file of a thread, plain or compressed, or None if Codex has not written one (yet). After a
+    revert, the branch file Codex writes the thread on in (_pick).
 
     When both ``.jsonl`` and ``.jsonl.zst`` exist, the plain one is returned. plain_only never returns a
     ``.zst``: use it for the file Codex appends to. recent_only looks only in the day folders of yesterday,
     today and tomorrow (UTC and local time): where a thread started now puts its file. It is cheap enough
     to call every few milliseconds however long the user's session history is."""
     sessions = home / "sessions"
-    pattern = f"rollout-*-{thread_id}.jsonl*"
+    pattern = f"rollout-*-{thread_id}*.jsonl*"
     if recent_only:
         now = time.time()
         days = {
@@ -89,7 +102,7 @@ def find_rollout(home: Path, thread_id: str, *, recent_only: bool = False, plain
             for conv in (time.gmtime, time.localtime)
         }
         for recent in sorted(days, reverse=True):
-            if (found := _pick((sessions / recent).glob(pattern), plain_only)) is not None:
+            if (found := _pick((sessions / recent).glob(pattern), thread_id, plain_only)) is not None:
                 return found
         return None
     if not sessions.is_dir():
@@ -98,7 +111,7 @@ def find_rollout(home: Path, thread_id: str, *, recent_only: bool = False, plain
     for year in sorted((p for p in sessions.iterdir() if p.is_dir()), reverse=True):
         for month in sorted((p for p in year.iterdir() if p.is_dir()), reverse=True):
             for day in sorted((p for p in month.iterdir() if p.is_dir()), reverse=True):
-                if (found := _pick(day.glob(pattern), plain_only)) is not None:
+                if (found := _pick(day.glob(pattern), thread_id, plain_only)) is not None:
                     return found
     return None
 
@@ -321,6 +334,71 @@ def _records(path: Path) -> list[JsonObject]:
     return records
 
 
+def _prefix_records(path: Path, end: int) -> list[JsonObject]:
+    """The records in the first end bytes of a rollout (of its decompressed bytes, for a ``.zst``)."""
+    if is_compressed(path):
+        data = b""
+        try:
+            for chunk in _decompressed(path):
+                data += chunk
+                if len(data) >= end:
+                    break
+        except (DamagedRollout, FileNotFoundError, ImportError) as exc:
+            log.warning("rollout %s could not be read whole (%s)", path, exc)
+    else:
+        with path.open("rb") as f:
+            data = f.read(end)
+    return [r for line in data[:end].split(b"\n") if (r := _parse(line)) is not None]
+
+
+def _rollout_by_id(home: Path, rollout_id: str) -> Path | None:
+    """A rollout file by its own id: a thread's first file is named after the thread, a branch file after the
+    thread and its own id (``…-<thread>_<rollout id>.jsonl``)."""
+    found = [
+        p
+        for p in (home / "sessions").glob(f"*/*/*/rollout-*{rollout_id}.jsonl*")
+        if plain_path(p).name.endswith(f"{rollout_id}.jsonl")
+    ]
+    return min(found, key=is_compressed, default=None)
+
+
+_BASES_AT_MOST = 64
+"""How many files one thread's history may run through (each revert and fork adds one): a loop is damage."""
+
+
+def thread_records(path: Path) -> list[JsonObject]:
+    """Every record of a thread's history, read through its current rollout. Since 0.169 a file may continue
+    another instead of copying it: a thread's branch after a revert, or a fork, starts with a session_meta whose
+    ``history_base`` names the earlier file's rollout id and the byte where its part of that file ends (seen on
+    0.169 and 0.171). That part comes first, itself read the same way."""
+    records = _records(path)
+    home = path.parents[4] if len(path.parents) > 4 else None
+    for _ in range(_BASES_AT_MOST):
+        base = _history_base(records[0]) if records and home is not None else None
+        if base is None or home is None:
+            return records
+        rollout_id, end = base
+        earlier = _rollout_by_id(home, rollout_id)
+        if earlier is None:
+            log.warning("rollout %s continues %s, which is gone: its earlier turns cannot be read", path, rollout_id)
+            return records
+        records = _prefix_records(earlier, end) + records
+        path = earlier
+    log.warning("rollout %s runs through more than %d files: read as far as that", path, _BASES_AT_MOST)
+    return records
+
+
+def _history_base(record: JsonObject) -> tuple[str, int] | None:
+    payload = record.get("payload")
+    if record.get("type") != "session_meta" or not isinstance(payload, dict):
+        return None
+    base = payload.get("history_base")
+    if not isinstance(base, dict):
+        return None
+    rollout_id, end = base.get("thread_id"), base.get("end_byte_offset")
+    return (rollout_id, end) if isinstance(rollout_id, str) and isinstance(end, int) else None
+
+
 def tail_from_end(home: Path, thread_id: str, *, only: tuple[str, ...] = ()) -> RolloutTail | None:
     """A tail that returns only what Codex appends to a thread's rollout from now on (a resumed thread), or
     None when the thread has no rollout (a new one, before its first prompt).
@@ -462,7 +540,7 @@ def read_history(path: Path) -> list[tuple[str, str | None]]:
     """(prompt, final reply) for every user turn in a rollout, in order. Codex's own context messages
     (environment, instructions: user-role text starting with ``<``) are left out."""
     turns: list[tuple[str, str | None]] = []
-    for record in _records(path):
+    for record in thread_records(path):
         payload = record.get("payload")
         if record.get("type") != "response_item" or not isinstance(payload, dict):
             continue
@@ -490,7 +568,7 @@ class RolloutSettings:
 def read_settings(path: Path) -> RolloutSettings:
     """The working folder (session_meta) and the latest turn's model, approval policy and sandbox."""
     cwd = model = approval = sandbox = None
-    for record in _records(path):
+    for record in thread_records(path):
         payload = record.get("payload")
         if not isinstance(payload, dict):
             continue
@@ -505,3 +583,57 @@ def read_settings(path: Path) -> RolloutSettings:
             if isinstance(policy, dict) and isinstance(policy.get("type"), str):
                 sandbox = policy["type"]
     return RolloutSettings(cwd, model, approval, sandbox)
+
+
+@dataclass(frozen=True)
+class Compaction:
+    """What Codex's compaction of a thread wrote to its rollout."""
+
+    summary: str
+    """The model's summary, which replaces the thread's earlier turns in the model's context."""
+    tokens_before: int | None
+    """The context the model was last sent before the compaction, in tokens (its last token_count)."""
+    tokens_after: int | None
+    """Codex's count of the context after it (the token_count it writes after the compacted record)."""
+
+
+_SUMMARY_PREFIX = "Here is the summary produced by the other language model"
+"""What Codex puts before the model's summary in the message that replaces the history (compact.rs)."""
+
+
+def _context_tokens(payload: JsonObject) -> int | None:
+    info = payload.get("info")
+    last = info.get("last_token_usage") if isinstance(info, dict) else None
+    total = last.get("total_tokens") if isinstance(last, dict) else None
+    return total if isinstance(total, int) else None
+
+
+def read_compaction(path: Path, turn_id: str) -> Compaction | None:
+    """The compaction Codex ran as turn turn_id (/compact, or its own when the context fills), or None. A
+    ``compacted`` record holds the message that replaces the history; token_count events around it say how
+    large the context was before and after."""
+    before = after = None
+    summary: str | None = None
+    in_turn = False
+    for record in _records(path):
+        payload = record.get("payload")
+        if not isinstance(payload, dict):
+            continue
+        payload = cast(JsonObject, payload)
+        kind = payload.get("type")
+        if record.get("type") == "event_msg" and kind == "task_started":
+            in_turn = payload.get("turn_id") == turn_id
+        elif record.get("type") == "compacted" and in_turn and isinstance(payload.get("message"), str):
+            summary = cast(str, payload["message"])
+        elif record.get("type") == "event_msg" and kind == "token_count":
+            tokens = _context_tokens(payload)
+            if summary is None:
+                before = tokens
+            elif in_turn and after is None:
+                after = tokens
+    if summary is None:
+        return None
+    cut = summary.find(_SUMMARY_PREFIX)
+    if cut >= 0:
+        summary = summary[summary.find(":", cut) + 1 :].lstrip("\n")
+    return Compaction(summary, before, after)

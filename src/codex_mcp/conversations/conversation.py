@@ -15,7 +15,7 @@ from ..ending import Ending, EndKind
 from ..session.approvals import ApprovalRequest, Decision
 from ..session.session import Session, State
 from ..terminal import ExitInfo
-from ..turn import Recovery, Turn, TurnStatus
+from ..turn import Recovery, Turn, TurnKind, TurnStatus
 
 SAVE_RUNNING_AFTER_S = 1.0
 """A turn still unsettled this long after it was queued is saved as it is (Conversation.keep_unsettled)."""
@@ -54,6 +54,9 @@ class Conversation:
         self.ending = ending
         """How the last backing session ended (None while one backs it, or before the first)."""
         self.adopted = adopted
+        self.forked_from: str | None = None
+        """The conversation this one was forked from (codex_fork), and the last of its turns the fork holds."""
+        self.forked_at_turn: int | None = None
         self.turns: list[Turn] = []
         self.session: Session | None = None
         self.launched_with: LaunchOptions | None = None  # the settings the backing session was started with
@@ -95,18 +98,23 @@ class Conversation:
     def latest_completed(self) -> Turn | None:
         """The most recent turn that finished with a reply."""
         for turn in reversed(self.turns):
-            if turn.status == TurnStatus.COMPLETED:
+            if turn.status == TurnStatus.COMPLETED and turn.rewound_at is None:
                 return turn
         return None
 
     def history(self) -> list[tuple[str, str | None]]:
-        """(prompt, reply) of every turn that reached Codex, for a replay. A turn reached Codex if it completed
-        or Codex started it (it has a turn id); queued or unsent turns that failed are left out."""
+        """(prompt, reply) of every turn that reached Codex and is still in its thread, for a replay. A turn reached
+        Codex if it completed or Codex started it (it has a turn id); queued or unsent turns that failed, rewound
+        turns (codex_rewind) and compactions are left out."""
         return [
             (t.prompt, t.reply)
-            for t in self.turns
-            if t.status == TurnStatus.COMPLETED or (t.settled and t.turn_id is not None)
+            for t in self.in_thread()
+            if t.kind == "prompt" and (t.status == TurnStatus.COMPLETED or (t.settled and t.turn_id is not None))
         ]
+
+    def in_thread(self) -> list[Turn]:
+        """The turns the model still sees (all but the rewound ones), in order."""
+        return [t for t in self.turns if t.rewound_at is None]
 
     async def fresh_screen(self) -> None:
         """Have the live session's screen whole before it is read (Repaints.fresh)."""
@@ -263,11 +271,18 @@ class Conversation:
         self._tell(detached=True)
 
     def submit(
-        self, prompt: str, *, payload: str | None = None, recovery: Recovery = "live", images: list[str] | None = None
+        self,
+        prompt: str,
+        *,
+        payload: str | None = None,
+        recovery: Recovery = "live",
+        images: list[str] | None = None,
+        kind: TurnKind = "prompt",
     ) -> Turn:
-        """Queue a prompt (and the images attached to it) on the backing session (which must be live)."""
+        """Queue a prompt (and the images attached to it), or Codex's compaction, on the backing session (which
+        must be live)."""
         assert self.session is not None
-        turn = self.new_turn(prompt, payload=payload or prompt, images=list(images or []), recovery=recovery)
+        turn = self.new_turn(prompt, payload=payload or prompt, images=list(images or []), recovery=recovery, kind=kind)
         self.session.submit(turn)
         self.last_activity = time.time()
         # Saved when it settles; before that only if it runs long (or the caller is told about it first:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from ..codex import mcpentries, nesting
+from ..codex.appserver import AppServer, app_server
 from ..codex.binary import CodexBinary, codex_env, codex_version, find_codex
-from ..codex.launchargs import LaunchArgs, review_args, session_args
+from ..codex.launchargs import LaunchArgs, app_server_args, review_args, session_args
 from ..codex.review import ReviewTarget
 from ..codex.rollout import codex_home
 from ..codex.settings import LaunchOptions
@@ -136,6 +138,18 @@ class Launcher:
         binary = find_codex(self.settings.codex_bin)
         args = review_args(binary.path, self.codex_home, target, options, self.env, focus, keep_own=self._keep_own())
         return self._plan(binary, args, options.cwd)
+
+    def plan_app_server(self, options: LaunchOptions) -> LaunchPlan:
+        """Codex's app-server, for forking or reverting a thread of a conversation with these settings."""
+        binary = find_codex(self.settings.codex_bin)
+        args = app_server_args(binary.path, self.codex_home, options, self.env, keep_own=self._keep_own())
+        return self._plan(binary, args, options.cwd)
+
+    def app_server(self, plan: LaunchPlan, deadline: Deadline) -> AbstractAsyncContextManager[AppServer]:
+        """Run the planned app-server for one operation, within the start-up bound of the call."""
+        return app_server(
+            plan.argv, env=plan.env, cwd=plan.cwd, timeout=deadline.startup_s(self.settings.start_timeout_s)
+        )
 
     async def launch(self, plan: LaunchPlan, deadline: Deadline) -> Session:
         """Start a conversation's session: room under the cap first (the manager's hook), then launch_spare."""

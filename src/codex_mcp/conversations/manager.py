@@ -15,6 +15,7 @@ from ..codex.argv import check_name
 from ..codex.images import check_images
 from ..codex.keys import sanitize_prompt
 from ..codex.review import ReviewRequest, ReviewRun
+from ..codex.rollout import Compaction
 from ..codex.settings import Effort, LaunchOptions
 from ..config import MAX_TIMEOUT_S, Settings
 from ..errors import (
@@ -28,6 +29,7 @@ from ..errors import (
 from ..session.approvals import Decision
 from ..storage.store import Holder, Store
 from ..turn import Turn, TurnStatus
+from .branching import Branching
 from .conversation import Conversation
 from .deadline import Deadline
 from .inputs import check_conversation_id, check_cwd, check_timeout
@@ -65,6 +67,7 @@ class Manager:
         self._tasks = Tasks()
         self.reviver = Reviver(settings, self.launcher, self.conversations)
         self.reviewer = Reviewer(settings, self.launcher, self.conversations, self._tasks, make_room=self.make_room)
+        self.branching = Branching(settings, self.launcher, self.reviver, self.conversations)
         self.spares = Spares(settings.spare_keep_s, SpareBoard(settings.state_dir / "spares"))
 
     async def prepare(self) -> None:
@@ -348,6 +351,56 @@ class Manager:
                 turn.error = "denied: Codex did not run it and stopped the turn; send a new prompt to go on"
                 turn.changed_externally()
         return turn
+
+    async def fork(
+        self,
+        conversation_id: str,
+        prompt: str,
+        at_turn: int | None,
+        timeout_s: float | None,
+        wait: Waiter = plain_wait,
+        *,
+        model: str | None = None,
+        effort: Effort | None = None,
+    ) -> tuple[Conversation, Turn, Conversation]:
+        """A new conversation whose Codex thread holds this one's through at_turn (all of it when None), then the
+        prompt as its first turn of its own. Returns the fork, that turn, and the parent (untouched)."""
+        if self._closed:
+            raise InvalidInput("the server is shutting down")
+        deadline = Deadline.after(check_timeout(timeout_s, self.settings.default_timeout_s))
+        text = sanitize_prompt(prompt)
+        if model:
+            check_name("model", model)
+        parent = self.get_or_adopt(conversation_id)
+        async with parent.lock:
+            child = await self.branching.fork(parent, at_turn, deadline, model=model, effort=effort)
+        conv, turn, _ = await self.reply(child.id, text, deadline.left(), wait)
+        return conv, turn, parent
+
+    async def rewind(self, conversation_id: str, to_turn: int) -> tuple[Conversation, list[Turn]]:
+        """Take the turns after to_turn out of the conversation's Codex thread (the record keeps them, marked)."""
+        if self._closed:
+            raise InvalidInput("the server is shutting down")
+        deadline = Deadline.after(self.settings.start_timeout_s)
+        conv = self.get_or_adopt(conversation_id)
+        async with conv.lock:
+            return conv, await self.branching.rewind(conv, to_turn, deadline)
+
+    async def compact(
+        self, conversation_id: str, timeout_s: float | None, wait: Waiter = plain_wait
+    ) -> tuple[Conversation, Turn, Compaction | None]:
+        """Codex's own compaction of the conversation's thread, on its live session (resumed first if needed); what
+        the compaction wrote, once it is done."""
+        if self._closed:
+            raise InvalidInput("the server is shutting down")
+        deadline = Deadline.after(check_timeout(timeout_s, self.settings.default_timeout_s))
+        conv = self.get_or_adopt(conversation_id)
+        async with conv.lock:
+            turn = await self.branching.compact(conv, deadline)
+        await wait(conv, turn, deadline.left())
+        found = self.branching.summary_of(conv, turn) if turn.status == TurnStatus.COMPLETED else None
+        await self._show(conv, turn)
+        return conv, turn, found
 
     async def end(self, conversation_id: str, reason: str = "ended by client") -> Conversation:
         """End a conversation's Codex session; the conversation stays listed (and resumable)."""

@@ -28,6 +28,8 @@ def record_of(conv: Conversation) -> ConversationRecord:
         last_activity=conv.last_activity,
         end_reason=conv.end_reason if not conv.live else None,
         adopted=conv.adopted,
+        forked_from=conv.forked_from,
+        forked_at_turn=conv.forked_at_turn,
         turns=[_turn_record(t) for t in conv.turns],
     )
 
@@ -59,6 +61,7 @@ def conversation_of(record: ConversationRecord) -> Conversation:
         ending=Ending.stored(record.end_reason or "server stopped"),
         adopted=record.adopted,
     )
+    conv.forked_from, conv.forked_at_turn = record.forked_from, record.forked_at_turn
     conv.last_activity = record.last_activity
     for r in record.turns:
         turn = conv.new_turn(**{name: getattr(r, name) for name in _TURN_FIELDS})
@@ -75,6 +78,7 @@ def _take_over(conv: Conversation, newer: Conversation) -> None:
     conv.threads = newer.threads
     conv.ending = newer.ending
     conv.adopted = newer.adopted
+    conv.forked_from, conv.forked_at_turn = newer.forked_from, newer.forked_at_turn
     conv.last_activity = newer.last_activity
     conv.take_turns(newer.turns)
 

@@ -79,7 +79,7 @@ class Reviver:
         self.codex_home = launcher.codex_home
         self.conversations = conversations
 
-    async def _writer_elsewhere(self, thread_id: str) -> writers.Writer | None:
+    async def writer_elsewhere(self, thread_id: str) -> writers.Writer | None:
         """The Codex process that has this thread open, if any. A Codex this server started and is ending (its
         /quit or the signals are on the way) gets a few seconds to exit and let go of the thread first."""
         deadline = time.monotonic() + _OWN_EXIT_WAIT_S
@@ -95,27 +95,29 @@ class Reviver:
         """True if the writer is a Codex of ours that is ending but has not exited yet."""
         return any(conv.runs_process(writer.pid, writer.marker) for conv in self.conversations)
 
-    async def revive(self, conv: Conversation, prompt: str, deadline: Deadline) -> tuple[Recovery, str, list[str]]:
-        """Bring back a conversation with no live session: resume its Codex thread, or, when Codex cannot,
-        replay its history into a fresh session. Returns how, the text to send for the prompt, and what to tell
-        the client about the start (LaunchPlan.notices)."""
+    def _check_folder(self, conv: Conversation) -> None:
         if not _folder_exists(conv.options.cwd):
             raise InvalidInput(
                 f"conversation {conv.id} works in {conv.options.cwd}, which no longer exists: recreate the folder, "
                 "or start a new conversation with codex_start"
             )
+
+    async def _resume(self, conv: Conversation, deadline: Deadline, prompt: str) -> list[str] | None:
+        """Resume the conversation's Codex thread and attach the session; what to tell the client about the start
+        (LaunchPlan.notices), or None when Codex cannot resume it (no rollout, a failed start). prompt: what the
+        thread is named after if Codex never named it and the conversation has no turns."""
         resume = self.launcher.plan_resume(conv.thread_id, conv.options)
         for attempt in (1, 2):
             # Never fork a thread another Codex has open (a person's `codex resume` in a terminal): it holds the
             # thread's writer lock, so resuming would fail, and replaying would split the conversation in two.
-            writer = await self._writer_elsewhere(conv.thread_id)
+            writer = await self.writer_elsewhere(conv.thread_id)
             if writer is not None:
                 log.info("thread %s is open in another Codex process (%s)", conv.thread_id, writer.describe())
                 raise ThreadOpenElsewhere(conv.id, conv.thread_id, writer.describe(), writer.server_pid)
             if find_rollout(self.codex_home, conv.thread_id) is None:
                 # Codex cannot resume a thread without its rollout; asking it would only cost a failed start.
-                log.info("thread %s has no rollout; replaying its history", conv.thread_id)
-                break
+                log.info("thread %s has no rollout", conv.thread_id)
+                return None
             # A thread Codex never named (a review's: `codex review` names none) would get a hidden title request
             # after this turn: named after its first prompt, as a new thread is.
             unnamed = self.settings.thread_title == "prompt" and not thread_named(self.codex_home, conv.thread_id)
@@ -123,8 +125,8 @@ class Reviver:
                 session = await self.launcher.launch(resume, deadline)
             except CodexStartFailed as exc:
                 if not writers.conflict_shown(exc.screen):
-                    log.info("resume of %s failed (%s); replaying its history", conv.thread_id, exc.reason)
-                    break
+                    log.info("resume of %s failed (%s)", conv.thread_id, exc.reason)
+                    return None
                 # Another Codex took the thread between our look and Codex's start: look again (it names the
                 # holder, or it has gone and the resume is worth one more try).
                 log.info("resume of %s: Codex says the thread is open in another process", conv.thread_id)
@@ -135,7 +137,28 @@ class Reviver:
                     session.name_thread(conv.turns[0].prompt if conv.turns else prompt)
                 conv.attach(session)
                 log.info("resumed %s (thread %s) in %.2fs", conv.id, conv.thread_id, deadline.elapsed())
-                return "resumed", prompt, list(resume.notices)
+                return list(resume.notices)
+        return None  # not reached: the second attempt returns or raises
+
+    async def resume_only(self, conv: Conversation, deadline: Deadline) -> Recovery:
+        """Resume the conversation's thread, never replay it (what runs next needs the thread's own context)."""
+        self._check_folder(conv)
+        if await self._resume(conv, deadline, "") is None:
+            raise InvalidInput(
+                f"Codex cannot resume the thread of conversation {conv.id} (its rollout is gone or Codex refused): "
+                "reply to it first (its history is replayed into a new thread), then try again"
+            )
+        return "resumed"
+
+    async def revive(self, conv: Conversation, prompt: str, deadline: Deadline) -> tuple[Recovery, str, list[str]]:
+        """Bring back a conversation with no live session: resume its Codex thread, or, when Codex cannot,
+        replay its history into a fresh session. Returns how, the text to send for the prompt, and what to tell
+        the client about the start (LaunchPlan.notices)."""
+        self._check_folder(conv)
+        notices = await self._resume(conv, deadline, prompt)
+        if notices is not None:
+            return "resumed", prompt, notices
+        log.info("replaying the history of %s", conv.id)
         history = conv.history()
         if not history and (rollout := find_rollout(self.codex_home, conv.thread_id)) is not None:
             history = read_history(rollout)

@@ -172,6 +172,67 @@ class ReplyResult(TurnResult):
         return more
 
 
+class ForkResult(ReplyResult):
+    """Result of codex_fork: the new conversation and its first turn of its own."""
+
+    forked_from: str = Field(description="The conversation it was forked from, which goes on untouched")
+    forked_at_turn: int = Field(description="The last turn of that conversation the fork's thread holds")
+
+    def _more(self) -> list[str]:
+        return [
+            f"Forked from {self.forked_from} through its turn {self.forked_at_turn}: a new conversation "
+            "(this conversationId); the original goes on by itself."
+        ]
+
+
+class RewindResult(Result):
+    """Result of codex_rewind."""
+
+    conversationId: str  # noqa: N815
+    to_turn: int = Field(description="The conversation goes on from after this turn")
+    rewound: list[int] = Field(
+        description="The turns taken out of the thread: they no longer reach the model; codex_transcript and the "
+        "resource still show them, marked rewound"
+    )
+    thread_id: str = Field(description="The Codex thread that backs the conversation now")
+    state: StateName
+
+    def text(self) -> str:
+        """Which turns went, and what happens next."""
+        turns = ", ".join(str(n) for n in self.rewound)
+        return (
+            f"Conversation {self.conversationId} rewound to after turn {self.to_turn}: turn(s) {turns} no longer "
+            f"reach the model (the transcript keeps them, marked rewound). Codex thread {self.thread_id}; the next "
+            "codex_reply goes on from there. Files Codex changed in those turns are not changed back."
+        )
+
+
+class CompactResult(TurnResult):
+    """Result of codex_compact: Codex's compaction, run as a turn of the conversation."""
+
+    compacted: bool = Field(description="Codex compacted the thread")
+    recovery: Literal["live", "resumed", "replayed"] = Field(
+        default="live", description="live: on the running session; resumed: its thread was resumed first"
+    )
+    context_tokens_before: int | None = Field(
+        default=None, description="Tokens of the context the model was last sent before the compaction"
+    )
+    context_tokens_after: int | None = Field(
+        default=None, description="Codex's count of the context the next turn starts from"
+    )
+
+    def _more(self) -> list[str]:
+        if not self.compacted:
+            return []
+        sizes = ""
+        if self.context_tokens_before is not None and self.context_tokens_after is not None:
+            sizes = f" (context: {self.context_tokens_before} tokens before, {self.context_tokens_after} after)"
+        return [
+            f"Compacted{sizes}: the next turn's context is this summary and the conversation's own messages "
+            "instead of the whole thread."
+        ]
+
+
 class ReviewFinding(BaseModel):
     """One finding of Codex's reviewer."""
 
@@ -270,6 +331,11 @@ class StatusResult(Result):
     server: ServerInfo | None = Field(
         default=None, description="The codex-mcp server that runs it live (it answers this call from any window)"
     )
+    rewound: list[int] = Field(
+        default_factory=list, description="Turns codex_rewind took out of the thread (they no longer reach the model)"
+    )
+    forked_from: str | None = Field(default=None, description="The conversation this one was forked from (codex_fork)")
+    forked_at_turn: int | None = Field(default=None, description="The last turn of that conversation the fork holds")
 
     def text(self) -> str:
         """The reply first, then the state of the conversation and the turn."""
@@ -291,6 +357,10 @@ class StatusResult(Result):
             parts.append(f"{self.input_holder} is at the keyboard: turns wait until they detach.")
         if self.approval is not None:
             parts.append(self.approval.text())
+        if self.forked_from:
+            parts.append(f"Forked from {self.forked_from} through its turn {self.forked_at_turn}.")
+        if self.rewound:
+            parts.append(f"Rewound: turn(s) {', '.join(map(str, self.rewound))} no longer reach the model.")
         if self.status in ("running", "queued", "waiting_for_approval") and self.screen:
             parts.append("Screen:\n" + "\n".join(self.screen))
         return "\n\n".join(parts)
@@ -504,6 +574,9 @@ def status_result(
         approval=approval_of(conv, turn),
         screen=conv.screen_tail(),
         server=server if conv.live else None,
+        rewound=[t.index for t in conv.turns if t.rewound_at is not None],
+        forked_from=conv.forked_from,
+        forked_at_turn=conv.forked_at_turn,
     )
 
 

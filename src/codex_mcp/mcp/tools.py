@@ -39,11 +39,14 @@ from .results import (
     STALL_HINT_S,
     ApproveResult,
     AttachInfo,
+    CompactResult,
     EndResult,
+    ForkResult,
     InterruptResult,
     ListResult,
     ReplyResult,
     ReviewResult,
+    RewindResult,
     ServerInfo,
     StartResult,
     StatusResult,
@@ -258,6 +261,86 @@ async def codex_reply(
     )
     budget = manager.settings.reply_budget_chars
     return result(ReplyResult.of(conv, turn, time.monotonic() - began, budget, recovery=turn.recovery, steered=steered))
+
+
+@tool_errors
+@forwardable
+async def codex_fork(
+    conversationId: Annotated[str, Field(description="The conversation to branch from")],  # noqa: N803
+    prompt: Annotated[str, Field(description="The first message of the new branch")],
+    ctx: Ctx,
+    at_turn: Annotated[
+        int | None,
+        Field(
+            ge=1,
+            description="Branch after this turn (1-based, as results number them): the new conversation holds the "
+            "turns up to and including it. Default: the whole conversation",
+        ),
+    ] = None,
+    model: Annotated[str | None, Field(description="Model for the new conversation (default: the original's)")] = None,
+    effort: Annotated[Effort | None, Field(description=EFFORT_DOC + "; default: the original's")] = None,
+    timeout_s: Annotated[float | None, Field(description=TIMEOUT_DOC)] = None,
+) -> Annotated[CallToolResult, ForkResult]:
+    """Branch a Codex conversation: a new conversation (its own conversationId) whose Codex thread holds the
+    original's history, all of it or up to at_turn, then answers prompt. The original is not touched and goes on by
+    itself. Use it to try another approach from an earlier point without losing the first."""
+    began = time.monotonic()
+    manager = manager_of(ctx)
+    conv, turn, parent = await manager.fork(
+        conversationId, prompt, at_turn, timeout_s, make_waiter(ctx, manager), model=model or None, effort=effort
+    )
+    budget = manager.settings.reply_budget_chars
+    fields = {"recovery": turn.recovery, "forked_from": parent.id, "forked_at_turn": conv.forked_at_turn or 0}
+    return result(ForkResult.of(conv, turn, time.monotonic() - began, budget, **fields))
+
+
+@tool_errors
+@forwardable
+async def codex_rewind(
+    conversationId: Annotated[str, Field(description="The conversation to rewind")],  # noqa: N803
+    to_turn: Annotated[
+        int,
+        Field(
+            ge=0,
+            description="Go on from after this turn (1-based; 0: from the start): every later turn is taken out of "
+            "Codex's thread and no longer reaches the model",
+        ),
+    ],
+    ctx: Ctx,
+) -> Annotated[CallToolResult, RewindResult]:
+    """Undo the last turns of a Codex conversation: the same conversationId goes on from after to_turn, and the
+    later turns no longer reach the model (Codex's own revert of its thread). The transcript keeps them, marked
+    rewound. Files Codex changed in them stay as they are."""
+    conv, rewound = await manager_of(ctx).rewind(conversationId, to_turn)
+    return result(
+        RewindResult(
+            conversationId=conv.id,
+            to_turn=to_turn,
+            rewound=[t.index for t in rewound],
+            thread_id=conv.thread_id,
+            state=conv.state.value,
+        )
+    )
+
+
+@tool_errors
+@forwardable
+async def codex_compact(
+    conversationId: Annotated[str, Field(description="The conversation to compact")],  # noqa: N803
+    ctx: Ctx,
+    timeout_s: Annotated[float | None, Field(description=TIMEOUT_DOC)] = None,
+) -> Annotated[CallToolResult, CompactResult]:
+    """Have Codex compact a long conversation (its /compact): the model summarises the thread, and later turns
+    start from that summary and the conversation's own messages instead of the whole history, so a long
+    conversation stays within the context window. Same conversationId; the result says how the context changed."""
+    began = time.monotonic()
+    manager = manager_of(ctx)
+    conv, turn, found = await manager.compact(conversationId, timeout_s, make_waiter(ctx, manager))
+    budget = manager.settings.reply_budget_chars
+    fields: dict[str, object] = {"compacted": found is not None, "recovery": turn.recovery}
+    if found is not None:
+        fields |= {"context_tokens_before": found.tokens_before, "context_tokens_after": found.tokens_after}
+    return result(CompactResult.of(conv, turn, time.monotonic() - began, budget, **fields))
 
 
 @tool_errors
@@ -486,6 +569,9 @@ TOOLS: list[ToolSpec] = [
     ToolSpec(codex_list, "List Codex conversations", READ_ONLY),
     ToolSpec(codex_transcript, "Read a Codex transcript", READ_ONLY),
     ToolSpec(codex_review, "Codex code review", _hints(open_world=True)),
+    ToolSpec(codex_fork, "Branch a Codex conversation", ACTS),
+    ToolSpec(codex_rewind, "Rewind a Codex conversation", _hints(destructive=True)),
+    ToolSpec(codex_compact, "Compact a Codex conversation", _hints(open_world=True)),
 ]
 """Every tool, in the order clients list them."""
 

@@ -22,6 +22,12 @@ class TranscriptTurn(BaseModel):
     error: str | None = None
     recovery: Literal["live", "resumed", "replayed"] = "live"
     thread_id: str | None = None
+    kind: Literal["prompt", "compact"] = Field(
+        default="prompt", description="compact: Codex's compaction of the thread (codex_compact), its summary as reply"
+    )
+    rewound_at: str | None = Field(
+        default=None, description="When codex_rewind took this turn out of the thread: it no longer reaches the model"
+    )
     submitted_at: str
     finished_at: str | None = None
     clipped: bool = Field(
@@ -32,6 +38,10 @@ class TranscriptTurn(BaseModel):
     def text(self) -> str:
         """The turn as a section of a transcript."""
         how = "" if self.recovery == "live" else f", {self.recovery}"
+        if self.kind == "compact":
+            how += ", compaction"
+        if self.rewound_at:
+            how += f", rewound {self.rewound_at}: no longer in the thread"
         quoted = "> " + self.prompt.replace("\n", "\n> ")
         block = f"## Turn {self.turn} ({self.status}{how}, {self.submitted_at})\n\n{quoted}"
         if self.reply is not None:
@@ -100,6 +110,8 @@ def transcript_result(conv: Conversation, from_turn: int, limit: int, budget: in
                 error=t.error,
                 recovery=t.recovery,
                 thread_id=t.thread_id,
+                kind=t.kind,
+                rewound_at=iso(t.rewound_at) if t.rewound_at else None,
                 submitted_at=iso(t.submitted_at),
                 finished_at=iso(t.finished_at) if t.finished_at else None,
                 clipped=cut_prompt or cut_reply,
@@ -172,4 +184,15 @@ def _facts(conv: Conversation) -> list[str]:
         )
     if conv.adopted:
         facts.append("- Adopted: a Codex thread started outside codex-mcp")
+    if conv.forked_from:
+        facts.append(
+            f"- Forked from conversation {conv.forked_from} through its turn {conv.forked_at_turn} (codex_fork): "
+            "the turns before this conversation's own are that conversation's, as its thread held them"
+        )
+    rewound = [t.index for t in conv.turns if t.rewound_at is not None]
+    if rewound:
+        facts.append(
+            f"- Rewound (codex_rewind): turn(s) {', '.join(map(str, rewound))} no longer reach the model; "
+            f"Codex thread {conv.thread_id} goes on without them"
+        )
     return facts

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .._internal.tasks import Tasks, Ticker, wait_event
 from ..codex import nesting
-from ..codex.keys import INTERRUPT_KEY, encode_images, encode_prompt, quit_steps, rename_keys
+from ..codex.keys import INTERRUPT_KEY, encode_images, encode_prompt, quit_steps, rename_keys, turn_keys
 from ..codex.tui import parse_run_state, read_screen
 from ..ending import Ending
 from ..errors import CodexStartFailed, InvalidInput, TerminalClosed
@@ -270,7 +270,7 @@ class Session:
         ticking = Ticker(_WATCHED_POLL_S, self._wake.set)
         try:
             try:
-                await self.terminal.write(encode_images(turn.images) + encode_prompt(turn.payload))
+                await self.terminal.write(turn_keys(turn.kind, turn.payload, turn.images))
             except TerminalClosed as exc:
                 turn.fail(f"could not send the prompt: {exc}")
                 return
@@ -376,6 +376,8 @@ class Session:
         turn = self.current
         if turn is None or turn is not self.turns.sent or not self._codex_working():
             return None
+        if turn.kind == "compact":
+            raise InvalidInput("Codex is compacting the thread: reply once it is done (without steer)")
         if turn.status == TurnStatus.WAITING_FOR_APPROVAL or self.tui_state == "blocked":
             raise InvalidInput("the running turn waits for an approval: answer it with codex_approve, then steer")
         if self.input_holder is not None:

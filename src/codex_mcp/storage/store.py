@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, get_args
 
-from pydantic import BaseModel, BeforeValidator, ValidationError
+from pydantic import BaseModel, BeforeValidator, SerializerFunctionWrapHandler, ValidationError, model_serializer
 
 from .._internal import filelocks
-from ..turn import Recovery, TurnStatus
+from ..turn import Recovery, TurnKind, TurnStatus
 from .index import Entry, Index, StoredSettings, Summary, preview, search_text
 
 log = logging.getLogger(__name__)
@@ -38,8 +38,19 @@ def _known_or(literal: object, fallback: object) -> BeforeValidator:
 
 
 StoredRecovery = Annotated[Recovery, _known_or(Recovery, "live")]
+StoredKind = Annotated[TurnKind, _known_or(TurnKind, "prompt")]
 _STATUSES = frozenset(TurnStatus)
 StoredStatus = Annotated[TurnStatus, BeforeValidator(lambda v: v if v in _STATUSES else TurnStatus.FAILED)]
+
+
+def _unless_default(data: object, names: dict[str, object]) -> object:
+    """A record's fields without these while they hold their default: a record that uses none of what they are for
+    is written byte for byte as the releases before them wrote it."""
+    if isinstance(data, dict):
+        for name, default in names.items():
+            if name in data and data[name] == default:
+                del data[name]
+    return data
 
 
 class TurnRecord(BaseModel):
@@ -53,8 +64,14 @@ class TurnRecord(BaseModel):
     turn_id: str | None = None
     thread_id: str | None = None
     recovery: StoredRecovery = "live"
+    kind: StoredKind = "prompt"
+    rewound_at: float | None = None
     submitted_at: float
     finished_at: float | None = None
+
+    @model_serializer(mode="wrap")
+    def _as_stored(self, handler: SerializerFunctionWrapHandler) -> object:
+        return _unless_default(handler(self), {"kind": "prompt", "rewound_at": None})
 
 
 class ConversationRecord(BaseModel):
@@ -70,7 +87,14 @@ class ConversationRecord(BaseModel):
     last_activity: float
     end_reason: str | None = None
     adopted: bool = False
+    forked_from: str | None = None
+    """The conversation this one was forked from (codex_fork), and the last of its turns the fork holds."""
+    forked_at_turn: int | None = None
     turns: list[TurnRecord] = []
+
+    @model_serializer(mode="wrap")
+    def _as_stored(self, handler: SerializerFunctionWrapHandler) -> object:
+        return _unless_default(handler(self), {"forked_from": None, "forked_at_turn": None})
 
 
 class Ownership:
