@@ -411,6 +411,11 @@ CONVERSATION_TOOLS: dict[str, tuple[set[str], set[str]]] = {
     "codex_transcript": ({"conversationId"}, {"from_turn", "limit"}),
     # Its cwd values are never git repositories, so every review is refused before Codex runs.
     "codex_review": (set(), {"cwd", "base", "commit", "instructions", "model", "effort", "timeout_s"}),
+    # A fork is a new conversation (its result names it): the checks below count those apart.
+    "codex_fork": ({"conversationId", "prompt"}, {"at_turn", "model", "effort", "timeout_s"}),
+    # Never to 0: the final check reads the base turn back from the thread.
+    "codex_rewind": ({"conversationId", "to_turn"}, set()),
+    "codex_compact": ({"conversationId"}, {"timeout_s"}),
 }
 
 
@@ -456,6 +461,8 @@ def conversation_arguments(cid: str) -> st.SearchStrategy[tuple[str, dict[str, A
         "instructions": (sensible_prompts, odd_prompts),
         "images": (st.just([]), st.one_of(st.lists(odd_text, max_size=3), odd_text)),
         "steer": (st.just(False), st.one_of(st.booleans(), odd_text)),
+        "at_turn": (st.integers(min_value=1, max_value=6), st.one_of(st.integers(max_value=0), numbers, odd_text)),
+        "to_turn": (st.integers(min_value=1, max_value=6), st.one_of(st.integers(max_value=-1), numbers, odd_text)),
     }
     return st.one_of(
         *(
@@ -475,6 +482,7 @@ def test_fuzzed_conversation_tool_arguments_never_crash(sandbox: Sandbox, codex_
     returns (a result, or a tool error saying what is wrong), and the conversation works afterwards."""
     log = tmp_path / "server.log"
     calls: dict[str, int] = {}
+    forks: set[str] = set()
     with served(sandbox, codex_bin, log) as (portal, client):
         listed_tools = portal.call(client.list_tools).tools
         for tool in listed_tools:
@@ -496,6 +504,9 @@ def test_fuzzed_conversation_tool_arguments_never_crash(sandbox: Sandbox, codex_
         @example(("codex_list", {"state": "live"}))
         @example(("codex_transcript", {"conversationId": cid, "from_turn": 2**70}))
         @example(("codex_review", {"cwd": "/nonexistent/old/project"}))
+        @example(("codex_fork", {"conversationId": cid, "prompt": "fork fuzz", "at_turn": 1}))
+        @example(("codex_rewind", {"conversationId": cid, "to_turn": 2**70}))
+        @example(("codex_compact", {"conversationId": cid}))
         def one_call(tool_and_arguments: tuple[str, dict[str, Any]]) -> None:
             tool, arguments = tool_and_arguments
             result = portal.call(bounded, client, tool, arguments)
@@ -504,7 +515,10 @@ def test_fuzzed_conversation_tool_arguments_never_crash(sandbox: Sandbox, codex_
                 error_tail(tool, result)
             else:
                 assert result.structured_content is not None, text_of(result)
-                if tool != "codex_list":
+                if tool == "codex_fork":
+                    assert result.structured_content["forked_from"] == cid
+                    forks.add(result.structured_content["conversationId"])
+                elif tool != "codex_list":
                     assert result.structured_content["conversationId"] == cid
 
         one_call()
@@ -512,9 +526,11 @@ def test_fuzzed_conversation_tool_arguments_never_crash(sandbox: Sandbox, codex_
         r = must(portal, client, "codex_reply", conversationId=cid, prompt="still here [[history]]")
         assert r["status"] == "completed"
         assert r["reply"].startswith("fuzz base | ")
-        listed = must(portal, client, "codex_list")
-        assert [c["conversationId"] for c in listed["conversations"]] == [cid], "a junk id became a conversation"
-        must(portal, client, "codex_end", conversationId=cid)
+        listed = must(portal, client, "codex_list", limit=200)
+        found = {c["conversationId"] for c in listed["conversations"]}
+        assert found == {cid} | forks, "a junk id became a conversation"
+        for conversation in found:
+            must(portal, client, "codex_end", conversationId=conversation)
     assert set(calls) == set(CONVERSATION_TOOLS), calls
     assert not crashes_in(log), crashes_in(log)
     assert not codex_processes(sandbox)

@@ -73,6 +73,9 @@ def test_inspector_lists_tools_with_portable_schemas(inspector: Path, sandbox: S
         "codex_attach_info",
         "codex_transcript",
         "codex_review",
+        "codex_fork",
+        "codex_rewind",
+        "codex_compact",
     }
     for tool in tools.values():
         assert tool["description"]

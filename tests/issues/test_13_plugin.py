@@ -367,7 +367,10 @@ def test_ask_command_continues_the_repository_conversation(
     run = claude_with_plugin(claude, sandbox, codex_bin, ask, f"/codex-mcp:ask {later}")  # no --allowedTools
 
     init = run.init
-    commands = {"codex-mcp:" + c for c in ("setup", "review", "ask", "status", "interrupt", "attach")}
+    commands = {
+        "codex-mcp:" + c
+        for c in ("setup", "review", "ask", "status", "interrupt", "attach", "fork", "rewind", "compact")
+    }
     assert commands <= set(init["slash_commands"])
     assert "codex-mcp:codex-conversations" in init["skills"]
     assert "codex-mcp:codex-delegate" in init["agents"]

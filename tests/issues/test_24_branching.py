@@ -22,6 +22,7 @@ from codex_mcp.codex.rollout import find_rollout
 from ..conftest import Sandbox, mcp_server
 from ..helpers import await_until, call, call_error, processes_with_env, reply, start
 from ..platforms import kill_hard, posix_signals
+from .test_9_compressed_rollouts import compressed_by_codex
 from .test_9_open_elsewhere import person_resumes
 
 pytestmark = [pytest.mark.anyio, pytest.mark.codex]
@@ -41,26 +42,26 @@ async def test_fork_at_a_turn_holds_the_parent_history_and_the_parent_goes_on(
     sandbox: Sandbox, codex_bin: Path, fake_model: FakeModel
 ) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
-        cid = await three_turns(client, sandbox, "FALCON")
-        forked = await call(client, "codex_fork", conversationId=cid, prompt="[[history]] branch FALCON", at_turn=2)
+        cid = await three_turns(client, sandbox, "ZFALQ")
+        forked = await call(client, "codex_fork", conversationId=cid, prompt="[[history]] branch ZFALQ", at_turn=2)
         assert forked["status"] == "completed", forked
-        assert forked["reply"] == "one FALCON | two FALCON | [[history]] branch FALCON", "the fork's context is wrong"
+        assert forked["reply"] == "one ZFALQ | two ZFALQ | [[history]] branch ZFALQ", "the fork's context is wrong"
         fid = forked["conversationId"]
         assert fid != cid
         assert (forked["forked_from"], forked["forked_at_turn"], forked["turn"]) == (cid, 2, 3)
         # The parent is untouched: its thread still holds all three turns, and it goes on by itself.
-        on = await reply(client, cid, "[[history]] parent FALCON")
-        assert on["reply"] == "one FALCON | two FALCON | three FALCON | [[history]] parent FALCON"
+        on = await reply(client, cid, "[[history]] parent ZFALQ")
+        assert on["reply"] == "one ZFALQ | two ZFALQ | three ZFALQ | [[history]] parent ZFALQ"
         assert on["recovery"] == "live", "the fork disturbed the parent's live session"
         # The fork is a conversation like any other: listed, with its own turns, and it keeps its own context.
         listed = {c["conversationId"] for c in (await call(client, "codex_list"))["conversations"]}
         assert {cid, fid} <= listed
-        again = await reply(client, fid, "[[history]] fork again FALCON")
-        assert again["reply"] == "one FALCON | two FALCON | [[history]] branch FALCON | [[history]] fork again FALCON"
+        again = await reply(client, fid, "[[history]] fork again ZFALQ")
+        assert again["reply"] == "one ZFALQ | two ZFALQ | [[history]] branch ZFALQ | [[history]] fork again ZFALQ"
         status = await call(client, "codex_status", conversationId=fid)
         assert (status["forked_from"], status["forked_at_turn"], status["turns"]) == (cid, 2, 4)
         page = await call(client, "codex_transcript", conversationId=fid)
-        assert [t["prompt"] for t in page["turns"]][:2] == ["one FALCON", "two FALCON"]
+        assert [t["prompt"] for t in page["turns"]][:2] == ["one ZFALQ", "two ZFALQ"]
         resource = await client.read_resource(f"codex://conversations/{fid}")
         text = resource.contents[0].text  # type: ignore[union-attr]
         assert f"Forked from conversation {cid} through its turn 2" in text
@@ -75,13 +76,13 @@ async def test_fork_of_an_ended_conversation_from_another_server_with_its_whole_
     sandbox: Sandbox, codex_bin: Path, fake_model: FakeModel
 ) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
-        cid = await three_turns(client, sandbox, "HERON")
+        cid = await three_turns(client, sandbox, "ZHERQ")
         await call(client, "codex_end", conversationId=cid)
     async with mcp_server(sandbox, codex_bin) as client:  # a restarted server: the parent is a stored record
-        forked = await call(client, "codex_fork", conversationId=cid, prompt="[[history]] all of HERON", model="m2")
-        assert forked["reply"] == "one HERON | two HERON | three HERON | [[history]] all of HERON", forked
+        forked = await call(client, "codex_fork", conversationId=cid, prompt="[[history]] all of ZHERQ", model="m2")
+        assert forked["reply"] == "one ZHERQ | two ZHERQ | three ZHERQ | [[history]] all of ZHERQ", forked
         assert forked["forked_at_turn"] == 3
-        [request] = [r for r in fake_model.user_requests() if r.user_texts and "all of HERON" in r.user_texts[-1]]
+        [request] = [r for r in fake_model.user_requests() if r.user_texts and "all of ZHERQ" in r.user_texts[-1]]
         assert request.body["model"] == "m2", "the fork's model did not reach the model"
         parent = await call(client, "codex_status", conversationId=cid)
         assert parent["state"] == "ended", "forking brought the parent back to life"
@@ -91,13 +92,13 @@ async def test_rewind_takes_turns_out_of_the_thread_and_keeps_them_in_the_record
     sandbox: Sandbox, codex_bin: Path, fake_model: FakeModel
 ) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
-        cid = await three_turns(client, sandbox, "IBIS")
+        cid = await three_turns(client, sandbox, "ZIBQ")
         rewound = await call(client, "codex_rewind", conversationId=cid, to_turn=1)
         assert rewound["rewound"] == [2, 3], rewound
         assert rewound["thread_id"] == cid
-        after = await reply(client, cid, "[[history]] after IBIS")
+        after = await reply(client, cid, "[[history]] after ZIBQ")
         assert after["status"] == "completed", after
-        assert after["reply"] == "one IBIS | [[history]] after IBIS", "a rewound turn still reached the model"
+        assert after["reply"] == "one ZIBQ | [[history]] after ZIBQ", "a rewound turn still reached the model"
         assert after["turn"] == 4, "turn numbers are never reused"
         # Nothing is silently lost: the record keeps the rewound turns, marked.
         status = await call(client, "codex_status", conversationId=cid)
@@ -110,42 +111,42 @@ async def test_rewind_takes_turns_out_of_the_thread_and_keeps_them_in_the_record
         assert "Rewound (codex_rewind): turn(s) 2, 3" in text
     # A new server resumes the rewound thread as it is now (Codex's branch file), not as it was.
     async with mcp_server(sandbox, codex_bin) as client:
-        later = await reply(client, cid, "[[history]] restarted IBIS")
+        later = await reply(client, cid, "[[history]] restarted ZIBQ")
         assert later["recovery"] == "resumed"
-        assert later["reply"] == "one IBIS | [[history]] after IBIS | [[history]] restarted IBIS"
-        forked = await call(client, "codex_fork", conversationId=cid, prompt="[[history]] fork IBIS", at_turn=4)
-        assert forked["reply"] == "one IBIS | [[history]] after IBIS | [[history]] fork IBIS", forked
+        assert later["reply"] == "one ZIBQ | [[history]] after ZIBQ | [[history]] restarted ZIBQ"
+        forked = await call(client, "codex_fork", conversationId=cid, prompt="[[history]] fork ZIBQ", at_turn=4)
+        assert forked["reply"] == "one ZIBQ | [[history]] after ZIBQ | [[history]] fork ZIBQ", forked
 
 
 async def test_compact_asks_the_model_for_a_summary_and_the_next_turn_starts_from_it(
     sandbox: Sandbox, codex_bin: Path, fake_model: FakeModel
 ) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
-        cid = await three_turns(client, sandbox, "KITE")
+        cid = await three_turns(client, sandbox, "ZKITQ")
         compacted = await call(client, "codex_compact", conversationId=cid)
         assert compacted["compacted"] is True, compacted
         assert compacted["conversationId"] == cid
         assert compacted["turn"] == 4
         # The compaction request was made: its last user message is Codex's compaction prompt, after the history.
         [request] = [r for r in fake_model.user_requests() if r.user_texts and COMPACTION_PROMPT in r.user_texts[-1]
-                     and "three KITE" in r.user_texts]  # fmt: skip
-        assert request.user_texts[:3] == ["one KITE", "two KITE", "three KITE"]
+                     and "three ZKITQ" in r.user_texts]  # fmt: skip
+        assert request.user_texts[:3] == ["one ZKITQ", "two ZKITQ", "three ZKITQ"]
         # The fake echoes the prompt: that echo is the summary Codex keeps.
         assert compacted["reply"].startswith("ECHO: You are performing a CONTEXT CHECKPOINT COMPACTION")
         assert compacted["context_tokens_before"] is not None
-        after = await reply(client, cid, "[[history]] after KITE")
+        after = await reply(client, cid, "[[history]] after ZKITQ")
         assert after["status"] == "completed", after
         seen = after["reply"].split(" | ")
-        assert seen[:3] == ["one KITE", "two KITE", "three KITE"], "the user's own messages stay in the context"
+        assert seen[:3] == ["one ZKITQ", "two ZKITQ", "three ZKITQ"], "the user's own messages stay in the context"
         assert any("summary produced by the other language model" in s for s in seen), "the summary is not sent"
-        assert seen[-1] == "[[history]] after KITE"
+        assert seen[-1] == "[[history]] after ZKITQ"
         page = await call(client, "codex_transcript", conversationId=cid)
         assert page["turns"][3]["kind"] == "compact"
 
 
 async def test_bad_input_and_faults_change_nothing(sandbox: Sandbox, codex_bin: Path, fake_model: FakeModel) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
-        cid = await three_turns(client, sandbox, "LARK")
+        cid = await three_turns(client, sandbox, "ZLARQ")
         cases: list[tuple[str, dict[str, Any], str]] = [
             ("codex_fork", {"prompt": "x", "at_turn": 4}, "at_turn 4 is out of range"),
             ("codex_fork", {"prompt": "   "}, "prompt"),
@@ -165,7 +166,7 @@ async def test_bad_input_and_faults_change_nothing(sandbox: Sandbox, codex_bin: 
         unknown = await call_error(client, "codex_compact", conversationId="01a1fbea-0000-7000-8000-000000000000")
         assert "unknown conversationId" in unknown
         # A turn still running: every one of them says so, and the turn goes on.
-        running = await reply(client, cid, "[[delay:3]] slow LARK", timeout_s=0)
+        running = await reply(client, cid, "[[delay:3]] slow ZLARQ", timeout_s=0)
         assert running["status"] in ("running", "queued")
         busy: list[tuple[str, dict[str, Any]]] = [
             ("codex_fork", {"prompt": "x"}),
@@ -180,15 +181,17 @@ async def test_bad_input_and_faults_change_nothing(sandbox: Sandbox, codex_bin: 
         assert done["status"] == "completed"
         listed = [c["conversationId"] for c in (await call(client, "codex_list"))["conversations"]]
         assert listed == [cid], "a refused fork left a conversation behind"
-        after = await reply(client, cid, "[[history]] still LARK")
-        assert after["reply"] == "one LARK | two LARK | three LARK | [[delay:3]] slow LARK | [[history]] still LARK"
+        after = await reply(client, cid, "[[history]] still ZLARQ")
+        assert (
+            after["reply"] == "one ZLARQ | two ZLARQ | three ZLARQ | [[delay:3]] slow ZLARQ | [[history]] still ZLARQ"
+        )
 
 
 async def test_rewind_of_a_thread_open_in_another_codex_is_refused(
     sandbox: Sandbox, codex_bin: Path, fake_model: FakeModel
 ) -> None:
     async with mcp_server(sandbox, codex_bin) as client:
-        cid = await three_turns(client, sandbox, "MERLIN")
+        cid = await three_turns(client, sandbox, "ZMERQ")
         await call(client, "codex_end", conversationId=cid)
         async with person_resumes(sandbox, codex_bin, cid) as person:
             text = await call_error(client, "codex_rewind", conversationId=cid, to_turn=1)
@@ -196,8 +199,8 @@ async def test_rewind_of_a_thread_open_in_another_codex_is_refused(
             await person.quit()
         status = await call(client, "codex_status", conversationId=cid)
         assert status["rewound"] == [], "a refused rewind marked turns"
-        after = await reply(client, cid, "[[history]] whole MERLIN")
-        assert after["reply"] == "one MERLIN | two MERLIN | three MERLIN | [[history]] whole MERLIN"
+        after = await reply(client, cid, "[[history]] whole ZMERQ")
+        assert after["reply"] == "one ZMERQ | two ZMERQ | three ZMERQ | [[history]] whole ZMERQ"
 
 
 @posix_signals("the stand-in for a crashing app-server is a shell script")
@@ -210,9 +213,9 @@ async def test_an_app_server_that_crashes_leaves_the_conversation_as_it_was(
     wrapper.write_text(f'#!/bin/sh\nif [ "$1" = app-server ]; then kill -9 $$; fi\nexec {codex_bin} "$@"\n')
     wrapper.chmod(0o755)
     async with mcp_server(sandbox, wrapper) as client:
-        cid = await three_turns(client, sandbox, "OWL")
+        cid = await three_turns(client, sandbox, "ZOWQ")
         crashing: list[tuple[str, dict[str, Any]]] = [
-            ("codex_fork", {"prompt": "x OWL", "at_turn": 1}),
+            ("codex_fork", {"prompt": "x ZOWQ", "at_turn": 1}),
             ("codex_rewind", {"to_turn": 1}),
         ]
         for tool, args in crashing:
@@ -222,8 +225,8 @@ async def test_an_app_server_that_crashes_leaves_the_conversation_as_it_was(
         listed = [c["conversationId"] for c in (await call(client, "codex_list"))["conversations"]]
         assert listed == [cid]
         assert (await call(client, "codex_status", conversationId=cid))["rewound"] == []
-        after = await reply(client, cid, "[[history]] whole OWL")
-        assert after["reply"] == "one OWL | two OWL | three OWL | [[history]] whole OWL", after
+        after = await reply(client, cid, "[[history]] whole ZOWQ")
+        assert after["reply"] == "one ZOWQ | two ZOWQ | three ZOWQ | [[history]] whole ZOWQ", after
 
 
 @posix_signals("the server is killed with SIGKILL in the middle of the call")
@@ -233,7 +236,7 @@ async def test_a_server_killed_during_a_rewind_leaves_the_conversation_recoverab
     """The server is killed while Codex's app-server reverts the thread: no Codex outlives it, and the next server
     brings the conversation back by its id (the thread as Codex left it: reverted, or not yet)."""
     async with mcp_server(sandbox, codex_bin) as client:
-        cid = await three_turns(client, sandbox, "PUFFIN")
+        cid = await three_turns(client, sandbox, "ZPUFQ")
         servers = [p for p in processes_with_env("CODEX_HOME", str(sandbox.codex_home)) if "codex_mcp" in p]
         [server] = [int(p.split()[0]) for p in servers]
 
@@ -250,9 +253,37 @@ async def test_a_server_killed_during_a_rewind_leaves_the_conversation_recoverab
             kill_hard(server)
     assert await await_until(lambda: not processes_with_env("CODEX_HOME", str(sandbox.codex_home)), 15)
     async with mcp_server(sandbox, codex_bin) as client:
-        after = await reply(client, cid, "[[history]] recovered PUFFIN")
+        after = await reply(client, cid, "[[history]] recovered ZPUFQ")
         assert after["status"] == "completed", after
         assert after["reply"] in (
-            "one PUFFIN | [[history]] recovered PUFFIN",
-            "one PUFFIN | two PUFFIN | three PUFFIN | [[history]] recovered PUFFIN",
+            "one ZPUFQ | [[history]] recovered ZPUFQ",
+            "one ZPUFQ | two ZPUFQ | three ZPUFQ | [[history]] recovered ZPUFQ",
         ), after
+
+
+async def test_fork_of_a_week_old_compressed_parent(sandbox: Sandbox, codex_bin: Path, fake_model: FakeModel) -> None:
+    """A parent idle for a week, whose rollout Codex compressed (.jsonl.zst): the fork holds its history."""
+    async with mcp_server(sandbox, codex_bin) as client:
+        cid = await three_turns(client, sandbox, "ZQUAQ")
+        await call(client, "codex_end", conversationId=cid)
+        compressed_by_codex(sandbox, codex_bin, cid)
+        forked = await call(client, "codex_fork", conversationId=cid, prompt="[[history]] old ZQUAQ", at_turn=2)
+        assert forked["reply"] == "one ZQUAQ | two ZQUAQ | [[history]] old ZQUAQ", forked
+
+
+async def test_a_fork_made_outside_codex_mcp_is_adopted_with_the_parent_turns(
+    sandbox: Sandbox, codex_bin: Path, fake_model: FakeModel, tmp_path: Path
+) -> None:
+    """A server with a state dir of its own (it never handed the fork out) adopts the forked thread: Codex's fork
+    file continues the parent's (history_base), and the adopted transcript reads the parent's turns through it."""
+    async with mcp_server(sandbox, codex_bin) as client:
+        cid = await three_turns(client, sandbox, "ZRAVQ")
+        fid = (await call(client, "codex_fork", conversationId=cid, prompt="own ZRAVQ", at_turn=2))["conversationId"]
+        await call(client, "codex_end", conversationId=fid)
+    other = {"CODEX_MCP_STATE_DIR": str(tmp_path / "other-state")}
+    async with mcp_server(sandbox, codex_bin, env=other) as client:
+        after = await reply(client, fid, "[[history]] adopted ZRAVQ")  # codex_reply adopts a thread Codex knows
+        assert after["reply"] == "one ZRAVQ | two ZRAVQ | own ZRAVQ | [[history]] adopted ZRAVQ", after
+        page = await call(client, "codex_transcript", conversationId=fid)
+        prompts = [t["prompt"] for t in page["turns"]]
+        assert prompts == ["one ZRAVQ", "two ZRAVQ", "own ZRAVQ", "[[history]] adopted ZRAVQ"], page

@@ -140,6 +140,9 @@ class Branching:
         """Take every turn after to_turn out of the conversation's Codex thread (Codex's own revert); the record
         keeps them, marked rewound. Returns them. The next reply resumes the thread from after to_turn."""
         _no_turn_running(conv, "rewind")
+        if conv.input_holder is not None:
+            # The rewind ends the live session, which would pull the keyboard from under them.
+            raise InvalidInput(f"{conv.input_holder} is at the keyboard of this conversation: rewind once they detach")
         _check_number(conv, to_turn, "to_turn", lowest=0)
         later = [t for t in conv.in_thread() if t.index > to_turn]
         if not later:

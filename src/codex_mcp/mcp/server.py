@@ -51,6 +51,10 @@ Hold multi-turn conversations with the OpenAI Codex CLI (a real, live Codex sess
 - codex_interrupt stops a running turn; codex_end stops one.
 - codex_review(cwd, base=..., commit=..., instructions=...) has Codex's own reviewer review git changes (read-only)
   and returns its findings; codex_reply on its conversationId asks follow-ups in the same Codex thread.
+- codex_fork(conversationId, prompt, at_turn=...) branches a conversation into a new one (new conversationId) holding
+  its history up to that turn, then answers prompt; the original is untouched. codex_rewind(conversationId, to_turn)
+  takes the later turns out of Codex's thread (same conversationId; the transcript keeps them, marked rewound).
+  codex_compact(conversationId) has Codex summarise a long thread so later turns fit the context window.
 - codex_list shows conversations a page at a time (live first, then newest; filter by state, cwd or text);
   codex_transcript reads one conversation's turns, also of old or ended ones. Conversations of other client
   windows are listed too and can be continued from here: the calls reach the live session where it runs.
