@@ -11,8 +11,7 @@ import statistics
 import time
 from typing import Any
 
-import anyio
-from common import bench_world, pinned_codex
+from common import bench_world, rounds_main
 from mcp import Client
 
 
@@ -57,10 +56,7 @@ async def run(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--codex-bin", default=pinned_codex())
-    anyio.run(run, parser.parse_args())
+    rounds_main(run, __doc__)
 
 
 if __name__ == "__main__":

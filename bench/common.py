@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import anyio
 import psutil
 from mcp.client.stdio import StdioServerParameters
 
@@ -93,3 +95,11 @@ def carry_sections(previous: str, rendered: str) -> str:
     have = {m.group("name") for m in _SECTION.finditer(rendered)}
     kept = [m.group(0) for m in _SECTION.finditer(previous) if m.group("name") not in have]
     return rendered.rstrip("\n") + "".join("\n\n" + k for k in kept) + ("\n" if kept else "")
+
+
+def rounds_main(run: Callable[[argparse.Namespace], Awaitable[None]], doc: str | None) -> None:
+    """The command line of a benchmark of --rounds rounds on --codex-bin (the pinned Codex by default)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--codex-bin", default=pinned_codex())
+    anyio.run(run, parser.parse_args())
