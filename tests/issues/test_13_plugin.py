@@ -385,3 +385,41 @@ def test_ask_command_continues_the_repository_conversation(
     assert (replied["conversationId"], replied["recovery"]) == (cid, "resumed")
     assert turns_with(fake_model, marker) == [[first], [first, later]]
     assert run.events[-1]["result"] == f"{first} | {later}"
+
+
+FORK = TOOL_PREFIX + "codex_fork"
+
+
+def test_fork_command_branches_the_repository_conversation(
+    claude: Path, sandbox: Sandbox, fake_model: FakeModel, codex_bin: Path
+) -> None:
+    """Issue 24: /codex-mcp:fork --at 1 in a later Claude Code session finds the folder's conversation and branches it
+    with codex_fork at turn 1, on the command's own allowed-tools; the branch's Codex sees turn 1 only."""
+    marker = uuid.uuid4().hex[:8]
+    first, second, branch = f"fork one {marker}", f"fork two {marker}", f"fork branch {marker} [[history]]"
+    setup = Scripted(
+        [
+            (START, lambda done: {"prompt": first, "cwd": str(sandbox.work)}),
+            (REPLY, lambda done: {"conversationId": conversation_id(done[0]), "prompt": second}),
+        ],
+        lambda done: "two turns",
+    )
+    started = claude_with_plugin(claude, sandbox, codex_bin, setup, "Ask Codex twice.", START, REPLY)
+    cid = conversation_id(started.tool_results()[-1])  # the reply names the conversation
+
+    fork = Scripted(
+        [
+            (LIST, lambda done: {"cwd": str(sandbox.work), "limit": 5}),
+            (FORK, lambda done: {"conversationId": conversation_id(done[0]), "prompt": branch, "at_turn": 1}),
+        ],
+        lambda done: json.loads(done[1])["reply"],
+    )
+    run = claude_with_plugin(claude, sandbox, codex_bin, fork, f"/codex-mcp:fork --at 1 {branch}")
+    assert "codex-mcp:fork" in set(run.init["slash_commands"])
+    sent = json.dumps(run.conversation(LIST)["messages"])
+    assert json.dumps(f"Raw arguments: `--at 1 {branch}`")[1:-1] in sent  # $ARGUMENTS filled in
+    forked = json.loads(run.tool_results()[-1])
+    assert forked["forked_from"] == cid, forked
+    assert forked["conversationId"] != cid
+    assert turns_with(fake_model, marker)[-1] == [first, branch], "the branch's Codex saw more than turn 1"
+    assert run.events[-1]["result"] == f"{first} | {branch}"
