@@ -48,10 +48,7 @@ def _check_number(conv: Conversation, number: int, name: str, *, lowest: int) ->
 def _first_in_thread(conv: Conversation) -> int | None:
     """The number of the first turn Codex's current thread of the conversation ran (after a replay, the turns
     before it reached that thread only as one replayed message)."""
-    for turn in conv.in_thread():
-        if turn.thread_id == conv.thread_id and turn.turn_id is not None:
-            return turn.index
-    return None
+    return next((turn.index for turn in conv.in_thread() if _codex_turn(turn, conv)), None)
 
 
 def _codex_turn(turn: Turn, conv: Conversation) -> bool:
@@ -150,8 +147,7 @@ class Branching:
         self._replayed_before(conv, to_turn, "to_turn")
         first = next((t for t in later if _codex_turn(t, conv)), None)
         if first is not None and find_rollout(self.launcher.codex_home, conv.thread_id) is not None:
-            self.conversations.claim(conv)
-            try:
+            with self.conversations.claimed(conv):
                 if conv.live:
                     await conv.end(f"rewinding to turn {to_turn}")
                 writer = await self.reviver.writer_elsewhere(conv.thread_id)
@@ -161,9 +157,6 @@ class Branching:
                 assert first.turn_id is not None
                 async with self.launcher.app_server(plan, deadline) as server:
                     await revert_thread(server, conv.thread_id, first.turn_id, _APP_SERVER_S)
-            finally:
-                if not conv.live:
-                    self.conversations.release(conv)
         # else nothing of them is in a Codex thread: a replay leaves rewound turns out (Conversation.history)
         now = time.time()
         for turn in later:
@@ -181,13 +174,8 @@ class Branching:
             raise InvalidInput(f"nothing to compact: conversation {conv.id} has no completed turn in its thread")
         recovery: Recovery = "live"
         if not conv.live:
-            self.conversations.claim(conv)
-            try:
+            with self.conversations.claimed(conv):
                 recovery = await self.reviver.resume_only(conv, deadline)
-            except BaseException:
-                if not conv.live:
-                    self.conversations.release(conv)
-                raise
         return conv.submit("/compact", kind="compact", recovery=recovery)
 
     def summary_of(self, conv: Conversation, turn: Turn) -> Compaction | None:

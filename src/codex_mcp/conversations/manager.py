@@ -256,8 +256,24 @@ class Manager:
                 "steer adds to the running turn, whose model and effort are set: send them without steer"
             )
         conv = self.get_or_adopt(conversation_id)
+        turn, steered = await self._send(conv, text, deadline, wait, model, effort, attached, steer)
+        return conv, turn, steered
+
+    async def _send(
+        self,
+        conv: Conversation,
+        text: str,
+        deadline: Deadline,
+        wait: Waiter,
+        model: str | None = None,
+        effort: Effort | None = None,
+        attached: Sequence[str] = (),
+        steer: bool = False,
+    ) -> tuple[Turn, bool]:
+        """The next turn of conv (text checked, and sanitised once), sent the way codex_reply sends it; the turn,
+        and whether it was added to a running one (steered)."""
         async with conv.lock:
-            steered = conv.steer(text, attached) if steer else None
+            steered = conv.steer(text, list(attached)) if steer else None
             before = conv.options
             conv.options = replace(before, model=model or before.model, effort=effort or before.effort)
             if conv.options != before:
@@ -269,16 +285,11 @@ class Manager:
             if steered is not None:
                 turn = steered
             elif conv.live:
-                turn = conv.submit(text, images=attached)
+                turn = conv.submit(text, images=list(attached))
             else:
-                self.conversations.claim(conv)
-                try:
+                with self.conversations.claimed(conv):
                     recovery, payload, notices = await self.reviver.revive(conv, text, deadline)
-                except BaseException:
-                    if not conv.live:
-                        self.conversations.release(conv)
-                    raise
-                turn = conv.submit(text, payload=payload, recovery=recovery, images=attached)
+                turn = conv.submit(text, payload=payload, recovery=recovery, images=list(attached))
                 self._tell_once(conv, turn, notices)
         await wait(conv, turn, deadline.left())
         if conv.options != before and turn.status == TurnStatus.FAILED and "model" in (turn.error or "").lower():
@@ -289,7 +300,7 @@ class Manager:
             conv.changed()
             raise SettingsRefused(conv.id, asked, _settings(before), turn.error or "")
         await self._show(conv, turn)
-        return conv, turn, steered is not None
+        return turn, steered is not None
 
     async def status(
         self, conversation_id: str, wait_s: float, turn: int | None = None, wait: Waiter = plain_wait
@@ -374,8 +385,8 @@ class Manager:
         parent = self.get_or_adopt(conversation_id)
         async with parent.lock:
             child = await self.branching.fork(parent, at_turn, deadline, model=model, effort=effort)
-        conv, turn, _ = await self.reply(child.id, text, deadline.left(), wait)
-        return conv, turn, parent
+        turn, _ = await self._send(child, text, deadline, wait)
+        return child, turn, parent
 
     async def rewind(self, conversation_id: str, to_turn: int) -> tuple[Conversation, list[Turn]]:
         """Take the turns after to_turn out of the conversation's Codex thread (the record keeps them, marked)."""

@@ -152,6 +152,17 @@ class Repository:
         self._read(conv.id, conv)
         self._claims[conv.id] = ownership
 
+    @contextlib.contextmanager
+    def claimed(self, conv: Conversation) -> Iterator[None]:
+        """Hold the claim on conv for the block (claim); on the way out, let it go again unless a live session
+        backs the conversation by then (a revival that failed, a rewind: nothing of ours runs it)."""
+        self.claim(conv)
+        try:
+            yield
+        finally:
+            if not conv.live:
+                self.release(conv)
+
     def claim_new(self, conv: Conversation) -> None:
         """Claim a conversation this process just started (nobody else can know its id yet)."""
         ownership = self.store.claim(conv.id)
